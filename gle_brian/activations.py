@@ -1,0 +1,81 @@
+"""Activation functions phi and their derivatives phi', as Brian2 expressions.
+
+Each activation is a pair of expression strings in one variable ``x``. The same strings serve the
+generated code (``x`` is replaced by the prospective potential ``u_breve``) and the numpy mirror in
+:mod:`gle_brian.reference` (evaluated with numpy), so phi is written once.
+
+Example::
+
+    >>> from gle_brian.activations import get_activation, Activation
+    >>> get_activation('tanh').phi
+    'tanh(x)'
+    >>> swish = Activation('swish', phi='x/(1 + exp(-x))',
+    ...                    phi_prime='(1 + exp(-x) + x*exp(-x))/(1 + exp(-x))**2')
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from brian2.utils.stringtools import word_substitute
+
+from .errors import GLEConfigError
+
+__all__ = ['Activation', 'ACTIVATIONS', 'get_activation']
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A rate function ``phi(x)`` and its derivative ``phi_prime(x)``, both dimensionless.
+
+    ``phi`` and ``phi_prime`` are Brian2 expressions in ``x``; they may use Brian2's default functions
+    (``exp``, ``log1p``, ``tanh``, ``clip``, ``abs``, ...).
+    """
+    name: str
+    phi: str
+    phi_prime: str
+
+    def expressions(self, variable):
+        """The pair ``(phi, phi_prime)`` with ``x`` replaced by ``variable``."""
+        return (word_substitute(self.phi, {'x': variable}),
+                word_substitute(self.phi_prime, {'x': variable}))
+
+    def numpy_functions(self):
+        """``(phi, phi_prime)`` as numpy callables, compiled from the same expressions."""
+        return tuple(_numpy_function(expr) for expr in (self.phi, self.phi_prime))
+
+
+# The model's rate functions. Softplus is written in its overflow-free form
+# max(x, 0) + log(1 + exp(-|x|)), which equals log(1 + exp(x)) for every x.
+ACTIVATIONS = {
+    'linear': Activation('linear', 'x', '1.0'),
+    'tanh': Activation('tanh', 'tanh(x)', '1 - tanh(x)**2'),
+    'sigmoid': Activation('sigmoid', '1/(1 + exp(-x))', 'exp(-abs(x))/(1 + exp(-abs(x)))**2'),
+    'softplus': Activation('softplus', 'clip(x, 0, inf) + log1p(exp(-abs(x)))', '1/(1 + exp(-x))'),
+    'relu': Activation('relu', 'clip(x, 0, inf)', 'int(x > 0)*1.0'),
+}
+
+_NUMPY_NAMESPACE = {
+    'exp': np.exp, 'log': np.log, 'log10': np.log10, 'log1p': np.log1p, 'expm1': np.expm1,
+    'sqrt': np.sqrt, 'tanh': np.tanh, 'sinh': np.sinh, 'cosh': np.cosh, 'sin': np.sin, 'cos': np.cos,
+    'tan': np.tan, 'arctan': np.arctan, 'arcsin': np.arcsin, 'arccos': np.arccos, 'abs': np.abs,
+    'sign': np.sign, 'clip': np.clip, 'floor': np.floor, 'ceil': np.ceil, 'inf': np.inf, 'pi': np.pi,
+    'int': lambda a: np.asarray(a).astype(np.int64),
+}
+
+
+def _numpy_function(expression):
+    code = compile(expression, f'<activation {expression}>', 'eval')
+
+    def function(x):
+        return np.broadcast_to(eval(code, dict(_NUMPY_NAMESPACE), {'x': x}), np.shape(x)).astype(float)
+    return function
+
+
+def get_activation(activation):
+    """Return an :class:`Activation` given its name or an :class:`Activation` instance."""
+    if isinstance(activation, Activation):
+        return activation
+    if isinstance(activation, str) and activation in ACTIVATIONS:
+        return ACTIVATIONS[activation]
+    raise GLEConfigError(
+        f"activation={activation!r} is not known. Use one of {sorted(ACTIVATIONS)}, or give your own "
+        "as Activation(name, phi='expression in x', phi_prime='its derivative').")

@@ -1,0 +1,162 @@
+"""GLE neurons as Brian2 equations.
+
+A GLE neuron has three compartments (GLE_MODEL.md, section 1.2):
+
+* the **basal** dendrite sums the bottom-up drive ``I_basal = sum w r_pre`` of feed-forward synapses;
+* the **soma** low-pass filters basal input and nudging with ``tau_m`` and emits the *prospective* rate
+  ``r = phi(u_breve)``, ``u_breve = u + tau_r du/dt`` (a look-ahead by ``tau_r``);
+* the **apical** dendrite receives the error from above, ``I_apical``; the error compartment low-pass
+  filters ``eps = phi'(u_breve) I_apical`` with ``tau_r`` (retrospective) and looks ahead by ``tau_m``
+  (prospective): the two time constants swap roles on the way down.
+
+The step is split into the operations that :mod:`gle_brian.network` schedules: ``DENDRITES`` (read the
+stored errors and inputs, write ``err`` and ``u_breve``), the Euler state update of ``u`` and ``v``, and
+``RATE`` (write ``r`` and ``r_prime``). ``tau_r = tau_m`` is the Latent Equilibrium (LE) case; with
+``prospective_errors=False`` the error is the instantaneous ``eps`` (the reference's "BP" variant).
+
+Example::
+
+    >>> from brian2 import ms
+    >>> from gle_brian import Layer
+    >>> hidden = Layer(53, 'tanh').with_groups((17, 0.6*ms, 0.2*ms), (18, 1.2*ms, 0.2*ms), (18, 1.2*ms))
+    >>> print(neuron_equations(prospective_errors=True))          # doctest: +SKIP
+"""
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from brian2 import Quantity, second
+from brian2.units.fundamentalunits import fail_for_dimension_mismatch, DimensionMismatchError
+
+from .activations import get_activation
+from .errors import GLEConfigError
+
+__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'rate_code', 'OUTPUT_ERROR']
+
+# --- The equations -------------------------------------------------------------------------------
+
+SOMA = '''
+du/dt = du_dt : 1                                  # membrane potential (soma)
+du_dt = (I_basal + b + gamma*err - u)/tau_m : 1/second
+u_breve : 1                                        # prospective potential u + tau_r du/dt
+r : 1                                              # rate phi(u_breve)
+r_prime : 1                                        # phi'(u_breve), gates the next step's error
+I_basal : 1                                        # basal dendrite: sum of w r_pre
+I_apical : 1                                       # apical dendrite: error sent down from above
+err : 1                                            # the neuron's error e (drives plasticity)
+b : 1                                              # bias
+tau_m : second                                     # membrane time constant
+tau_r : second                                     # prospective (look-ahead) time constant
+gamma : 1                                          # nudging of the soma by the error
+'''
+
+INSTANTANEOUS_ERROR = '''
+eps = r_prime*I_apical : 1                         # instantaneous error phi'(u_breve) * apical input
+'''
+
+PROSPECTIVE_ERROR = INSTANTANEOUS_ERROR + '''
+dv/dt = dv_dt : 1                                  # low-pass filtered error (retrospective, tau_r)
+dv_dt = (eps - v)/tau_r : 1/second
+'''
+
+# Written once per step, before the Euler update: the error (prospective e = v + tau_m dv/dt, or eps)
+# and the prospective potential from the *old* membrane potential.
+_ERROR_CODE = {True: 'err = v + tau_m*dv_dt', False: 'err = eps'}
+_PROSPECTIVE_POTENTIAL_CODE = 'u_breve = u + tau_r*du_dt'
+
+# The output layer's apical input: the MSE error beta*(target - r) against the stored (old) rate.
+OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - r)'
+
+
+def neuron_equations(prospective_errors=True):
+    """The model equations of a GLE layer (a string for :class:`brian2.Equations`)."""
+    return SOMA + (PROSPECTIVE_ERROR if prospective_errors else INSTANTANEOUS_ERROR)
+
+
+def dendrite_code(prospective_errors=True):
+    """Code run each step before the state update: the error and the prospective potential."""
+    return _ERROR_CODE[prospective_errors] + '\n' + _PROSPECTIVE_POTENTIAL_CODE
+
+
+def rate_code(activation):
+    """Code run at the end of each step: the rate and its derivative from ``u_breve``."""
+    phi, phi_prime = get_activation(activation).expressions('u_breve')
+    return f'r = {phi}\nr_prime = {phi_prime}'
+
+
+# --- Layer specification -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of GLE neurons.
+
+    Parameters
+    ----------
+    size : int
+        Number of neurons.
+    activation : str or Activation
+        ``'linear'``, ``'tanh'``, ``'sigmoid'``, ``'softplus'``, ``'relu'`` or an :class:`Activation`.
+    tau_m : Quantity
+        Membrane time constant (time units), one value or one per neuron.
+    tau_r : Quantity or None
+        Prospective time constant; ``None`` means ``tau_r = tau_m`` (Latent Equilibrium).
+    gamma : float
+        Nudging strength of the soma by the neuron's own error.
+    bias : bool
+        Whether the layer has a bias ``b``.
+    prospective_errors : bool
+        ``True`` (GLE): errors are low-pass filtered with ``tau_r`` and advanced by ``tau_m``.
+        ``False``: instantaneous errors ``phi'(u_breve) * apical`` (the reference's BP variant).
+
+    Example::
+
+        >>> Layer(2, 'tanh', tau_m=[1, 1]*ms, tau_r=[1, 0.1]*ms)          # doctest: +SKIP
+    """
+    size: int
+    activation: object = 'linear'
+    tau_m: Quantity = field(default=None)
+    tau_r: Quantity = None
+    gamma: float = 0.0
+    bias: bool = False
+    prospective_errors: bool = True
+
+    def with_groups(self, *groups):
+        """The same layer with time constants given per group: ``(count, tau_m[, tau_r])`` tuples.
+
+        A group without ``tau_r`` is LE. The counts must add up to ``size``.
+        """
+        counts = [g[0] for g in groups]
+        if sum(counts) != self.size:
+            raise GLEConfigError(f'groups: the counts {counts} add up to {sum(counts)}, but size={self.size}; '
+                                 'make the counts add up to the layer size.')
+        tau_m = np.concatenate([np.full(g[0], float(g[1])) for g in groups]) * second
+        tau_r = np.concatenate([np.full(g[0], float(g[2] if len(g) > 2 else g[1])) for g in groups]) * second
+        return replace(self, tau_m=tau_m, tau_r=tau_r)
+
+    def time_constants(self, dt):
+        """``(tau_m, tau_r)`` as float arrays in seconds of length ``size``, checked against ``dt``."""
+        if self.tau_m is None:
+            raise GLEConfigError('tau_m is missing: give each Layer a membrane time constant, e.g. tau_m=10*ms.')
+        taus = {}
+        for name, value in (('tau_m', self.tau_m), ('tau_r', self.tau_m if self.tau_r is None else self.tau_r)):
+            try:
+                fail_for_dimension_mismatch(value, second)
+            except DimensionMismatchError:
+                raise GLEConfigError(f'{name}={value!r} must carry time units, e.g. {name}=10*ms.') from None
+            arr = np.broadcast_to(np.asarray(value, dtype=float), (self.size,)) if np.size(value) in (1, self.size) \
+                else None
+            if arr is None:
+                raise GLEConfigError(f'{name} has {np.size(value)} values but the layer has size={self.size}; '
+                                     f'give one value or {self.size}.')
+            if not np.all(np.isfinite(arr)) or np.any(arr < float(dt) * (1 - 1e-12)):
+                raise GLEConfigError(f'{name}={Quantity(arr.min(), dim=second.dim)} is below dt={dt}: the Euler '
+                                     f'step is unstable; make {name} >= dt or use a smaller dt.')
+            taus[name] = arr.copy()
+        return taus['tau_m'], taus['tau_r']
+
+    def check(self):
+        """Validate size, activation and gamma; returns the :class:`Activation`."""
+        if not isinstance(self.size, (int, np.integer)) or self.size < 1:
+            raise GLEConfigError(f'size={self.size!r}: a layer needs a positive integer number of neurons.')
+        if not np.isfinite(self.gamma):
+            raise GLEConfigError(f'gamma={self.gamma!r} must be a finite number (0 for no nudging).')
+        return get_activation(self.activation)

@@ -1,0 +1,23 @@
+from setuptools import find_packages, setup
+
+setup(
+    name='gle-brian',
+    version='0.1.0',
+    description='Generalized Latent Equilibrium (GLE) neurons, networks and local learning in Brian2',
+    long_description=open('README.rst').read(),
+    long_description_content_type='text/x-rst',
+    python_requires='>=3.12',
+    packages=find_packages(include=['gle_brian', 'gle_brian.*']),
+    install_requires=[
+        'brian2>=2.10,<2.11',
+        'numpy>=1.26',
+        'scipy>=1.11',
+        'matplotlib>=3.8',
+        'cython>=3.0',
+    ],
+    extras_require={
+        'test': ['pytest>=8'],
+        'cuda': ['brian2cuda==1.0b1', 'nvidia-curand'],
+    },
+    license='MIT',
+)
