@@ -92,11 +92,11 @@ class StandaloneProject:
 
     def build(self):
         """Generate and compile the project (once)."""
+        global _build_count
         self.check_active()
         get_device().build(directory=self.directory, compile=True, run=False, with_output=False)
         self.built = True
         self.builds += 1
-        global _build_count
         _build_count += 1
 
     def run(self, run_args):
