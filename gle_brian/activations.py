@@ -43,13 +43,13 @@ class Activation:
         return tuple(_numpy_function(expr) for expr in (self.phi, self.phi_prime))
 
 
-# The model's rate functions. Softplus is written in its overflow-free form
-# max(x, 0) + log(1 + exp(-|x|)), which equals log(1 + exp(x)) for every x.
+# The model's rate functions, written in overflow-free forms: the logistic sigmoid
+# 1/(1 + exp(-x)) as (1 + tanh(x/2))/2, softplus log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)).
 ACTIVATIONS = {
     'linear': Activation('linear', 'x', '1.0'),
     'tanh': Activation('tanh', 'tanh(x)', '1 - tanh(x)**2'),
-    'sigmoid': Activation('sigmoid', '1/(1 + exp(-x))', 'exp(-abs(x))/(1 + exp(-abs(x)))**2'),
-    'softplus': Activation('softplus', 'clip(x, 0, inf) + log1p(exp(-abs(x)))', '1/(1 + exp(-x))'),
+    'sigmoid': Activation('sigmoid', '0.5*(1 + tanh(0.5*x))', '0.25*(1 - tanh(0.5*x)**2)'),
+    'softplus': Activation('softplus', 'clip(x, 0, inf) + log1p(exp(-abs(x)))', '0.5*(1 + tanh(0.5*x))'),
     'relu': Activation('relu', 'clip(x, 0, inf)', 'int(x > 0)*1.0'),
 }
 
