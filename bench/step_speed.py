@@ -1,0 +1,83 @@
+"""Microseconds per simulated step: Brian2 (cython, cpp_standalone) side by side with the numpy mirror.
+
+Network: input(N) -> N -> N -> N, tanh hidden layers, linear output, GLE time constants, MSE output
+error with a random target so that errors flow down every step (no plasticity). Each Brian2 target is
+timed on a run after the one that generated and compiled its code, with the simulator's own run-time
+counter (so process start-up and file transfer of standalone runs are excluded and reported apart).
+
+Run::
+
+    python bench/step_speed.py --sizes 100 300 1000 --out bench/step_speed.json
+"""
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+from brian2 import ms
+from brian2.devices import get_device
+
+from gle_brian import GLENetwork, Layer, ReferenceNetwork, init_weights
+
+DT = 0.01 * ms
+
+
+def layers(n):
+    return [Layer(n, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(n, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms),
+            Layer(n, 'linear', tau_m=1 * ms)]
+
+
+def steps_for(n):
+    return {100: 4000, 300: 1000}.get(n, 300)
+
+
+def time_mirror(n, steps, x, y, weights):
+    ref = ReferenceNetwork(n, layers(n), weights, dt=DT, beta=0.1)
+    start = time.perf_counter()
+    for k in range(steps):
+        ref.step(x[k:k + 1], y[k:k + 1])
+    return (time.perf_counter() - start) / steps * 1e6
+
+
+def time_brian(device, n, steps, x, y, weights):
+    net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights)
+    net.run(x, y)                         # generates and compiles the code
+    start = time.perf_counter()
+    net.run(x, y)
+    wall = time.perf_counter() - start
+    simulated = get_device()._last_run_time          # the simulation loop alone, measured by Brian2
+    return simulated / steps * 1e6, wall / steps * 1e6
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[100, 300, 1000])
+    parser.add_argument('--devices', nargs='+', default=['cython', 'cpp_standalone'])
+    parser.add_argument('--out', default=None)
+    args = parser.parse_args(argv)
+    rows = []
+    for n in args.sizes:
+        steps = steps_for(n)
+        rng = np.random.default_rng(n)
+        x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
+        weights = init_weights([n] * 4, seed=0)
+        row = {'N': n, 'steps': steps, 'numpy_mirror_us': time_mirror(n, steps, x, y, weights)}
+        for device in args.devices:
+            row[f'{device}_us'], row[f'{device}_wall_us'] = time_brian(device, n, steps, x, y, weights)
+            row[f'{device}_vs_mirror'] = row[f'{device}_us'] / row['numpy_mirror_us']
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    header = ['N', 'numpy mirror (us)'] + [f'{d} (us, ratio to mirror)' for d in args.devices]
+    print('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header))
+    for row in rows:
+        cells = [str(row['N']), f"{row['numpy_mirror_us']:.1f}"] + [
+            f"{row[f'{d}_us']:.1f} ({row[f'{d}_vs_mirror']:.2f}x)" for d in args.devices]
+        print('| ' + ' | '.join(cells) + ' |')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump({'machine': platform.processor() or platform.machine(), 'rows': rows}, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
