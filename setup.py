@@ -19,5 +19,6 @@ setup(
         'test': ['pytest>=8'],
         'cuda': ['brian2cuda==1.0b1', 'nvidia-curand'],
     },
+    entry_points={'console_scripts': ['gle-brian = gle_brian.cli:main']},
     license='MIT',
 )

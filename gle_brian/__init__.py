@@ -15,8 +15,9 @@ from .activations import Activation, get_activation
 from .errors import GLEConfigError, GLEDeviceError, GLEInputError
 from .network import GLENetwork, init_weights
 from .neurons import Layer
+from .optimisers import Adam, Learning, SGD
 from .reference import ReferenceNetwork
 
 __all__ = ['Activation', 'get_activation', 'GLEConfigError', 'GLEDeviceError', 'GLEInputError',
-           'GLENetwork', 'init_weights', 'Layer', 'ReferenceNetwork']
+           'GLENetwork', 'init_weights', 'Layer', 'ReferenceNetwork', 'Learning', 'SGD', 'Adam']
 __version__ = '0.1.0'

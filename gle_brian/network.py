@@ -15,14 +15,25 @@ Example::
     >>> t = np.arange(1000) * 0.01
     >>> net.run(np.sin(t)[:, None], target=np.cos(t)[:, None])
     >>> rates = net.trace('r', layer=1)           # output rates of that run, shape (1000, 1)
+
+Learning (an optimiser step on W, b, tau_m every step while ``learn`` is on) and batches (copies that
+share their parameters)::
+
+    >>> from gle_brian import Adam, Learning
+    >>> net = GLENetwork(1, [Layer(2, 'tanh', tau_m=1*ms, tau_r=0.1*ms), Layer(1, tau_m=1*ms)], dt=0.01*ms,
+    ...                  loss='mse', beta=0.1, device='numpy', batch=4, learning=Learning(Adam(lr=1e-3), tau_m=True))
+    >>> net.run(np.zeros((1000, 4, 1)), target=np.ones((1000, 4, 1)))          # learns
+    >>> net.run(np.zeros((1000, 4, 1)), target=np.ones((1000, 4, 1)), learn=False)
 """
 import numpy as np
-from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, Synapses, TimedArray, second
+from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, Synapses, TimedArray, linked_var, second
+from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 from brian2.units.fundamentalunits import DimensionMismatchError, fail_for_dimension_mismatch
 
-from . import devices
+from . import devices, neurons, synapses
 from .errors import GLEConfigError, GLEInputError
 from .neurons import OUTPUT_ERROR, Layer, dendrite_code, neuron_equations, rate_code
+from .optimisers import Learning
 from .synapses import FEEDBACK_MODES, projection_equations
 
 __all__ = ['GLENetwork', 'SCHEDULE', 'LOSSES', 'init_weights']
@@ -36,15 +47,17 @@ SCHEDULE = {
     'dendrites': ('groups', 0),        # per layer: err from v, r_prime, I_apical; u_breve from old u
     'soma': ('groups', 1),             # Euler update of u (and v)
     'apical': ('after_groups', 0),     # every feedback sum W^T err (new errors, old weights)
-    'plasticity': ('after_groups', 1),  # weight updates from err_post and the old r_pre
+    'gradient': ('after_groups', 0),   # batches: drives summed over the copies into the shared parameters
+    'plasticity': ('after_groups', 1),  # optimiser steps on w (err_post, old r_pre), b and tau_m (this
+                                        # step's err and du/dt): new values are used from the next step on
     'rate': ('end', 0),                # r = phi(u_breve), r_prime = phi'(u_breve)
     'record': ('end', 10),             # monitors see the state stored after the step
 }
 
 LOSSES = (None, 'mse')
 
-#: variables every layer can record
-RECORDABLE = ('u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical')
+#: variables every layer can record (``'w'``: the weights of the layer's incoming projection)
+RECORDABLE = ('u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical', 'b', 'tau_m', 'w')
 
 
 def init_weights(sizes, seed=None):
@@ -91,6 +104,13 @@ class GLENetwork:
         Sampling interval of the recording (default: ``dt``).
     directory : str or None
         Project folder for standalone devices (default: a fresh temporary folder).
+    learning : Learning or None
+        Plasticity of weights, biases and ``tau_m`` with an optimiser, e.g. ``Learning(Adam(lr=1e-4))``;
+        switched on and off per :meth:`run` (``learn=``) without rebuilding.
+    batch : int
+        Number of copies of the network that run side by side on different inputs and share their
+        weights, biases and ``tau_m`` (held once; gradients are batch means). Inputs then have shape
+        ``(T, batch, n_in)`` and traces ``(samples, batch, n_l)``.
 
     Standalone devices compile the network on the first :meth:`run`; later runs reuse the binary and
     must have the same number of steps. The state carries over from one :meth:`run` to the next on
@@ -99,10 +119,11 @@ class GLENetwork:
 
     def __init__(self, n_in, layers, dt, device='cpp_standalone', loss=None, beta=1.0, weights=None,
                  biases=None, feedback='symmetric', feedback_weights=None, seed=None, record=(),
-                 record_dt=None, directory=None):
+                 record_dt=None, directory=None, learning=None, batch=1):
         self.device = devices.check_device(device)
         self.dt = self._check_dt(dt)
         self.n_in = self._check_size(n_in, 'n_in')
+        self.batch = self._check_size(batch, 'batch')
         self.layers = list(layers)
         if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
             raise GLEConfigError('layers must be a non-empty list of Layer objects, e.g. [Layer(3, "tanh", tau_m=1*ms)].')
@@ -130,66 +151,139 @@ class GLENetwork:
             raise GLEConfigError(f'record={list(record)!r}: {unknown} cannot be recorded; choose from {list(RECORDABLE)}.')
         self.record = tuple(record)
         self.record_dt = self.dt if record_dt is None else self._check_dt(record_dt, 'record_dt')
+        if learning is not None and not isinstance(learning, Learning):
+            raise GLEConfigError(f'learning={learning!r}: give a Learning, e.g. learning=Learning(Adam(lr=1e-4)).')
+        self.learning = learning
+        if learning is not None:
+            self.learning_rates = learning.learning_rates(len(self.layers))
+            self.tau_m_min = learning.min_tau_m(self.dt) if learning.tau_m else None
+            for l, (tau_m, _) in enumerate(self.time_constants):
+                self._check_tau_m_clamp(tau_m, f'layers[{l}].tau_m')
 
         devices.activate(self.device)
         self.project = (devices.StandaloneProject(self.device, directory)
                         if self.device in devices.STANDALONE_DEVICES else None)
         self._build(initial_weights)
         self.steps_per_run = None     # fixed by the first run on standalone devices
-        self._carried = None          # state handed to the next standalone run
+        self._carried = {}            # state handed to the next standalone run: {(object, name): values}
         self._record_start = None
 
     # --- construction ----------------------------------------------------------------------------
 
     def _build(self, weights):
         clock = Clock(self.dt, name='gle_clock')
-        self.input = NeuronGroup(self.n_in, 'r : 1', clock=clock, name='input')
+        B = self.batch
+        self.input = NeuronGroup(B * self.n_in, 'r : 1', clock=clock, name='input')
         _schedule(self.input.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
         self.neurons, self.synapses, self.monitors = [], [], []
+        self._parameter_groups, self._weight_groups = [], []   # see parameter_groups, weight_groups
+        self.learned = []             # (group, parameter, layer) of every learned parameter
+        extra = []                    # parameter groups and gradient synapses of batches
+        learning = self.learning
         top = len(self.layers) - 1
         pre = self.input
         for l, layer in enumerate(self.layers):
-            equations = neuron_equations(layer.prospective_errors)
+            n_pre, n_post = self.sizes[l], self.sizes[l + 1]
+            copies = np.arange(B * n_post) % n_post           # neuron k of the batch is neuron k % n_post
+            learned = [] if learning is None else ['b'] * (learning.biases and layer.bias) + ['tau_m'] * learning.tau_m
+            equations = neuron_equations(layer.prospective_errors, shared_parameters=B > 1)
             if l == top and self.loss is not None:
                 equations += 'beta : 1 (shared)  # output error strength\n'
-            group = NeuronGroup(layer.size, equations, method='euler', clock=clock, name=f'layer_{l}')
+            if learned and B == 1:
+                equations += neurons.plasticity_equations(learning.optimiser, learned)
+            if 'tau_m' in learned and B > 1:
+                equations += neurons.TAU_M_DRIVE
+            group = NeuronGroup(B * n_post, equations, method='euler', clock=clock, name=f'layer_{l}')
+            params = group
+            if B > 1:
+                params = NeuronGroup(n_post, neurons.PARAMETERS + (neurons.plasticity_equations(
+                    learning.optimiser, learned, B) if learned else ''), clock=clock, name=f'layer_{l}_parameters')
+                group.b = linked_var(params, 'b', index=copies)
+                group.tau_m = linked_var(params, 'tau_m', index=copies)
+                extra.append(params)
+                if learned:
+                    sums = Synapses(group, params, neurons.batch_gradient_equations(learned), clock=clock,
+                                    name=f'layer_{l}_batch_sums')
+                    sums.connect(i=np.arange(B * n_post), j=copies)
+                    for updater in sums.summed_updaters.values():
+                        _schedule(updater, 'gradient')
+                    extra.append(sums)
             tau_m, tau_r = self.time_constants[l]
-            group.tau_m = tau_m * second
-            group.tau_r = tau_r * second
+            params.tau_m = tau_m * second
+            params.b = self.initial_biases[l]
+            group.tau_r = np.tile(tau_r, B) * second
             group.gamma = layer.gamma
-            group.b = self.initial_biases[l]
-            _schedule(group.run_regularly(dendrite_code(layer.prospective_errors), name=f'layer_{l}_dendrites'),
-                      'dendrites')
+            _schedule(group.run_regularly(dendrite_code(layer.prospective_errors, 'tau_m' in learned),
+                                          name=f'layer_{l}_dendrites'), 'dendrites')
             _schedule(group.state_updater, 'soma')
             _schedule(group.run_regularly(rate_code(self.activations[l]), name=f'layer_{l}_rate'), 'rate')
             if l == top and self.loss is not None:
                 group.beta = self.beta
                 _schedule(group.run_regularly(OUTPUT_ERROR, name='output_error'), 'output_error')
+            for param in learned:
+                code = neurons.plasticity_code(learning.optimiser, param, float(learning.time_unit), self.tau_m_min, B)
+                _schedule(params.run_regularly(code, name=f'layer_{l}_{param}_plasticity'), 'plasticity')
+                self._init_learning(params, param, l)
 
-            projection = Synapses(pre, group, projection_equations(self.feedback, sends_errors=l > 0),
-                                  clock=clock, name=f'projection_{l}')
-            n_pre, n_post = self.sizes[l], self.sizes[l + 1]
-            # synapse k = post*n_pre + pre, so that w is W (n_post x n_pre) in row-major order
-            projection.connect(i=np.tile(np.arange(n_pre), n_post), j=np.repeat(np.arange(n_post), n_pre))
-            projection.w = weights[l].ravel()
+            learn_w = learning is not None and learning.weights
+            equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=B > 1)
+            if learn_w and B == 1:
+                equations += synapses.plasticity_equations(learning.optimiser)
+            projection = Synapses(pre, group, equations, clock=clock, name=f'projection_{l}')
+            # synapse k = (copy*n_post + post)*n_pre + pre: within a copy, w is W (n_post x n_pre) row-major
+            copy, post_pre = np.divmod(np.arange(B * n_post * n_pre), n_post * n_pre)
+            post, pre_index = np.divmod(post_pre, n_pre)
+            projection.connect(i=copy * n_pre + pre_index, j=copy * n_post + post)
+            holder = projection
+            if B > 1:
+                holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + (synapses.plasticity_equations(
+                    learning.optimiser, B) if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
+                projection.weight_index = post_pre
+                projection.w = linked_var(holder, 'w', index='weight_index')
+                extra.append(holder)
+                if learn_w:
+                    sums = Synapses(pre, holder, synapses.BATCH_GRADIENT, clock=clock, name=f'projection_{l}_batch_sums')
+                    sums.connect(i=copy * n_pre + pre_index, j=post_pre)
+                    sums.err_index = copy * n_post + post
+                    sums.err_post_copy = linked_var(group, 'err', index='err_index')
+                    _schedule(sums.summed_updaters['g_w_post'], 'gradient')
+                    extra.append(sums)
+            holder.w = weights[l].ravel()
             _schedule(projection.summed_updaters['I_basal_post'], 'basal')
             if l > 0:
                 _schedule(projection.summed_updaters['I_apical_pre'], 'apical')
                 if self.feedback == 'random':
-                    projection.w_feedback = self.feedback_weights[l].ravel()
+                    projection.w_feedback = np.tile(self.feedback_weights[l].ravel(), B)
+            if learn_w:
+                _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, B),
+                                               name=f'projection_{l}_plasticity'), 'plasticity')
+                self._init_learning(holder, 'w', l)
             if self.record:
-                monitor = StateMonitor(group, self.record, record=True, dt=self.record_dt, name=f'record_{l}')
-                _schedule(monitor, 'record')
-                self.monitors.append(monitor)
+                self.monitors.append({})
+                for target, names in ((group, [v for v in self.record if v != 'w']),
+                                      (holder, [v for v in self.record if v == 'w'])):
+                    if names:
+                        monitor = StateMonitor(target, names, record=True, dt=self.record_dt,
+                                               name=f'record_{target.name}')
+                        _schedule(monitor, 'record')
+                        self.monitors[l].update(dict.fromkeys(names, monitor))
             self.neurons.append(group)
             self.synapses.append(projection)
+            self._parameter_groups.append(params)
+            self._weight_groups.append(holder)
             pre = group
         self.output = self.neurons[-1]
-        self.network = Network(self.input, *self.neurons, *self.synapses, *self.monitors)
+        self.network = Network(self.input, *self.neurons, *self.synapses, *extra, *self._monitor_objects())
+
+    def _init_learning(self, group, param, layer):
+        """Set the learning rate of ``param`` in ``group``; plasticity stays off until a run turns it on."""
+        setattr(group, f'plastic_{param}', 0)
+        setattr(group, f'lr_{param}', self.learning_rates[layer])
+        self.learned.append((group, param, layer))
 
     # --- running ---------------------------------------------------------------------------------
 
-    def run(self, x, target=None, duration=None):
+    def run(self, x, target=None, duration=None, learn=None):
         """Run over the input ``x`` and, with a loss, an optional ``target``; the state carries over.
 
         Parameters
@@ -200,6 +294,9 @@ class GLENetwork:
             Target rates of the output layer. Without a target the output error is zero (inference).
         duration : Quantity or None
             Run length when ``x`` is a TimedArray (sampled at every step of ``dt``).
+        learn : bool or None
+            Plasticity on (``True``) or off (``False``) during this run; ``None`` means on when a target is
+            given and the network was built with ``learning``.
         """
         steps = None
         if isinstance(x, TimedArray):
@@ -209,27 +306,44 @@ class GLENetwork:
         x = self._check_signal(x, 'x', self.n_in, steps)
         steps = len(x)
         if target is None:
-            y, beta = np.zeros((steps, self.layers[-1].size)), 0.0
+            y, beta = np.zeros((steps, self.batch * self.layers[-1].size)), 0.0
         else:
             if self.loss is None:
                 raise GLEInputError("target was given, but the network has no loss; build it with loss='mse'.")
             y, beta = self._check_signal(target, 'target', self.layers[-1].size, steps), self.beta
+        if learn and self.learning is None:
+            raise GLEConfigError('learn=True, but the network has no plasticity; build it with '
+                                 'learning=Learning(Adam(lr=...)) or similar.')
+        learn = target is not None if learn is None else bool(learn)
+        # values that belong to this run, not to the carried state
+        self._assign(*[(self.output, 'beta', beta)] * (self.loss is not None),
+                     *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned])
         if self.project is None:
-            self._run_runtime(x, y, beta)
+            self._run_runtime(x, y)
         else:
-            self._run_standalone(x, y, beta)
+            self._run_standalone(x, y)
 
-    def _run_runtime(self, x, y, beta):
+    def _assign(self, *assignments):
+        """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
+        if self.project is None:
+            devices.activate(self.device)
+        else:
+            self.project.check_active()
+        for group, name, value in assignments:
+            if self.project is None or self.steps_per_run is None:
+                setattr(group, name, value)
+            else:
+                self._carried[(group, name)] = value
+
+    def _run_runtime(self, x, y):
         devices.activate(self.device)
-        self._record_start = [len(monitor.t) for monitor in self.monitors]
-        if self.loss is not None:
-            self.output.beta = beta
+        self._record_start = {m.name: len(m.t) for m in self._monitor_objects()}
         namespace = {'x_input': TimedArray(x, dt=self.dt, name='x_input'),
                      'y_target': TimedArray(y, dt=self.dt, name='y_target'),
                      't_start': self.network.t}
         self.network.run(len(x) * self.dt, namespace=namespace)
 
-    def _run_standalone(self, x, y, beta):
+    def _run_standalone(self, x, y):
         self.project.check_active()
         if self.steps_per_run is None:
             self.steps_per_run = len(x)
@@ -242,46 +356,84 @@ class GLENetwork:
             raise GLEInputError(
                 f'x has {len(x)} steps, but this {self.device} network was compiled for {self.steps_per_run} '
                 'steps per run; give inputs of that length (split longer ones), or build a new network.')
-        run_args = {self._x_input: x, self._y_target: y}
-        if self.loss is not None:
-            run_args[self.output.beta] = beta
-        run_args.update(self._carried or {})
+        run_args = {getattr(group, name): value for (group, name), value in self._carried.items()}
+        run_args.update({self._x_input: x, self._y_target: y})
         self.project.run(run_args)
-        self._carried = {view: view[:] for view in self._state_views()}
+        self._carried = {key: getattr(*key)[:] for key in self._state_variables()}
 
-    def _state_views(self):
-        """The variables that make up the network's state (carried from one standalone run to the next)."""
-        views = []
-        for group in [self.input, *self.neurons]:
-            equations = group.equations
-            for name in sorted(equations.diff_eq_names | equations.parameter_names):
-                views.append(getattr(group, name))
-        for projection in self.synapses:
-            views.extend(getattr(projection, name) for name in sorted(projection.equations.parameter_names))
-        return views
+    def _state_variables(self):
+        """``(group, name)`` of the network's state (carried from one standalone run to the next)."""
+        groups = [obj for obj in self.network.objects if hasattr(obj, 'equations')]
+        return [(group, eq.varname) for group in sorted(groups, key=lambda g: g.name)
+                for eq in group.equations.ordered
+                if (eq.type == DIFFERENTIAL_EQUATION or eq.type == PARAMETER) and 'linked' not in eq.flags]
+
+    def _monitor_objects(self):
+        return list({id(m): m for monitors in self.monitors for m in monitors.values()}.values())
+
+    # --- changing parameters between runs ----------------------------------------------------------
+
+    def set_learning_rate(self, lr, layer=None):
+        """Set the learning rate of one layer (or of all), e.g. for a schedule; takes effect at the next run."""
+        for l in range(len(self.layers)) if layer is None else [layer]:
+            self.learning_rates[l] = float(lr)
+            self._assign(*[(group, f'lr_{param}', float(lr)) for group, param, owner in self.learned
+                           if owner == l])
+
+    def set_tau_m(self, tau_m, layer):
+        """Set the membrane time constants of ``layer`` (Quantity, one value or one per neuron)."""
+        checked, _ = Layer(self.layers[layer].size, tau_m=tau_m).time_constants(float(self.dt))
+        self._check_tau_m_clamp(checked, 'tau_m')
+        self._assign((self.parameter_groups[layer], 'tau_m', checked * second))
 
     # --- results ---------------------------------------------------------------------------------
+
+    @property
+    def parameter_groups(self):
+        """Per layer, the group holding ``b`` and ``tau_m``: the layer, or for a batch a group holding them once."""
+        return self._parameter_groups if self.batch > 1 else self.neurons
+
+    @property
+    def weight_groups(self):
+        """Per layer, the object holding ``w``: the projection, or for a batch a group holding it once."""
+        return self._weight_groups if self.batch > 1 else self.synapses
 
     @property
     def weights(self):
         """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})``."""
         return [np.asarray(s.w[:]).reshape(n_post, n_pre)
-                for s, n_pre, n_post in zip(self.synapses, self.sizes[:-1], self.sizes[1:])]
+                for s, n_pre, n_post in zip(self.weight_groups, self.sizes[:-1], self.sizes[1:])]
+
+    @property
+    def biases(self):
+        """The current biases ``b_l``, shape ``(n_l,)``."""
+        return [np.asarray(group.b[:]) for group in self.parameter_groups]
+
+    @property
+    def tau_m(self):
+        """The current membrane time constants of each layer (Quantity arrays)."""
+        return [group.tau_m[:] for group in self.parameter_groups]
 
     def trace(self, variable, layer):
         """Recorded values of ``variable`` in ``layer`` during the last run, shape ``(samples, n_l)``.
 
-        Values are taken at the end of each recorded step (after the step's update).
+        Values are taken at the end of each recorded step (after the step's update); with ``batch > 1``
+        the shape is ``(samples, batch, n_l)``. ``'w'`` gives the weights ``W_l`` flattened row-major,
+        shape ``(samples, n_l * n_{l-1})``.
         """
         if variable not in self.record:
             raise GLEConfigError(f'{variable!r} was not recorded; build the network with record=[..., {variable!r}].')
-        values = getattr(self.monitors[layer], variable)[:].T
-        return values if self._record_start is None else values[self._record_start[layer]:]
+        monitor = self.monitors[layer][variable]
+        values = getattr(monitor, variable)[:].T
+        if self.batch > 1 and variable != 'w':
+            values = values.reshape(len(values), self.batch, -1)
+        return values if self._record_start is None else values[self._record_start[monitor.name]:]
 
-    def trace_times(self, layer=0):
+    def trace_times(self, layer=0, variable=None):
         """Times of the samples returned by :meth:`trace` (simulation time; standalone runs start at 0)."""
-        times = self.monitors[layer].t[:]
-        return times if self._record_start is None else times[self._record_start[layer]:]
+        monitor = self.monitors[layer][variable or self.record[0]]
+        times = monitor.t[:]
+        return times if self._record_start is None else times[self._record_start[monitor.name]:]
 
     # --- checks ----------------------------------------------------------------------------------
 
@@ -294,6 +446,12 @@ class GLENetwork:
         if not np.isscalar(float(dt)) or not float(dt) > 0 or not np.isfinite(float(dt)):
             raise GLEConfigError(f'{name}={dt!r} must be a positive, finite time.')
         return Quantity(float(dt), dim=second.dim)
+
+    def _check_tau_m_clamp(self, tau_m, name):
+        """Learned time constants must start at or above their clamp ``tau_m_min`` (seconds)."""
+        if self.learning is not None and self.learning.tau_m and tau_m.min() < self.tau_m_min * (1 - 1e-12):
+            raise GLEConfigError(f'{name}={tau_m.min()} s is below the clamp of learned time constants, '
+                                 f'tau_m_min={self.tau_m_min} s; raise {name} or lower Learning(tau_m_min=...).')
 
     @staticmethod
     def _check_size(n, name):
@@ -327,24 +485,34 @@ class GLENetwork:
         return checked
 
     def _check_signal(self, signal, name, width, steps=None):
-        """An input or target as a float array of shape (steps, width), with clear errors."""
+        """An input or target as a float array of shape (steps, batch*width), with clear errors.
+
+        Accepts ``(steps, batch, width)``, and ``(steps, width)`` or (width 1) ``(steps,)`` when batch is 1.
+        """
+        B = self.batch
         if isinstance(signal, TimedArray):
             times = np.arange(steps) * self.dt
-            signal = np.column_stack([signal(times, np.full(steps, k)) for k in range(width)])
+            signal = np.column_stack([signal(times, np.full(steps, k)) for k in range(B * width)])
+            signal = signal.reshape(steps, B, width)
         if isinstance(signal, Quantity) and not signal.is_dimensionless:
             raise GLEInputError(f'{name} has units {signal.dim}; rates are dimensionless, pass plain numbers.')
         array = np.asarray(signal, dtype=float)
-        if array.ndim == 1 and width == 1:
+        shape = array.shape
+        if array.ndim == 1 and width == 1 and B == 1:
             array = array[:, None]
-        if array.ndim != 2 or array.shape[1] != width:
-            raise GLEInputError(f'{name} has shape {array.shape}; expected (steps, {width}), one row per time step.')
+        if array.ndim == 2 and B == 1:
+            array = array[:, None, :]
+        if array.ndim != 3 or array.shape[1:] != (B, width):
+            expected = f'(steps, {width})' if B == 1 else f'(steps, {B}, {width}) (steps, batch, channels)'
+            raise GLEInputError(f'{name} has shape {shape}; expected {expected}, one row per time step.')
         if steps is not None and len(array) != steps:
             raise GLEInputError(f'{name} has {len(array)} steps, expected {steps}; give one row per step of x.')
         if len(array) == 0:
             raise GLEInputError(f'{name} has no time steps; give at least one row.')
         bad = ~np.isfinite(array)
         if bad.any():
-            step, channel = np.argwhere(bad)[0]
-            raise GLEInputError(f'{name} contains NaN or inf (first at step {step}, channel {channel}); '
+            step, copy, channel = np.argwhere(bad)[0]
+            where = f'step {step}, channel {channel}' + (f', batch element {copy}' if B > 1 else '')
+            raise GLEInputError(f'{name} contains NaN or inf (first at {where}); '
                                 'clean or interpolate the signal before running.')
-        return array
+        return array.reshape(len(array), B * width)

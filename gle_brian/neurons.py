@@ -13,6 +13,8 @@ The step is split into the operations that :mod:`gle_brian.network` schedules: `
 stored errors and inputs, write ``err`` and ``u_breve``), the Euler state update of ``u`` and ``v``, and
 ``RATE`` (write ``r`` and ``r_prime``). ``tau_r = tau_m`` is the Latent Equilibrium (LE) case; with
 ``prospective_errors=False`` the error is the instantaneous ``eps`` (the reference's "BP" variant).
+Per-neuron plasticity (``db/dt ~ err``, ``dtau_m/dt ~ -err du/dt``) is an optimiser step run once per
+step after the network step (:func:`plasticity_code`).
 
 Example::
 
@@ -21,16 +23,19 @@ Example::
     >>> hidden = Layer(53, 'tanh').with_groups((17, 0.6*ms, 0.2*ms), (18, 1.2*ms, 0.2*ms), (18, 1.2*ms))
     >>> print(neuron_equations(prospective_errors=True))          # doctest: +SKIP
 """
+import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from brian2 import Quantity, second
+from brian2.utils.stringtools import word_substitute
 from brian2.units.fundamentalunits import fail_for_dimension_mismatch, DimensionMismatchError
 
 from .activations import get_activation
 from .errors import GLEConfigError
 
-__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'rate_code', 'OUTPUT_ERROR']
+__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'rate_code', 'OUTPUT_ERROR', 'plasticity_equations',
+           'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
 # --- The equations -------------------------------------------------------------------------------
 
@@ -63,18 +68,75 @@ dv_dt = (eps - v)/tau_r : 1/second
 _ERROR_CODE = {True: 'err = v + tau_m*dv_dt', False: 'err = eps'}
 _PROSPECTIVE_POTENTIAL_CODE = 'u_breve = u + tau_r*du_dt'
 
+# Learned time constants: the drive err*du/dt of this step, stored before the Euler update changes u.
+TAU_M_DRIVE = '''
+err_du_dt : 1/second                               # err*du/dt of this step (drives tau_m learning)
+'''
+_TAU_M_DRIVE_CODE = 'err_du_dt = err*du_dt'
+
+# Per-neuron plasticity (GLE_MODEL.md 1.2): db/dt ~ err, dtau_m/dt ~ -err du/dt; the gradients
+# (in the time unit of the model for tau_m, see Learning.time_unit).
+BIAS_GRADIENT = '-err'
+TAU_M_GRADIENT = 'err_du_dt*{unit}'
+
+# A batch of B copies of a layer shares b and tau_m: they are held once, in a parameter group of the
+# layer's size, and the copies link to them. The gradient drives are summed over the batch into it.
+PARAMETERS = '''
+b : 1                                              # bias, shared by the copies of the batch
+tau_m : second                                     # membrane time constant, shared
+'''
+_BATCH_SUMS = {   # param: (variable of the parameter group, equation of the summing synapses)
+    'b': ('err_sum : 1\n', 'err_sum_post = err_pre : 1 (summed)             # sum of err over the batch\n'),
+    'tau_m': ('err_du_dt_sum : 1/second\n', 'err_du_dt_sum_post = err_du_dt_pre : 1/second (summed)\n')}
+
 # The output layer's apical input: the MSE error beta*(target - r) against the stored (old) rate.
 OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - r)'
 
 
-def neuron_equations(prospective_errors=True):
-    """The model equations of a GLE layer (a string for :class:`brian2.Equations`)."""
-    return SOMA + (PROSPECTIVE_ERROR if prospective_errors else INSTANTANEOUS_ERROR)
+def neuron_equations(prospective_errors=True, shared_parameters=False):
+    """The model equations of a GLE layer (a string for :class:`brian2.Equations`).
+
+    ``shared_parameters=True`` (batches): ``b`` and ``tau_m`` are linked to a group holding them once.
+    """
+    equations = SOMA + (PROSPECTIVE_ERROR if prospective_errors else INSTANTANEOUS_ERROR)
+    if shared_parameters:
+        equations = re.sub(r'^(b|tau_m) : (\S+)', r'\1 : \2 (linked)', equations, flags=re.MULTILINE)
+    return equations
 
 
-def dendrite_code(prospective_errors=True):
+def dendrite_code(prospective_errors=True, learn_tau_m=False):
     """Code run each step before the state update: the error and the prospective potential."""
-    return _ERROR_CODE[prospective_errors] + '\n' + _PROSPECTIVE_POTENTIAL_CODE
+    lines = [_ERROR_CODE[prospective_errors], _PROSPECTIVE_POTENTIAL_CODE] + [_TAU_M_DRIVE_CODE] * learn_tau_m
+    return '\n'.join(lines)
+
+
+def plasticity_equations(optimiser, params, batch=1):
+    """Equations of the per-neuron learning state of ``params`` (``'b'``, ``'tau_m'``).
+
+    With ``batch > 1`` they belong to the parameter group (see :data:`PARAMETERS`).
+    """
+    if batch > 1:
+        return ''.join(_BATCH_SUMS[param][0] + optimiser.equations(param) for param in params)
+    return ''.join((TAU_M_DRIVE if param == 'tau_m' else '') + optimiser.equations(param) for param in params)
+
+
+def batch_gradient_equations(params):
+    """Equations of the synapses (layer copies -> parameter group) that sum the drives over the batch."""
+    return ''.join(_BATCH_SUMS[param][1] for param in params)
+
+
+def plasticity_code(optimiser, param, time_unit=None, tau_m_min=None, batch=1):
+    """Code run once per step after the network step: an optimiser step on ``param`` (``'b'``, ``'tau_m'``).
+
+    ``time_unit`` and ``tau_m_min`` are in seconds; ``tau_m`` is clamped to ``>= tau_m_min``. With
+    ``batch > 1`` the gradient is the batch mean of the drives summed into the parameter group.
+    """
+    means = {'err': f'(err_sum/{batch})', 'err_du_dt': f'(err_du_dt_sum/{batch})'} if batch > 1 else {}
+    if param == 'b':
+        return optimiser.code('b', word_substitute(BIAS_GRADIENT, means))
+    unit, low = f'{float(time_unit)!r}*second', f'{float(tau_m_min)!r}*second'
+    return optimiser.code('tau_m', word_substitute(TAU_M_GRADIENT.format(unit=unit), means),
+                          apply=f'p = clip(p - plastic*delta*{unit}, {low}, inf*second)')
 
 
 def rate_code(activation):

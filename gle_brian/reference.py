@@ -15,8 +15,9 @@ Example::
     >>> out = ref.run(np.zeros((100, 2)), np.zeros((100, 1)))['r'][-1]   # output-layer rates
 """
 import numpy as np
+from scipy.signal import lfilter
 
-__all__ = ['ReferenceNetwork']
+__all__ = ['ReferenceNetwork', 'forward_rates']
 
 #: state variables recorded by :meth:`ReferenceNetwork.run` (same names as the Brian2 neurons)
 VARIABLES = ('u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical')
@@ -42,10 +43,12 @@ class ReferenceNetwork:
     beta : float
         Output error strength (MSE: ``beta * (target - r)``).
     batch : int
-        Number of independent copies.
+        Number of independent copies (with ``learning``, gradients are averaged over them).
+    learning : Learning or None
+        Plasticity as in :class:`~gle_brian.network.GLENetwork`: the optimiser steps after the whole step.
     """
 
-    def __init__(self, n_in, layers, weights, dt, biases=None, feedback=None, beta=1.0, batch=1):
+    def __init__(self, n_in, layers, weights, dt, biases=None, feedback=None, beta=1.0, batch=1, learning=None):
         self.dt = float(dt)
         self.n_in = n_in
         self.layers = list(layers)
@@ -63,11 +66,36 @@ class ReferenceNetwork:
             self.phi.append(phi)
             self.phi_prime.append(phi_prime)
         self.state = {name: [np.zeros((batch, l.size)) for l in self.layers] for name in VARIABLES}
+        self.learning = learning
+        if learning is not None:
+            rates = learning.learning_rates(len(self.layers))
+            self.tau_m_min = learning.min_tau_m(self.dt) if learning.tau_m else None
+            self.optimiser_state = []
+            for l, layer in enumerate(self.layers):
+                params = {'W': self.W[l].shape} if learning.weights else {}
+                params.update({'b': layer.size} if learning.biases and layer.bias else {})
+                params.update({'tau_m': layer.size} if learning.tau_m else {})
+                self.optimiser_state.append({p: dict(learning.optimiser.numpy_state(shape), lr=rates[l])
+                                             for p, shape in params.items()})
 
-    def step(self, x, target=None):
-        """Advance one step with input ``x`` (shape ``(batch, n_in)``) and optional ``target``."""
+    def _learn(self, gradients):
+        """One optimiser step on every learned parameter, from ``gradients[l][name]``."""
+        optimiser, unit = self.learning.optimiser, float(self.learning.time_unit)
+        for l, states in enumerate(self.optimiser_state):
+            for name, state in states.items():
+                delta = optimiser.numpy_step(state, gradients[l][name])
+                if name == 'W':
+                    self.W[l] -= delta         # in place: symmetric feedback (B is W) follows
+                elif name == 'b':
+                    self.b[l] = self.b[l] - delta
+                else:
+                    self.tau_m[l] = np.clip(self.tau_m[l] - delta*unit, self.tau_m_min, np.inf)
+
+    def step(self, x, target=None, learn=False):
+        """Advance one step with input ``x`` (shape ``(batch, n_in)``), optional ``target``; ``learn``: plasticity."""
         old = self.state
         new = {name: [None] * len(self.layers) for name in VARIABLES}
+        gradients = []
         top = len(self.layers) - 1
         for l, layer in enumerate(self.layers):
             rho = x if l == 0 else old['r'][l - 1]
@@ -96,11 +124,19 @@ class ReferenceNetwork:
             new['I_basal'][l] = s
             if l > 0:
                 new['I_apical'][l - 1] = err @ self.B[l]
+            if learn:       # GLE_MODEL.md 1.2: batch means of -e r^T, -e and e du/dt (in the time unit)
+                gradients.append({'W': -(err.T @ rho) / len(err), 'b': -err.mean(axis=0),
+                                  'tau_m': (err * u_dot).mean(axis=0) * float(self.learning.time_unit)})
         new['I_apical'][top] = apical
         self.state = new
+        if learn:
+            self._learn(gradients)
 
-    def run(self, X, Y=None):
+    def run(self, X, Y=None, learn=None):
         """Run over ``X`` (shape ``(T, n_in)`` or ``(T, batch, n_in)``), targets ``Y`` likewise.
+
+        ``learn`` switches plasticity on or off; ``None`` means on when ``Y`` is given and the network
+        has ``learning``.
 
         Returns a dict ``variable -> list over layers of arrays (T, batch, n_l)`` holding the state
         stored after each step (the same values Brian2 monitors record at the end of a step).
@@ -109,10 +145,41 @@ class ReferenceNetwork:
         X = X[:, None, :] if X.ndim == 2 else X
         Y = None if Y is None else np.asarray(Y, dtype=float)
         Y = Y[:, None, :] if Y is not None and Y.ndim == 2 else Y
+        learn = (Y is not None if learn is None else learn) and self.learning is not None
         traces = {name: [np.empty((len(X),) + s.shape) for s in self.state[name]] for name in VARIABLES}
         for n in range(len(X)):
-            self.step(X[n], None if Y is None else Y[n])
+            self.step(X[n], None if Y is None else Y[n], learn)
             for name in VARIABLES:
                 for l, value in enumerate(self.state[name]):
                     traces[name][l][n] = value
         return traces
+
+
+def forward_rates(layers, weights, dt, x, biases=None):
+    """Rates of every layer, stored after each step, when no error flows (no target: inference).
+
+    Without errors each neuron is the linear recursion of the reference step (``u^{n+1} = u^n + dt u_dot``,
+    ``u_breve = u^n + tau_r u_dot``, ``u_dot = (s - u^n)/tau_m``) followed by phi, so a layer is one
+    ``scipy.signal.lfilter`` per neuron: the same numbers as :class:`ReferenceNetwork` up to round-off,
+    much faster (a teacher network for a student, say).
+
+    ``x`` has shape ``(T, n_in)``; returns a list over layers of arrays ``(T, n_l)``.
+
+    Example::
+
+        >>> from brian2 import ms
+        >>> from gle_brian import Layer
+        >>> layers = [Layer(3, 'tanh', tau_m=1*ms, tau_r=0.1*ms), Layer(1, tau_m=1*ms)]
+        >>> output = forward_rates(layers, [np.ones((3, 2)), np.ones((1, 3))], 0.01*ms, np.ones((100, 2)))[-1]
+    """
+    dt, rate_before, rates = float(dt), np.asarray(x, dtype=float), []
+    for l, layer in enumerate(layers):
+        tau_m, tau_r = layer.time_constants(dt)
+        phi, _ = layer.check().numpy_functions()
+        s = rate_before @ np.asarray(weights[l], dtype=float).T + (0.0 if biases is None else biases[l])
+        u_after = np.column_stack([lfilter([dt / tau], [1.0, -(1.0 - dt / tau)], s[:, k]) for k, tau in enumerate(tau_m)])
+        u = np.vstack([np.zeros((1, layer.size)), u_after[:-1]])
+        rate_after = phi(u + tau_r * (s - u) / tau_m)
+        rates.append(rate_after)
+        rate_before = np.vstack([np.zeros((1, layer.size)), rate_after[:-1]])
+    return rates

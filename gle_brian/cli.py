@@ -1,0 +1,56 @@
+"""The ``gle-brian`` command: run one of the paper's models from the ``models/`` folder of a checkout.
+
+``gle-brian MODEL [options]`` imports ``models.MODEL`` and hands it the options; each model writes its
+metrics (JSON) and figures to ``--out`` and prints a one-line summary. The models are not installed with
+the package: they are looked up in the checkout next to the installed ``gle_brian`` package (an editable
+install, ``pip install -e .``) or in the current directory.
+
+Example::
+
+    gle-brian lagline --variant gle --device cpp_standalone --out results/lagline
+    gle-brian lagline --help
+"""
+import argparse
+import importlib
+import os
+import sys
+
+from .errors import GLEConfigError
+
+__all__ = ['main', 'models_folder', 'available_models']
+
+
+def models_folder():
+    """The ``models/`` folder of the checkout (next to the package, else in the current directory)."""
+    for root in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.getcwd()):
+        folder = os.path.join(root, 'models')
+        if os.path.isfile(os.path.join(folder, '__init__.py')):
+            return folder
+    raise GLEConfigError('the models/ folder was not found: gle-brian runs the models of a source checkout; '
+                         'install it with  pip install -e .  from the checkout, or run gle-brian inside it.')
+
+
+def available_models():
+    """Names of the runnable models (``models/<name>.py`` with a ``main`` function)."""
+    return sorted(name[:-3] for name in os.listdir(models_folder())
+                  if name.endswith('.py') and not name.startswith('_'))
+
+
+def main(argv=None):
+    names = available_models()
+    parser = argparse.ArgumentParser(prog='gle-brian', description='Run a GLE model of the paper.',
+                                     epilog='Options after MODEL go to the model; see  gle-brian MODEL --help.')
+    parser.add_argument('model', choices=names, help='the model to run')
+    parser.add_argument('options', nargs=argparse.REMAINDER, help='options of the model')
+    args = parser.parse_args(argv)
+    root = os.path.dirname(models_folder())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    module = importlib.import_module(f'models.{args.model}')
+    sys.argv[0] = f'gle-brian {args.model}'
+    module.main(args.options)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

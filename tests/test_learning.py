@@ -1,0 +1,164 @@
+"""Plasticity and optimisers: Brian2 code against the numpy implementations and the numpy mirror."""
+import numpy as np
+import pytest
+from brian2 import Network, NeuronGroup, TimedArray, ms
+
+from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork, devices
+from gle_brian.optimisers import Adam, Learning, SGD
+from gle_brian.reference import VARIABLES
+
+OPTIMISERS = {'sgd': SGD(lr=0.05), 'momentum': SGD(lr=0.02, momentum=0.9), 'adam': Adam(lr=0.01)}
+
+
+def torch_like_step(name, state, g, lr):
+    """Textbook PyTorch updates, written independently of gle_brian.optimisers."""
+    if name == 'sgd':
+        return lr * g
+    if name == 'momentum':
+        state['buf'] = g.copy() if 'buf' not in state else 0.9 * state['buf'] + g
+        return lr * state['buf']
+    state['t'] = state.get('t', 0) + 1
+    state['m'] = 0.9 * state.get('m', 0) + 0.1 * g
+    state['v'] = 0.999 * state.get('v', 0) + 0.001 * g * g
+    m_hat, v_hat = state['m'] / (1 - 0.9 ** state['t']), state['v'] / (1 - 0.999 ** state['t'])
+    return lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
+@pytest.mark.parametrize('name', OPTIMISERS)
+def test_numpy_optimisers_follow_pytorch_semantics(name):
+    rng = np.random.default_rng(1)
+    optimiser = OPTIMISERS[name]
+    state, textbook = optimiser.numpy_state(5), {}
+    for _ in range(200):
+        g = rng.normal(size=5)
+        np.testing.assert_allclose(optimiser.numpy_step(state, g), torch_like_step(name, textbook, g, optimiser.lr),
+                                   rtol=1e-12, atol=1e-15)
+
+
+def test_first_adam_step_is_lr_times_sign():
+    state = Adam(lr=1e-3).numpy_state(3)
+    np.testing.assert_allclose(Adam(lr=1e-3).numpy_step(state, np.array([2.0, -0.5, 0.1])),
+                               [1e-3, -1e-3, 1e-3], rtol=1e-6)  # eps = 1e-8 is negligible
+
+
+def test_optimisers_in_brian_equal_numpy(device, tmp_path):
+    """1000 steps of every optimiser on a noisy gradient; learning off for steps 300-499."""
+    steps, size, dt = 1000, 4, 0.01 * ms
+    rng = np.random.default_rng(2)
+    gradient = rng.normal(size=(steps, size))
+    gate = np.ones(steps)
+    gate[300:500] = 0
+    devices.activate(device)
+    grad_signal = TimedArray(gradient, dt=dt, name='grad_signal')
+    gate_signal = TimedArray(gate, dt=dt, name='gate_signal')
+    groups = []
+    for name, optimiser in OPTIMISERS.items():
+        group = NeuronGroup(size, 'p : 1\n' + optimiser.equations('p'), dt=dt, name=f'opt_{name}')
+        group.p = 1.0
+        group.lr_p = optimiser.lr
+        group.run_regularly('plastic_p = gate_signal(t)', when='start')
+        group.run_regularly(optimiser.code('p', 'grad_signal(t, i)'), when='end')
+        groups.append(group)
+    Network(*groups).run(steps * dt)
+    if device in devices.STANDALONE_DEVICES:
+        project = devices.StandaloneProject(device, str(tmp_path))
+        project.build()
+        project.run({})
+    for (name, optimiser), group in zip(OPTIMISERS.items(), groups):
+        p, state = np.ones(size), optimiser.numpy_state(size)
+        for n in range(steps):
+            if gate[n]:
+                p = p - optimiser.numpy_step(state, gradient[n])
+        np.testing.assert_allclose(group.p[:], p, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def run_both(device, layers, learning, runs, feedback='symmetric', seed=0, batch=1):
+    """Run a GLENetwork and the numpy mirror through ``runs`` (a list of ``learn`` values, None = no target)."""
+    rng = np.random.default_rng(seed)
+    sizes = [3] + [layer.size for layer in layers]
+    weights = [rng.uniform(-1, 1, (n, m)) for m, n in zip(sizes[:-1], sizes[1:])]
+    biases = [rng.normal(size=layer.size) for layer in layers]
+    feedback_weights = [rng.uniform(-1, 1, w.shape) for w in weights] if feedback == 'random' else None
+    net = GLENetwork(3, layers, dt=0.01 * ms, device=device, loss='mse', beta=0.1, weights=weights, biases=biases,
+                     feedback=feedback, feedback_weights=feedback_weights, learning=learning, record=VARIABLES,
+                     batch=batch)
+    ref = ReferenceNetwork(3, layers, weights, dt=0.01 * ms, biases=biases, beta=0.1, learning=learning,
+                           feedback=feedback_weights, batch=batch)
+    steps = 150
+    for learn in runs:
+        x, y = rng.normal(size=(steps, batch, 3)), rng.normal(size=(steps, batch, sizes[-1]))
+        y = None if learn is None else y
+        net.run(x, y, learn=bool(learn))
+        traces = ref.run(x, y, learn=bool(learn))
+        for name in VARIABLES:
+            for l in range(len(layers)):
+                expected = traces[name][l] if batch > 1 else traces[name][l][:, 0]
+                np.testing.assert_allclose(net.trace(name, l), expected, rtol=0, atol=1e-13,
+                                           err_msg=f'{name} in layer {l}')
+        for l in range(len(layers)):
+            np.testing.assert_allclose(net.weights[l], ref.W[l], rtol=0, atol=1e-13)
+            np.testing.assert_allclose(net.biases[l], ref.b[l], rtol=0, atol=1e-13)
+            np.testing.assert_allclose(np.asarray(net.tau_m[l]), ref.tau_m[l], rtol=1e-13)
+    return net, weights
+
+
+def test_plasticity_equals_mirror(device, mixed_layers):
+    """Weights, biases and tau_m learned with Adam, learning switched off and on between runs."""
+    learning = Learning(Adam(lr=0.01), lr=[0.01, 0.02, 0.005], tau_m=True, tau_m_min=0.05 * ms)
+    net, weights = run_both(device, mixed_layers, learning, [True, False, True, None])
+    assert all(np.abs(w - w0).max() > 1e-3 for w, w0 in zip(net.weights, weights))
+
+
+def test_batch_shares_parameters_and_equals_mirror(device, mixed_layers):
+    """Three copies on different inputs share W, b and tau_m (held once); gradients are batch means."""
+    learning = Learning(Adam(lr=0.01), lr=[0.01, 0.02, 0.005], tau_m=True, tau_m_min=0.05 * ms)
+    net, weights = run_both(device, mixed_layers, learning, [True, False, None], batch=3)
+    assert net.trace('r', 2).shape == (150, 3, 3)
+    assert all(np.abs(w - w0).max() > 1e-3 for w, w0 in zip(net.weights, weights))
+
+
+def test_plasticity_with_random_feedback_and_momentum(mixed_layers):
+    run_both('numpy', mixed_layers, Learning(SGD(lr=0.02, momentum=0.9)), [True, True], feedback='random')
+    run_both('numpy', mixed_layers, Learning(SGD(lr=0.02, momentum=0.9)), [True], feedback='random', batch=2)
+
+
+def test_learning_rate_zero_freezes_a_layer(mixed_layers):
+    net, weights = run_both('numpy', mixed_layers, Learning(SGD(lr=0.05)), [True])
+    frozen = net.weights[1].copy()
+    net.set_learning_rate(0.0, layer=1)
+    net.run(np.ones((50, 3)), np.zeros((50, 3)))
+    np.testing.assert_array_equal(net.weights[1], frozen)
+    assert np.abs(net.weights[0] - weights[0]).max() > 0
+
+
+def test_sgd_descends_the_loss():
+    """A linear LE layer with SGD: the plasticity sign is gradient descent on the MSE."""
+    t = np.arange(3000)[:, None] * 0.01                  # in ms, a slowly varying input
+    x = np.sin(t * np.array([1.0, 1.7, 2.9]) + np.array([0, 1, 2]))
+    target = x @ np.array([[1.0, -2.0, 0.5]]).T
+    net = GLENetwork(3, [Layer(1, tau_m=0.1 * ms)], dt=0.01 * ms, device='numpy', loss='mse', beta=1.0,
+                     weights=[np.zeros((1, 3))], learning=Learning(SGD(lr=0.01)))
+    net.run(x, np.roll(target, 1, axis=0))       # the output lags the input by one step
+    np.testing.assert_allclose(net.weights[0], [[1.0, -2.0, 0.5]], atol=1e-2)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(learning='adam'), 'learning='),
+    (dict(learning=Learning(Adam(), tau_m=True, tau_m_min=0.5 * ms)), 'tau_m_min'),
+    (dict(learning=Learning(Adam(), lr=[0.1])), 'lr='),
+])
+def test_bad_learning_configuration(kwargs, message):
+    with pytest.raises(GLEConfigError, match=message):
+        GLENetwork(1, [Layer(2, tau_m=0.2 * ms), Layer(1, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', **kwargs)
+
+
+def test_bad_optimiser_and_learn_without_learning():
+    with pytest.raises(GLEConfigError, match='lr'):
+        Adam(lr=-1.0)
+    with pytest.raises(GLEConfigError, match='beta1'):
+        Adam(beta1=1.5)
+    with pytest.raises(GLEConfigError, match='optimiser='):
+        Learning('sgd')
+    net = GLENetwork(1, [Layer(1, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', loss='mse')
+    with pytest.raises(GLEConfigError, match='learn=True'):
+        net.run(np.zeros(10), np.zeros(10), learn=True)
