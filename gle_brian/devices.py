@@ -6,13 +6,20 @@ Runtime targets (``'numpy'``, ``'cython'``) run inside Python. Standalone target
 ``run_args``, so training over many samples never recompiles. Brian2 holds one standalone device per
 process: building a second standalone network closes the first (using it afterwards raises an error).
 
+``'cuda_standalone'`` (brian2cuda) needs the CUDA toolkit's ``nvcc`` to compile and an NVIDIA GPU to run;
+:func:`configure_cuda` sets its preferences. Without a GPU, a project can still be generated and
+compiled for a given compute capability (running it raises :class:`GLEDeviceError`).
+
 Example::
 
     >>> from gle_brian.devices import check_device
     >>> check_device('cpp_standalone')
     'cpp_standalone'
 """
+import glob
 import os
+import shutil
+import subprocess
 import tempfile
 
 from brian2 import prefs, set_device
@@ -21,8 +28,8 @@ from brian2.devices.device import all_devices
 
 from .errors import GLEDeviceError
 
-__all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'StandaloneProject',
-           'builds_in_process']
+__all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'configure_cuda',
+           'gpu_available', 'StandaloneProject', 'builds_in_process']
 
 RUNTIME_DEVICES = ('numpy', 'cython')
 STANDALONE_DEVICES = ('cpp_standalone', 'cuda_standalone')
@@ -30,6 +37,10 @@ DEVICES = RUNTIME_DEVICES + STANDALONE_DEVICES
 
 _build_count = 0          # standalone projects compiled in this process
 _active_project = None   # the StandaloneProject that owns the (single) standalone device
+_cuda_configured = False  # whether configure_cuda() has set brian2cuda's preferences in this process
+
+#: nvcc flags of CUDA projects: brian2cuda's defaults, plus C++17 (CUDA 13's Thrust/CUB require it)
+CUDA_NVCC_FLAGS = ('-w', '-use_fast_math', '-std=c++17')
 
 
 def check_device(device):
@@ -41,8 +52,140 @@ def check_device(device):
             import brian2cuda  # noqa: F401  (registers the 'cuda_standalone' device)
         except ImportError:
             raise GLEDeviceError("device='cuda_standalone' needs brian2cuda: install it with "
-                                 "pip install -e '.[cuda]' (brian2cuda 1.0b1), or pick 'cpp_standalone'.") from None
+                                 "pip install -e '.[cuda]' (brian2cuda 1.0b1 and nvidia-curand), "
+                                 "or pick 'cpp_standalone'.") from None
     return device
+
+
+def gpu_available():
+    """Whether an NVIDIA GPU and its driver are visible on this machine (``nvidia-smi -L`` lists one)."""
+    try:
+        listing = subprocess.run(['nvidia-smi', '-L'], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return listing.lstrip().startswith('GPU ')
+
+
+def configure_cuda(compute_capability=None):
+    """Set brian2cuda's preferences for ``device='cuda_standalone'`` on this machine.
+
+    :class:`~gle_brian.GLENetwork` calls it with the defaults unless it was called before. It finds the
+    CUDA toolkit from ``$CUDA_PATH`` or the ``nvcc`` on the ``PATH``, reads the toolkit's version, finds
+    cuRAND (in the toolkit, else in the ``nvidia-curand`` wheel) and compiles with C++17. GPU detection by
+    brian2cuda is switched off: the project runs on the first visible GPU (``CUDA_VISIBLE_DEVICES``).
+    The host C++ standard becomes C++17 for every C++ target of the process.
+
+    Parameters
+    ----------
+    compute_capability : float or None
+        GPU architecture to compile for, e.g. ``9.0`` (H100, H200) or ``8.0`` (A100). ``None`` reads it
+        from the first GPU with ``nvidia-smi``; give it to compile on a machine without a GPU.
+
+    Example::
+
+        >>> configure_cuda(compute_capability=9.0)   # compile for H100/H200 GPUs     # doctest: +SKIP
+    """
+    global _cuda_configured
+    check_device('cuda_standalone')
+    from brian2cuda.utils import gputools
+
+    cuda_path = _cuda_path()
+    version = _cuda_version(cuda_path)
+    curand = _curand_dirs(cuda_path)
+    if compute_capability is None:
+        compute_capability = _detected_compute_capability()
+    backend = prefs.devices.cuda_standalone.cuda_backend
+    backend.detect_gpus = False
+    backend.gpu_id = 0
+    backend.compute_capability = float(compute_capability)
+    backend.cuda_path = cuda_path
+    backend.cuda_runtime_version = version
+    backend.extra_compile_args_nvcc = list(CUDA_NVCC_FLAGS)   # a new list: brian2cuda edits it while building
+    host_flags = prefs.codegen.cpp.extra_compile_args_gcc
+    prefs.codegen.cpp.extra_compile_args_gcc = [f for f in host_flags if not f.startswith('-std=')] + ['-std=c++17']
+    if curand is not None:
+        include_dir, library_dir, link_dir = curand
+        _add_pref('codegen.cpp.include_dirs', include_dir)
+        _add_pref('codegen.cpp.library_dirs', link_dir)
+        _add_pref('codegen.cpp.runtime_library_dirs', library_dir)
+    gputools.reset_cuda_installation()   # brian2cuda caches what it detected before
+    gputools.reset_gpu_selection()
+    _cuda_configured = True
+
+
+def _cuda_path():
+    """The CUDA toolkit folder: ``$CUDA_PATH``, else the folder above the ``bin/`` holding ``nvcc``."""
+    cuda_path = os.environ.get('CUDA_PATH')
+    if cuda_path and os.path.isfile(os.path.join(cuda_path, 'bin', 'nvcc')):
+        return cuda_path
+    nvcc = shutil.which('nvcc')
+    if nvcc is None:
+        raise GLEDeviceError("device='cuda_standalone' compiles with nvcc, which is not on the PATH: install the "
+                             'CUDA toolkit (12 or 13) and add its bin/ folder to the PATH, or set CUDA_PATH '
+                             "to the toolkit folder; or pick device='cpp_standalone'.")
+    return os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
+
+
+def _cuda_version(cuda_path):
+    """The toolkit release as a float (e.g. ``13.0``), from ``nvcc --version``."""
+    output = subprocess.run([os.path.join(cuda_path, 'bin', 'nvcc'), '--version'], capture_output=True,
+                            text=True, timeout=60).stdout
+    for line in output.splitlines():
+        if 'release' in line:   # "Cuda compilation tools, release 13.0, V13.0.88"
+            return float(line.split('release')[1].split(',')[0])
+    raise GLEDeviceError(f'could not read the CUDA version from {cuda_path}/bin/nvcc --version; '
+                         'check the CUDA toolkit installation (or set CUDA_PATH).')
+
+
+def _detected_compute_capability():
+    """Compute capability of the first GPU, from ``nvidia-smi``."""
+    try:
+        output = subprocess.run(['nvidia-smi', '--query-gpu=compute_cap', '--format=csv,noheader'],
+                                capture_output=True, text=True, timeout=60).stdout
+        return float(output.split()[0])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        raise GLEDeviceError('no NVIDIA GPU found (nvidia-smi lists none) to read the compute capability from; '
+                             'to compile without a GPU, call gle_brian.devices.configure_cuda(compute_capability=9.0) '
+                             '(the GPU that will run it: 9.0 for H100/H200, 8.0 for A100) before building.') from None
+
+
+def _curand_dirs(cuda_path):
+    """``(include, library, link)`` folders of cuRAND from the nvidia-curand wheel; ``None`` if the toolkit has it.
+
+    The wheel ships ``libcurand.so.10`` only; ``link`` is a folder with the ``libcurand.so`` that ``-lcurand``
+    looks for.
+    """
+    if glob.glob(os.path.join(cuda_path, 'include', 'curand.h')) + \
+            glob.glob(os.path.join(cuda_path, 'targets', '*', 'include', 'curand.h')):
+        return None
+    try:
+        import nvidia
+        headers = [h for root in nvidia.__path__ for h in sorted(glob.glob(os.path.join(root, '*', 'include', 'curand.h')))]
+    except ImportError:
+        headers = []
+    if not headers:
+        raise GLEDeviceError(f'the CUDA toolkit in {cuda_path} has no cuRAND, which brian2cuda links: install it '
+                             "with pip install nvidia-curand (part of pip install -e '.[cuda]').")
+    root = os.path.dirname(os.path.dirname(headers[0]))
+    library_dir = os.path.join(root, 'lib')
+    if os.path.exists(os.path.join(library_dir, 'libcurand.so')):
+        return os.path.join(root, 'include'), library_dir, library_dir
+    libraries = sorted(glob.glob(os.path.join(library_dir, 'libcurand.so.*')))
+    if not libraries:
+        raise GLEDeviceError(f'no libcurand.so.* in {library_dir}; reinstall nvidia-curand.')
+    link_dir = os.path.join(tempfile.gettempdir(), f'gle_brian_curand_{os.getuid()}')
+    os.makedirs(link_dir, exist_ok=True)
+    link = os.path.join(link_dir, 'libcurand.so')
+    if os.path.realpath(link) != os.path.realpath(libraries[0]):
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(libraries[0], link)
+    return os.path.join(root, 'include'), library_dir, link_dir
+
+
+def _add_pref(name, folder):
+    if folder not in prefs[name]:
+        prefs[name] = prefs[name] + [folder]
 
 
 def activate(device):
@@ -57,6 +200,8 @@ def activate(device):
             set_device('runtime')
         prefs.codegen.target = device
     else:
+        if device == 'cuda_standalone' and not _cuda_configured:
+            configure_cuda()
         brian_device = all_devices[device]
         brian_device.reinit()
         set_device(brian_device, build_on_run=False)
@@ -72,7 +217,12 @@ class StandaloneProject:
         ``'cpp_standalone'`` or ``'cuda_standalone'``.
     directory : str or None
         Where the project is generated; a fresh temporary folder when ``None``.
+
+    Set ``compile = False`` before the first run to only generate the code (to inspect it, or to check
+    code generation on a machine without the compiler or GPU); the run after the build then fails.
     """
+
+    compile = True
 
     def __init__(self, device, directory=None):
         global _active_project
@@ -80,6 +230,7 @@ class StandaloneProject:
         self.directory = directory or tempfile.mkdtemp(prefix=f'gle_brian_{device}_')
         self.built = False
         self.builds = 0
+        self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run
         _active_project = self
 
     def check_active(self):
@@ -94,7 +245,7 @@ class StandaloneProject:
         """Generate and compile the project (once)."""
         global _build_count
         self.check_active()
-        get_device().build(directory=self.directory, compile=True, run=False, with_output=False)
+        get_device().build(directory=self.directory, compile=self.compile, run=False, with_output=False)
         self.built = True
         self.builds += 1
         _build_count += 1
@@ -102,6 +253,12 @@ class StandaloneProject:
     def run(self, run_args):
         """Run the compiled binary with ``run_args`` (a dict ``{VariableView or TimedArray: values}``)."""
         self.check_active()
+        if self.device == 'cuda_standalone' and not self.gpu_found:
+            if not gpu_available():
+                raise GLEDeviceError(f'the CUDA project in {self.directory} cannot run here: this machine has no '
+                                     'NVIDIA GPU (nvidia-smi lists none); run it on a machine with a GPU and its '
+                                     "driver, or use device='cpp_standalone'.")
+            self.gpu_found = True
         get_device().run(directory=self.directory, with_output=False, run_args=run_args)
 
     @property
