@@ -18,6 +18,7 @@ setup(
     extras_require={
         'test': ['pytest>=8'],
         'cuda': ['brian2cuda==1.0b1', 'nvidia-curand'],
+        'nwb': ['pynwb>=3'],
     },
     entry_points={'console_scripts': ['gle-brian = gle_brian.cli:main']},
     license='MIT',

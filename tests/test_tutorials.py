@@ -1,0 +1,24 @@
+"""The tutorials run top to bottom as scripts (small versions) and write their figures."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+TUTORIALS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tutorials')
+
+FIGURES = {
+    'a_one_neuron.py': ['a_traces.png', 'a_phase_advance.png', 'a_bode.png', 'a_raster.png'],
+    'c_microcircuit_nwb.py': ['c_microcircuit.png', 'c_traces.png'],
+}
+
+
+@pytest.mark.parametrize('script', sorted(FIGURES))
+def test_tutorial_runs(script, tmp_path):
+    env = dict(os.environ, SMALL='1', GLE_TUTORIAL_FIGURES=str(tmp_path), GLE_TUTORIAL_OUTPUT=str(tmp_path),
+               MPLBACKEND='Agg')
+    result = subprocess.run([sys.executable, os.path.join(TUTORIALS, script)], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in FIGURES[script]:
+        assert (tmp_path / name).stat().st_size > 1000, name
