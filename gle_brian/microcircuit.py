@@ -28,14 +28,13 @@ Example::
     >>> [group.name for group in net.error_neurons]
     ['error_0', 'error_1']
 """
-import numpy as np
 from brian2 import Clock, Equations, Network, NeuronGroup, StateMonitor, Synapses, linked_var, second
 
 from .errors import GLEConfigError
-from .network import SCHEDULE, GLENetwork
+from .network import SCHEDULE, GLENetwork, _positions
 from .neurons import (INSTANTANEOUS_ERROR, OUTPUT_ERROR, PROSPECTIVE_ERROR, SOMA, _ERROR_CODE,
                       _PROSPECTIVE_POTENTIAL_CODE, rate_code)
-from .synapses import projection_equations
+from .synapses import all_to_all, projection_equations
 
 __all__ = ['MicrocircuitNetwork', 'representation_equations', 'error_equations', 'MICROCIRCUIT_SCHEDULE']
 
@@ -100,6 +99,9 @@ class MicrocircuitNetwork(GLENetwork):
         if kwargs.get('learning') is not None:
             raise GLEConfigError('learning=...: plasticity is not available in the microcircuit form yet; '
                                  'train a GLENetwork and copy its weights into the microcircuit (weights=...).')
+        if kwargs.get('batch', 1) != 1:
+            raise GLEConfigError(f"batch={kwargs['batch']!r}: the microcircuit form runs one copy of the network; "
+                                 'leave batch=1 (run the batch one sample after the other), or use GLENetwork.')
         super().__init__(n_in, layers, dt, **kwargs)
 
     def _build(self, weights):
@@ -108,6 +110,7 @@ class MicrocircuitNetwork(GLENetwork):
         _schedule(self.input.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
         self.neurons, self.error_neurons, self.synapses, self.links, self.monitors = [], [], [], [], []
         self.learned = []             # no plasticity in this form yet
+        self._weight_positions = []
         top = len(self.layers) - 1
         pre = self.input
         for l, layer in enumerate(self.layers):
@@ -145,14 +148,15 @@ class MicrocircuitNetwork(GLENetwork):
             projection = Synapses(pre, rep, projection_equations(self.feedback, sends_errors=l > 0),
                                   clock=clock, name=f'projection_{l}')
             n_pre, n_post = self.sizes[l], self.sizes[l + 1]
-            # synapse k = post*n_pre + pre, so that w is W (n_post x n_pre) in row-major order
-            projection.connect(i=np.tile(np.arange(n_pre), n_post), j=np.repeat(np.arange(n_post), n_pre))
-            projection.w = weights[l].ravel()
+            i, j, k = all_to_all(n_pre, n_post)     # k: row-major index of each weight in W
+            projection.connect(i=i, j=j)
+            projection.w = weights[l].ravel()[k]
+            self._weight_positions.append(_positions(k, n_post, n_pre))
             _schedule(projection.summed_updaters['I_basal_post'], 'basal')
             if l > 0:
                 _schedule(projection.summed_updaters['I_apical_pre'], 'apical')
                 if self.feedback == 'random':
-                    projection.w_feedback = self.feedback_weights[l].ravel()
+                    projection.w_feedback = self.feedback_weights[l].ravel()[k]
 
             self.monitors.append(self._layer_monitors(rep, err, projection))
             self.neurons.append(rep)

@@ -73,6 +73,13 @@ def _schedule(obj, operation):
     obj.when, obj.order = SCHEDULE[operation]
 
 
+def _positions(k, n_post, n_pre):
+    """Where ``W[post, pre]`` sits in an array ordered by the row-major indices ``k`` (inverse permutation)."""
+    positions = np.empty(n_post * n_pre, dtype=int)
+    positions[k] = np.arange(len(k))
+    return positions.reshape(n_post, n_pre)
+
+
 class GLENetwork:
     """A layered GLE network simulated with Brian2.
 
@@ -177,6 +184,7 @@ class GLENetwork:
         _schedule(self.input.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
         self.neurons, self.synapses, self.monitors = [], [], []
         self._parameter_groups, self._weight_groups = [], []   # see parameter_groups, weight_groups
+        self._weight_positions = []   # see weight_positions
         self.learned = []             # (group, parameter, layer) of every learned parameter
         extra = []                    # parameter groups and gradient synapses of batches
         learning = self.learning
@@ -230,30 +238,32 @@ class GLENetwork:
             if learn_w and B == 1:
                 equations += synapses.plasticity_equations(learning.optimiser)
             projection = Synapses(pre, group, equations, clock=clock, name=f'projection_{l}')
-            # synapse k = (copy*n_post + post)*n_pre + pre: within a copy, w is W (n_post x n_pre) row-major
-            copy, post_pre = np.divmod(np.arange(B * n_post * n_pre), n_post * n_pre)
-            post, pre_index = np.divmod(post_pre, n_pre)
-            projection.connect(i=copy * n_pre + pre_index, j=copy * n_post + post)
+            i, j, k = synapses.all_to_all(n_pre, n_post, copies=B)   # k: row-major index of each weight in W
+            projection.connect(i=i, j=j)
             holder = projection
             if B > 1:
                 holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + (synapses.plasticity_equations(
                     learning.optimiser, B) if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
-                projection.weight_index = post_pre
+                projection.weight_index = k
                 projection.w = linked_var(holder, 'w', index='weight_index')
                 extra.append(holder)
                 if learn_w:
                     sums = Synapses(pre, holder, synapses.BATCH_GRADIENT, clock=clock, name=f'projection_{l}_batch_sums')
-                    sums.connect(i=copy * n_pre + pre_index, j=post_pre)
-                    sums.err_index = copy * n_post + post
+                    sums.connect(i=i, j=k)
+                    sums.err_index = j
                     sums.err_post_copy = linked_var(group, 'err', index='err_index')
                     _schedule(sums.summed_updaters['g_w_post'], 'gradient')
                     extra.append(sums)
-            holder.w = weights[l].ravel()
+                self._weight_positions.append(np.arange(n_post * n_pre).reshape(n_post, n_pre))
+                holder.w = weights[l].ravel()
+            else:
+                self._weight_positions.append(_positions(k, n_post, n_pre))
+                holder.w = weights[l].ravel()[k]
             _schedule(projection.summed_updaters['I_basal_post'], 'basal')
             if l > 0:
                 _schedule(projection.summed_updaters['I_apical_pre'], 'apical')
                 if self.feedback == 'random':
-                    projection.w_feedback = np.tile(self.feedback_weights[l].ravel(), B)
+                    projection.w_feedback = self.feedback_weights[l].ravel()[k]
             if learn_w:
                 _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, B),
                                                name=f'projection_{l}_plasticity'), 'plasticity')
@@ -399,20 +409,25 @@ class GLENetwork:
         return self._weight_groups if self.batch > 1 else self.synapses
 
     @property
+    def weight_positions(self):
+        """Per layer, an integer array ``(n_l, n_{l-1})``: where ``W_l[post, pre]`` is in ``weight_groups[l].w``."""
+        return self._weight_positions
+
+    @property
     def weights(self):
-        """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})``."""
-        return [np.asarray(s.w[:]).reshape(n_post, n_pre)
-                for s, n_pre, n_post in zip(self.weight_groups, self.sizes[:-1], self.sizes[1:])]
+        """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})`` (copies)."""
+        return [np.asarray(holder.w[:])[positions]
+                for holder, positions in zip(self.weight_groups, self.weight_positions)]
 
     @property
     def biases(self):
-        """The current biases ``b_l``, shape ``(n_l,)``."""
-        return [np.asarray(group.b[:]) for group in self.parameter_groups]
+        """The current biases ``b_l``, shape ``(n_l,)`` (copies)."""
+        return [np.array(group.b[:]) for group in self.parameter_groups]
 
     @property
     def tau_m(self):
-        """The current membrane time constants of each layer (Quantity arrays)."""
-        return [group.tau_m[:] for group in self.parameter_groups]
+        """The current membrane time constants of each layer (Quantity arrays, copies)."""
+        return [group.tau_m[:].copy() for group in self.parameter_groups]
 
     def trace(self, variable, layer):
         """Recorded values of ``variable`` in ``layer`` during the last run, shape ``(samples, n_l)``.
@@ -424,8 +439,10 @@ class GLENetwork:
         if variable not in self.record:
             raise GLEConfigError(f'{variable!r} was not recorded; build the network with record=[..., {variable!r}].')
         monitor = self.monitors[layer][variable]
-        values = getattr(monitor, variable)[:].T
-        if self.batch > 1 and variable != 'w':
+        values = getattr(monitor, variable)[:].T.copy()
+        if variable == 'w':
+            values = values[:, self.weight_positions[layer].ravel()]
+        elif self.batch > 1:
             values = values.reshape(len(values), self.batch, -1)
         return values if self._record_start is None else values[self._record_start[monitor.name]:]
 

@@ -178,9 +178,8 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
         sources = {}
         for variable in variables:
             if variable == WEIGHT:
-                n_pre = net.sizes[layer]
-                # synapse k = post*n_pre + pre (see GLENetwork._build): W[post, :] is one contiguous block
-                sources[net.synapses[layer]] = ([WEIGHT], (indices[:, None] * n_pre + np.arange(n_pre)).ravel())
+                # W[post, pre] of the chosen neurons, in the order (post, pre)
+                sources[net.weight_groups[layer]] = ([WEIGHT], net.weight_positions[layer][indices].ravel())
                 continue
             group = next((g for g in _layer_groups(net, layer) if variable in g.variables), None)
             if group is None:

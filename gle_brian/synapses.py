@@ -13,9 +13,11 @@ Example::
 
     >>> print(projection_equations(feedback='random'))             # doctest: +SKIP
 """
+import numpy as np
+
 from .errors import GLEConfigError
 
-__all__ = ['FEEDBACK_MODES', 'projection_equations', 'plasticity_equations', 'plasticity_code',
+__all__ = ['FEEDBACK_MODES', 'projection_equations', 'all_to_all', 'plasticity_equations', 'plasticity_code',
            'WEIGHTS', 'BATCH_GRADIENT']
 
 WEIGHT = {False: '''
@@ -76,3 +78,34 @@ def plasticity_equations(optimiser, batch=1):
 def plasticity_code(optimiser, batch=1):
     """Code run once per step after the errors are known: an optimiser step on ``w`` (batch mean)."""
     return optimiser.code('w', WEIGHT_GRADIENT if batch == 1 else f'g_w/{batch}')
+
+
+def all_to_all(n_pre, n_post, copies=1, tile=32):
+    """Indices of ``copies`` independent all-to-all projections ``n_pre -> n_post``, in tiled diagonal order.
+
+    Returns ``(i, j, k)``: the pre- and postsynaptic neuron of every synapse (copy ``c`` uses neurons
+    ``c*n_pre ...`` and ``c*n_post ...``) and the row-major index ``k = post*n_pre + pre`` of its weight in
+    ``W`` (``n_post x n_pre``). Inside each ``tile x tile`` block the synapses walk diagonals, so that
+    consecutive synapses have different pre- and postsynaptic neurons: the summed-variable loops (onto
+    the basal dendrites above and the apical dendrites below) then never add twice in a row into the
+    same neuron, which roughly halves their run time on CPUs.
+
+    Example::
+
+        >>> i, j, k = all_to_all(2, 2)
+        >>> list(zip(i.tolist(), j.tolist()))
+        [(0, 0), (1, 1), (0, 1), (1, 0)]
+    """
+    pre_parts, post_parts = [], []
+    for post0 in range(0, n_post, tile):
+        for pre0 in range(0, n_pre, tile):
+            n_i, n_j = min(tile, n_pre - pre0), min(tile, n_post - post0)
+            m = max(n_i, n_j)
+            pre = np.tile(np.arange(m), m)
+            post = (pre + np.repeat(np.arange(m), m)) % m
+            keep = (pre < n_i) & (post < n_j)
+            pre_parts.append(pre0 + pre[keep])
+            post_parts.append(post0 + post[keep])
+    pre, post = np.concatenate(pre_parts), np.concatenate(post_parts)
+    copy = np.repeat(np.arange(copies), len(pre))
+    return copy * n_pre + np.tile(pre, copies), copy * n_post + np.tile(post, copies), np.tile(post * n_pre + pre, copies)

@@ -5,6 +5,7 @@ from brian2 import ms
 
 from gle_brian import Activation, GLENetwork, Layer, ReferenceNetwork, init_weights
 from gle_brian.reference import VARIABLES
+from gle_brian.synapses import all_to_all
 
 DT = 0.01 * ms
 STEPS = 2000
@@ -100,3 +101,14 @@ def test_prospective_errors_off_is_instantaneous():
     # err[n] = r_prime[n-1] * (apical input used at step n, i.e. the one stored at step n-1)
     err, rp, apical = (net.trace(v, 0) for v in ('err', 'r_prime', 'I_apical'))
     np.testing.assert_allclose(err[1:], rp[:-1] * apical[:-1], atol=1e-15)
+
+
+@pytest.mark.parametrize('n_pre, n_post, copies', [(1, 1, 1), (3, 5, 2), (40, 70, 3), (100, 100, 1)])
+def test_all_to_all_order(n_pre, n_post, copies):
+    """Every pair once per copy, the row-major weight index of each, and no neuron hit twice in a row."""
+    i, j, k = all_to_all(n_pre, n_post, copies)
+    assert len(set(zip(i.tolist(), j.tolist()))) == n_pre * n_post * copies
+    np.testing.assert_array_equal(i // n_pre, j // n_post)
+    np.testing.assert_array_equal(k, (j % n_post) * n_pre + i % n_pre)
+    if min(n_pre, n_post) > 1:
+        assert np.mean(np.diff(i) == 0) < 0.05 and np.mean(np.diff(j) == 0) < 0.05

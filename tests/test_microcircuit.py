@@ -57,3 +57,8 @@ def test_microcircuit_structure():
     assert 'u' in representation_equations().diff_eq_names and 'u' not in error_equations().names
     with pytest.raises(GLEConfigError, match='learning'):
         MicrocircuitNetwork(1, layers, dt=0.01 * ms, device='numpy', learning=object())
+
+
+def test_microcircuit_rejects_batches():
+    with pytest.raises(GLEConfigError, match=r'batch=4: the microcircuit form runs one copy'):
+        MicrocircuitNetwork(1, [Layer(2, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', batch=4)
