@@ -1,5 +1,8 @@
 from setuptools import find_packages, setup
 
+CUDA = ['brian2cuda==1.0b1', 'nvidia-curand']   # cuda_standalone; nvidia-curand where the toolkit lacks cuRAND
+NWB = ['pynwb>=3']                               # NWB export of recordings
+
 setup(
     name='gle-brian',
     version='0.1.0',
@@ -16,9 +19,9 @@ setup(
         'cython>=3.0',
     ],
     extras_require={
-        'test': ['pytest>=8'],
-        'cuda': ['brian2cuda==1.0b1', 'nvidia-curand'],
-        'nwb': ['pynwb>=3'],
+        'cuda': CUDA,
+        'nwb': NWB,
+        'test': ['pytest>=8'] + CUDA + NWB,      # the tests compile CUDA code and write NWB files
     },
     entry_points={'console_scripts': ['gle-brian = gle_brian.cli:main']},
     license='MIT',

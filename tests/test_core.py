@@ -6,6 +6,7 @@ from brian2 import ms
 from gle_brian import Activation, GLENetwork, Layer, ReferenceNetwork, init_weights
 from gle_brian.reference import VARIABLES
 from gle_brian.synapses import all_to_all
+from bench.make_gpu_reference import parity_layers
 
 DT = 0.01 * ms
 STEPS = 2000
@@ -18,11 +19,9 @@ def _signals(seed=1, steps=STEPS, n_in=3, n_out=3):
 
 @pytest.fixture(scope='module')
 def reference_traces():
+    """The parity network (shared with the GPU check) run by the numpy mirror for 2000 steps."""
     rng = np.random.default_rng(0)
-    layers = [Layer(4, 'tanh', tau_m=rng.uniform(0.5, 2, 4) * ms, tau_r=rng.uniform(0.05, 0.5, 4) * ms,
-                    gamma=0.3, bias=True),
-              Layer(5, 'sigmoid', tau_m=1 * ms, tau_r=0.2 * ms, gamma=0.3),
-              Layer(3, 'linear', tau_m=1 * ms, gamma=0.3)]
+    layers = parity_layers()
     biases = [rng.normal(size=4), rng.normal(size=5), rng.normal(size=3)]
     weights = init_weights([3, 4, 5, 3], seed=3)
     x, y = _signals()
