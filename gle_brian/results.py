@@ -1,0 +1,55 @@
+"""Writing results so that nothing written before is lost: every file is replaced atomically.
+
+A file is first written next to its destination and then renamed over it (``os.replace``), so a run
+that is killed leaves either the old file or the new one, never half of one.
+
+Example::
+
+    >>> from gle_brian.results import write_json
+    >>> write_json('results/metrics.json', {'loss': 1e-3})          # doctest: +SKIP
+"""
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+
+import numpy as np
+
+__all__ = ['atomic_path', 'write_json', 'save_figure', 'save_npz']
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
+                                         suffix=os.path.splitext(path)[1])
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_json(path, data):
+    """Write ``data`` as indented JSON to ``path``, atomically."""
+    with atomic_path(path) as temporary, open(temporary, 'w') as f:
+        json.dump(data, f, indent=2)
+    return path
+
+
+def save_figure(fig, path, **kwargs):
+    """Save a matplotlib figure to ``path`` (format from the extension), atomically."""
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, format=os.path.splitext(path)[1][1:] or 'png', **kwargs)
+    return path
+
+
+def save_npz(path, **arrays):
+    """Save arrays to an ``.npz`` file, atomically."""
+    with atomic_path(path) as temporary, open(temporary, 'wb') as f:
+        np.savez(f, **arrays)
+    return path
