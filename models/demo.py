@@ -15,7 +15,6 @@ Run::
     python -m models.demo --device cpp_standalone --out results/demo
 """
 import argparse
-import json
 import os
 import time
 
@@ -25,6 +24,7 @@ from brian2 import ms
 from gle_brian import GLENetwork, Layer, ReferenceNetwork
 from gle_brian.devices import DEVICES
 from gle_brian.reference import VARIABLES
+from gle_brian.results import save_figure, write_json
 
 DT = 0.01 * ms
 STEPS = 10000   # 100 ms
@@ -73,7 +73,7 @@ def plot(net, path):
         axes[-1, l].set_xlabel('time (ms)')
     fig.suptitle('GLE network 1-12-8-1 driven by a sum of sines, nudged towards a teacher')
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -111,8 +111,7 @@ def main(argv=None):
               'output_rms_error_after_20ms': float(np.sqrt(np.mean(
                   (net.trace('r', 2)[late, 0] - target[late, 0]) ** 2))),
               'build_and_run_seconds': elapsed}
-    with open(os.path.join(args.out, 'result.json'), 'w') as f:
-        json.dump(result, f, indent=2)
+    write_json(os.path.join(args.out, 'result.json'), result)
     plot(net, os.path.join(args.out, 'traces.png'))
     print(f'GLE 1-12-8-1 on {args.device}: {STEPS} steps in {elapsed:.1f} s; max |Brian2 - reference step| = '
           f'{deviation:.1e}; u_breve leads u by {measured:.4f} rad at {omega} rad/ms '

@@ -18,7 +18,6 @@ Run::
     python -m models.lagline --variant gle bp --train 4000 --device cpp_standalone --out results/lagline
 """
 import argparse
-import json
 import os
 import time
 
@@ -30,6 +29,7 @@ from gle_brian.data import smoothed_steps
 from gle_brian.devices import DEVICES, STANDALONE_DEVICES
 from gle_brian.optimisers import Adam, Learning
 from gle_brian.reference import forward_rates
+from gle_brian.results import save_figure, write_json
 
 DT = 0.01 * ms
 TAU_R = 0.1                       # ms, both neurons, fixed
@@ -149,7 +149,7 @@ def plot(results, path):
         ax.legend(fontsize=7, frameon=False)
     fig.suptitle('LagLine: a 1-1-1 softplus student learns w = (1, 2) and tau_m = (1, 2) ms of a teacher')
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -167,8 +167,7 @@ def main(argv=None):
     for variant in args.variant:
         metrics, curves = run(variant, train=args.train, device=args.device, seed=args.seed, batch=args.batch,
                               directory=os.path.join(args.out, f'project_{variant}'))
-        with open(os.path.join(args.out, f'lagline_{variant}.json'), 'w') as f:
-            json.dump(metrics, f, indent=2)
+        write_json(os.path.join(args.out, f'lagline_{variant}.json'), metrics)
         results.append((metrics, curves))
         print(f'lagline {variant} (batch {args.batch}) on {args.device}: loss {metrics["loss_start"]:.2e} -> {metrics["loss_end"]:.2e} '
               f'({metrics["loss_reduction"]:.0f}x) in {args.train:g} ms of training; w = '

@@ -18,7 +18,6 @@ Run::
     python -m models.lagnet --duration 1000 --device cpp_standalone --out results/lagnet
 """
 import argparse
-import json
 import os
 import time
 
@@ -31,6 +30,7 @@ from gle_brian.data import sines
 from gle_brian.devices import DEVICES, STANDALONE_DEVICES
 from gle_brian.optimisers import Learning, SGD
 from gle_brian.reference import forward_rates
+from gle_brian.results import save_figure, write_json
 
 DT = 0.01 * ms
 OMEGAS = [0.49, 1.07, 1.98] / ms
@@ -167,7 +167,7 @@ def plot(metrics, curves, path):
     axes[2].legend(frameon=False)
     fig.suptitle('LagNet 1-2-2-1: the first layer learns from GLE errors (teacher weights dotted)')
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -181,8 +181,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     metrics, curves = run(args.duration, device=args.device, seed=args.seed,
                           directory=os.path.join(args.out, 'project'))
-    with open(os.path.join(args.out, 'lagnet.json'), 'w') as f:
-        json.dump(metrics, f, indent=2)
+    write_json(os.path.join(args.out, 'lagnet.json'), metrics)
     plot(metrics, curves, os.path.join(args.out, 'lagnet.png'))
     print(f'lagnet on {args.device}: loss {metrics["loss_start"]:.2e} -> {metrics["loss_end"]:.2e} '
           f'({metrics["loss_reduction"]:.0f}x) in {metrics["duration_ms"]:g} ms; w1 = ({metrics["w1"][0]:.4f}, '

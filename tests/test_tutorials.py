@@ -9,6 +9,7 @@ TUTORIALS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 
 FIGURES = {
     'a_one_neuron.py': ['a_traces.png', 'a_phase_advance.png', 'a_bode.png', 'a_raster.png'],
+    'b_lagline.py': ['b_lagline.png'],
     'c_microcircuit_nwb.py': ['c_microcircuit.png', 'c_traces.png'],
 }
 
