@@ -6,7 +6,12 @@ The teacher has w = (1, 2) and tau_m = (1, 2) ms; the student starts from w, tau
 MSE error beta*(target - output), beta = 0.01. Schedule (GLE_MODEL.md 2.1): 50 ms without learning (the
 student runs with the teacher's tau_m for the first 25 ms), then training. 1 a.u. of the paper is 1 ms.
 
-Variants: ``gle`` (prospective errors) and ``bp`` (instantaneous errors, same prospective neurons).
+Variants: ``gle`` (prospective errors) and ``bp`` (instantaneous errors, same prospective neurons) run
+as a :class:`~gle_brian.GLENetwork` on ``--device``. ``bptt_tw4``, ``bptt_tw2`` and ``bptt_tw1`` are the
+truncated-BPTT baselines (windows of 4, 2, 1 ms = 400, 200, 100 steps; :mod:`models.lagline_bptt`): the
+student runs without error nudging and with its own tau_m from the start, and takes one Adam step per
+window (lr 1e-4 times the window length in steps, i.e. 4e-2, 2e-2, 1e-2) on the window's summed MSE
+loss. They run in numpy whatever ``--device`` says (their metrics say ``device: numpy (no Brian2)``).
 ``--batch B`` trains B copies on phase-shifted inputs with shared parameters and batch-mean gradients
 (the reference uses B = 100); the default is 1.
 
@@ -16,6 +21,7 @@ tau_m trajectories, output traces).
 Run::
 
     python -m models.lagline --variant gle bp --train 4000 --device cpp_standalone --out results/lagline
+    python -m models.lagline --variant bptt_tw4 bptt_tw2 bptt_tw1 --batch 100 --out results/lagline
 """
 import argparse
 import os
@@ -30,11 +36,14 @@ from gle_brian.devices import DEVICES, STANDALONE_DEVICES
 from gle_brian.optimisers import Adam, Learning
 from gle_brian.reference import forward_rates
 from gle_brian.results import save_figure, write_json
+from models import lagline_bptt
 
 DT = 0.01 * ms
 TAU_R = 0.1                       # ms, both neurons, fixed
 TEACHER = {'w': (1.0, 2.0), 'tau_m': (1.0, 2.0)}
-VARIANTS = {'gle': True, 'bp': False}   # prospective_errors
+PROSPECTIVE_ERRORS = {'gle': True, 'bp': False}          # GLENetwork variants
+BPTT_WINDOWS = {'bptt_tw4': 400, 'bptt_tw2': 200, 'bptt_tw1': 100}   # steps per window (numpy)
+VARIANTS = (*PROSPECTIVE_ERRORS, *BPTT_WINDOWS)
 CHUNK = 25.0                      # ms per standalone run (the student's tau_m switches after the first)
 RECORD_EVERY = 10                 # steps between logged samples (as the reference)
 SMOOTH = 40                       # logged samples averaged for the loss curve (4 ms)
@@ -62,6 +71,8 @@ def run(variant='gle', train=4000.0, device='cpp_standalone', seed=1, lr=1e-4, b
         directory=None):
     """Train a student; ``train`` and ``init`` in ms. Returns a dict of metrics and one of traces.
 
+    BPTT variants ignore ``device``, ``beta`` and ``directory`` (numpy; their lr is ``lr`` times the window).
+
     Example: ``metrics, curves = run('gle', train=200.0, device='cython')``.
     """
     if variant not in VARIANTS:
@@ -75,8 +86,45 @@ def run(variant='gle', train=4000.0, device='cpp_standalone', seed=1, lr=1e-4, b
     w0, tau0 = initial_student(seed)
 
     start = time.perf_counter()
-    net = GLENetwork(1, layers(TEACHER['tau_m'], VARIANTS[variant]), dt=DT, device=device, loss='mse', beta=beta,
-                     weights=[w0[:1, None], w0[1:, None]],
+    if variant in BPTT_WINDOWS:
+        window = BPTT_WINDOWS[variant]
+        device, beta, lr = 'numpy (no Brian2)', None, lr * window
+        dt = float(DT / ms)
+        traces, w, tau_m = lagline_bptt.train(x, target, w0, tau0, window=window, learn_from=n_init * chunk, lr=lr,
+                                              dt=dt, tau_r=TAU_R, tau_m_min=10 * dt, record_every=RECORD_EVERY)
+    else:
+        traces, w, tau_m = _train_network(variant, x, target, w0, tau0, chunk, n_init, device, lr, beta, directory)
+    elapsed = time.perf_counter() - start
+    w, tau_m = [float(value) for value in w], [float(value) for value in tau_m]
+
+    logged = np.arange(0, steps, RECORD_EVERY)              # traces hold the values after these steps
+    t = logged * float(DT / ms)
+    loss = ((traces['r'] - teacher[logged]) ** 2).mean(axis=1)            # batch-mean MSE
+    smooth = loss[: len(loss) // SMOOTH * SMOOTH].reshape(-1, SMOOTH).mean(axis=1)
+    training = t >= init
+    first, last = loss[training][:SMOOTH].mean(), loss[-SMOOTH:].mean()
+    metrics = {
+        'variant': variant, 'device': device, 'dt_ms': float(DT / ms), 'init_ms': init, 'train_ms': train,
+        'steps': steps, 'seed': seed, 'lr': lr, 'beta': beta, 'batch': batch,
+        'loss_start': float(first), 'loss_end': float(last), 'loss_reduction': float(first / last),
+        'w': w, 'tau_m_ms': tau_m, 'w_start': w0.tolist(), 'tau_m_start_ms': tau0.tolist(),
+        'w_target': list(TEACHER['w']), 'tau_m_target_ms': list(TEACHER['tau_m']),
+        'w_error': float(np.abs(np.subtract(w, TEACHER['w'])).max()),
+        'tau_m_error_ms': float(np.abs(np.subtract(tau_m, TEACHER['tau_m'])).max()),
+        'wall_seconds': elapsed,
+    }
+    if variant in BPTT_WINDOWS:
+        metrics['window_steps'] = BPTT_WINDOWS[variant]
+    curves = {'t': t, 'loss_t': t[SMOOTH // 2::SMOOTH][:len(smooth)], 'loss': smooth, 'x': x[logged, 0],
+              **traces, 'r': traces['r'][:, 0], 'target': teacher[logged, 0]}      # traces of batch element 0
+    return metrics, curves
+
+
+def _train_network(variant, x, target, w0, tau0, chunk, n_init, device, lr, beta, directory):
+    """The ``gle``/``bp`` student as a GLENetwork: ``(traces, w, tau_m)`` with traces logged every 10 steps."""
+    steps, batch = x.shape
+    net = GLENetwork(1, layers(TEACHER['tau_m'], PROSPECTIVE_ERRORS[variant]), dt=DT, device=device, loss='mse',
+                     beta=beta, weights=[w0[:1, None], w0[1:, None]],
                      learning=Learning(Adam(lr=lr), tau_m=True, tau_m_min=10 * DT),
                      record=['r', 'err', 'w', 'tau_m'], record_dt=RECORD_EVERY * DT, directory=directory,
                      batch=batch)
@@ -95,30 +143,8 @@ def run(variant='gle', train=4000.0, device='cpp_standalone', seed=1, lr=1e-4, b
         for l in range(2):
             records[f'w{l}'].append(net.trace('w', l)[:, 0])
             records[f'tau_m{l}'].append(np.asarray(net.trace('tau_m', l) / ms).reshape(-1, batch)[:, 0])
-    elapsed = time.perf_counter() - start
     traces = {name: np.concatenate(values) for name, values in records.items()}
-
-    logged = np.arange(0, steps, RECORD_EVERY)              # monitors record after these steps
-    t = logged * float(DT / ms)
-    loss = ((traces['r'] - teacher[logged]) ** 2).mean(axis=1)            # batch-mean MSE
-    smooth = loss[: len(loss) // SMOOTH * SMOOTH].reshape(-1, SMOOTH).mean(axis=1)
-    training = t >= init
-    first, last = loss[training][:SMOOTH].mean(), loss[-SMOOTH:].mean()
-    w = [float(net.weights[l][0, 0]) for l in range(2)]
-    tau_m = [float(net.tau_m[l][0] / ms) for l in range(2)]
-    metrics = {
-        'variant': variant, 'device': device, 'dt_ms': float(DT / ms), 'init_ms': init, 'train_ms': train,
-        'steps': steps, 'seed': seed, 'lr': lr, 'beta': beta, 'batch': batch,
-        'loss_start': float(first), 'loss_end': float(last), 'loss_reduction': float(first / last),
-        'w': w, 'tau_m_ms': tau_m, 'w_start': w0.tolist(), 'tau_m_start_ms': tau0.tolist(),
-        'w_target': list(TEACHER['w']), 'tau_m_target_ms': list(TEACHER['tau_m']),
-        'w_error': float(np.abs(np.subtract(w, TEACHER['w'])).max()),
-        'tau_m_error_ms': float(np.abs(np.subtract(tau_m, TEACHER['tau_m'])).max()),
-        'wall_seconds': elapsed,
-    }
-    curves = {'t': t, 'loss_t': t[SMOOTH // 2::SMOOTH][:len(smooth)], 'loss': smooth, 'x': x[logged, 0],
-              **traces, 'r': traces['r'][:, 0], 'target': teacher[logged, 0]}      # traces of batch element 0
-    return metrics, curves
+    return traces, [net.weights[l][0, 0] for l in range(2)], [net.tau_m[l][0] / ms for l in range(2)]
 
 
 def plot(results, path):
@@ -127,7 +153,7 @@ def plot(results, path):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    colours = {'gle': 'C0', 'bp': 'C3'}
+    colours = {'gle': 'C0', 'bp': 'C3', 'bptt_tw4': 'C2', 'bptt_tw2': 'C1', 'bptt_tw1': 'C4'}
     for metrics, curves in results:
         variant, c = metrics['variant'], colours[metrics['variant']]
         training = curves['loss_t'] >= metrics['init_ms']
@@ -156,7 +182,8 @@ def plot(results, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--variant', nargs='+', default=['gle', 'bp'], choices=list(VARIANTS))
-    parser.add_argument('--device', default='cpp_standalone', choices=DEVICES)
+    parser.add_argument('--device', default='cpp_standalone', choices=DEVICES,
+                        help='Brian2 device of gle and bp (BPTT variants always run in numpy)')
     parser.add_argument('--train', type=float, default=4000.0, help='training time in ms (default 4000)')
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--batch', type=int, default=1, help='copies on phase-shifted inputs (reference: 100)')
@@ -169,8 +196,8 @@ def main(argv=None):
                               directory=os.path.join(args.out, f'project_{variant}'))
         write_json(os.path.join(args.out, f'lagline_{variant}.json'), metrics)
         results.append((metrics, curves))
-        print(f'lagline {variant} (batch {args.batch}) on {args.device}: loss {metrics["loss_start"]:.2e} -> {metrics["loss_end"]:.2e} '
-              f'({metrics["loss_reduction"]:.0f}x) in {args.train:g} ms of training; w = '
+        print(f'lagline {variant} (batch {args.batch}) on {metrics["device"]}: loss {metrics["loss_start"]:.2e} -> '
+              f'{metrics["loss_end"]:.2e} ({metrics["loss_reduction"]:.0f}x) in {args.train:g} ms of training; w = '
               f'({metrics["w"][0]:.4f}, {metrics["w"][1]:.4f}), tau_m = ({metrics["tau_m_ms"][0]:.4f}, '
               f'{metrics["tau_m_ms"][1]:.4f}) ms; {metrics["wall_seconds"]:.1f} s')
     plot(results, os.path.join(args.out, 'lagline.png'))

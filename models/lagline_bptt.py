@@ -1,0 +1,152 @@
+"""Truncated backpropagation through time for the LagLine chain (the BPTT baselines of paper Fig. 5).
+
+The student chain 1 -> 1 -> 1 (softplus, no bias, look-ahead ``tau_r``) runs the reference's explicit
+Euler step (GLE_MODEL.md 1.3) without any error nudging (``gamma*e = 0``: the pure forward dynamics).
+Training cuts time into windows; for each window the loss
+
+    L = sum over the window's steps n of  mean over the batch of (r_out^n - target^n)**2
+
+(the reference's per-step ``MSE(out, target)``, no factor 1/2; ``r_out^n`` is the output rate stored
+before step n) is differentiated exactly with respect to ``w = (w0, w1)`` and ``tau_m = (tau_m0, tau_m1)``
+by a hand-written reverse pass through the window's Euler steps, one Adam step follows, ``tau_m`` is
+clamped, and the state is carried into the next window as a constant (no gradient crosses a window
+boundary, so the first output of a window gets none). The backward pass is exact for the discrete
+step: it equals finite differences of ``L`` (tests/test_lagline_bptt.py).
+
+Within a window the parameters are fixed, so each layer is a linear recursion followed by phi, and both
+passes run as ``scipy.signal.lfilter`` calls over the whole window and batch (numpy only, no Brian2).
+Times are in ms (1 a.u. = 1 ms), gradients with respect to ``tau_m`` in 1/ms.
+
+Example::
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).uniform(-1, 1, (400, 4))              # (steps, batch)
+    >>> cache = forward(x, w=(0.5, 1.5), tau_m=(0.8, 1.2), state=initial_state(4), dt=0.01, tau_r=0.1)
+    >>> loss, grad_w, grad_tau_m = backward(cache, target=np.zeros((400, 4)))
+
+Run the three baselines (windows of 4, 2, 1 ms) from the command line (same options as models.lagline)::
+
+    python -m models.lagline_bptt --train 4000 --batch 100 --out results/lagline
+"""
+import sys
+
+import numpy as np
+from scipy.signal import lfilter
+
+from gle_brian.activations import get_activation
+from gle_brian.optimisers import Adam
+
+__all__ = ['initial_state', 'forward', 'backward', 'train']
+
+PHI, PHI_PRIME = get_activation('softplus').numpy_functions()
+
+
+def initial_state(batch):
+    """The chain's stored state at rest: ``u`` and ``r`` of both layers, arrays of shape ``(2, batch)``."""
+    return {'u': np.zeros((2, batch)), 'r': np.zeros((2, batch))}
+
+
+def forward(x, w, tau_m, state, dt, tau_r):
+    """Run ``len(x)`` Euler steps of the chain from ``state``, without errors; returns what backward needs.
+
+    ``x`` (steps, batch): input rates; ``w``, ``tau_m`` (ms): per layer; ``dt``, ``tau_r`` in ms. The
+    returned dict holds ``output`` (steps, batch), the output rate stored **before** each step;
+    ``rates_after`` (steps, batch), the output rate stored after each step; ``state``, the stored state
+    after the last step; and per-layer intermediates in ``layers``.
+
+    Example: ``forward(np.ones((100, 2)), (1, 2), (1, 2), initial_state(2), 0.01, 0.1)['output']``.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] != state['u'].shape[1]:
+        raise ValueError(f'x has shape {x.shape}; expected (steps, batch) with batch = {state["u"].shape[1]} '
+                         'as in state.')
+    if min(tau_m) < dt or tau_r < dt:
+        raise ValueError(f'tau_m={tuple(tau_m)} and tau_r={tau_r} must be >= dt={dt} (Euler stability).')
+    rate_before, layers, new_state = x, [], initial_state(x.shape[1])
+    for l in range(2):
+        s = w[l] * rate_before
+        a = dt / tau_m[l]
+        u_after, _ = lfilter([a], [1.0, -(1.0 - a)], s, axis=0, zi=(1.0 - a) * state['u'][l][None])
+        u = np.vstack([state['u'][l][None], u_after[:-1]])          # stored before each step
+        u_dot = (s - u) / tau_m[l]
+        u_breve = u + tau_r * u_dot
+        rate_after = PHI(u_breve)
+        layers.append({'rho': rate_before, 'u_dot': u_dot, 'u_breve': u_breve})
+        new_state['u'][l], new_state['r'][l] = u_after[-1], rate_after[-1]
+        rate_before = np.vstack([state['r'][l][None], rate_after[:-1]])
+    return {'output': rate_before, 'rates_after': rate_after, 'state': new_state, 'layers': layers,
+            'w': tuple(w), 'tau_m': tuple(tau_m), 'dt': dt, 'tau_r': tau_r}
+
+
+def backward(cache, target):
+    """The window loss and its exact gradients: ``(L, dL/dw, dL/dtau_m)``, the latter two of shape (2,).
+
+    ``cache`` comes from :func:`forward`; ``target`` (steps, batch) is compared with ``cache['output']``.
+    The stored state at the window start is a constant. Example: see the module docstring.
+    """
+    output = cache['output']
+    if np.shape(target) != output.shape:
+        raise ValueError(f'target has shape {np.shape(target)}; expected {output.shape} (steps, batch).')
+    diff = output - target
+    loss = float((diff ** 2).mean(axis=1).sum())
+    steps, batch = output.shape
+    last = np.zeros((1, batch))
+    g_rate_after = np.vstack([2.0 * diff[1:] / batch, last])   # output before step n+1 = rate after step n
+    grad_w, grad_tau_m = np.empty(2), np.empty(2)
+    dt, tau_r = cache['dt'], cache['tau_r']
+    for l in (1, 0):
+        layer, tau = cache['layers'][l], cache['tau_m'][l]
+        a, k = dt / tau, tau_r / tau          # u_after = (1-a) u + a s ; u_breve = (1-k) u + k s
+        g_u_breve = g_rate_after * PHI_PRIME(layer['u_breve'])
+        g_u = lfilter([1.0 - k], [1.0, -(1.0 - a)], g_u_breve[::-1], axis=0)[::-1]   # dL/du before each step
+        g_s = k * g_u_breve + a * np.vstack([g_u[1:], last])
+        grad_w[l] = (g_s * layer['rho']).sum()
+        grad_tau_m[l] = -(g_s * layer['u_dot']).sum()           # d(a, k)/dtau = -(a, k)/tau
+        g_rate_after = np.vstack([cache['w'][l] * g_s[1:], last])   # layer l's input before step n+1
+    return loss, grad_w, grad_tau_m
+
+
+def train(x, target, w, tau_m, window, learn_from, lr, dt, tau_r, tau_m_min, record_every):
+    """Truncated BPTT over ``x`` (steps, batch): one Adam(``lr``) step per ``window`` steps from step ``learn_from``.
+
+    Before ``learn_from`` the chain runs forward only. ``tau_m`` (ms) is clamped to ``>= tau_m_min`` after
+    each Adam step; a last window shorter than ``window`` also takes a step. Every ``record_every`` steps
+    (from step 0) the output rate after the step (all batch rows) and the parameters in use are logged.
+    Returns ``(traces, w, tau_m)``: traces ``r`` (logged, batch) and ``w0, w1, tau_m0, tau_m1`` (logged,).
+
+    Example: ``train(x, target, (0.5, 0.5), (0.5, 0.5), 400, 5000, 4e-2, 0.01, 0.1, 0.1, 10)``.
+    """
+    steps, batch = np.shape(x)
+    if window < 1 or learn_from < 0:
+        raise ValueError(f'window={window} must be >= 1 step and learn_from={learn_from} >= 0.')
+    w, tau_m = np.array(w, dtype=float), np.array(tau_m, dtype=float)
+    adam = Adam(lr=lr)
+    optimiser = {'w': adam.numpy_state(2), 'tau_m': adam.numpy_state(2)}
+    state = initial_state(batch)
+    logged = np.arange(0, steps, record_every)
+    traces = {'r': np.empty((len(logged), batch)),
+              **{name: np.empty(len(logged)) for name in ('w0', 'w1', 'tau_m0', 'tau_m1')}}
+    edges = sorted({0, *range(learn_from, steps, window), steps})
+    for begin, end in zip(edges[:-1], edges[1:]):
+        cache = forward(x[begin:end], w, tau_m, state, dt, tau_r)
+        rows = slice(-(-begin // record_every), -(-end // record_every))     # logged steps in [begin, end)
+        traces['r'][rows] = cache['rates_after'][logged[rows] - begin]
+        for l in range(2):
+            traces[f'w{l}'][rows], traces[f'tau_m{l}'][rows] = w[l], tau_m[l]
+        if begin >= learn_from:
+            _, grad_w, grad_tau_m = backward(cache, target[begin:end])
+            w = w - adam.numpy_step(optimiser['w'], grad_w)
+            tau_m = np.maximum(tau_m - adam.numpy_step(optimiser['tau_m'], grad_tau_m), tau_m_min)
+        state = cache['state']
+    return traces, w, tau_m
+
+
+def main(argv=None):
+    """``models.lagline`` with the three BPTT variants (further options are passed on)."""
+    from models import lagline
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return lagline.main(['--variant', *lagline.BPTT_WINDOWS, *argv])
+
+
+if __name__ == '__main__':
+    main()
