@@ -33,7 +33,9 @@ from brian2 import Clock, Equations, Network, NeuronGroup, StateMonitor, Synapse
 from .errors import GLEConfigError
 from .network import SCHEDULE, GLENetwork, _positions
 from .neurons import (INSTANTANEOUS_ERROR, OUTPUT_ERROR, PROSPECTIVE_ERROR, SOMA, _ERROR_CODE,
-                      _PROSPECTIVE_POTENTIAL_CODE, rate_code)
+                      _PROSPECTIVE_POTENTIAL_CODE, _TAU_M_DRIVE_CODE, plasticity_code, plasticity_equations,
+                      rate_code)
+from . import synapses
 from .synapses import all_to_all, projection_equations
 
 __all__ = ['MicrocircuitNetwork', 'representation_equations', 'error_equations', 'MICROCIRCUIT_SCHEDULE']
@@ -90,15 +92,12 @@ class MicrocircuitNetwork(GLENetwork):
     ``error_neurons`` the error populations, ``links`` the one-to-one synapses between them.
     ``record=`` may include ``'v'`` (recorded from the error neurons).
 
-    Plasticity (``learning=``) is not wired in this form yet: the weight updates would live on the
-    same projections as in the compact network (they read ``err_post``, the error delivered by the
-    error link, and ``r_pre``), with the same schedule slot.
+    Plasticity (``learning=``) uses the compact network's equations and schedule slot: the weights learn
+    on the projections (from ``err_post``, the error the error link delivers, and ``r_pre``), biases and
+    ``tau_m`` on the representation neurons (the error neurons' time constants are linked to them).
     """
 
     def __init__(self, n_in, layers, dt, **kwargs):
-        if kwargs.get('learning') is not None:
-            raise GLEConfigError('learning=...: plasticity is not available in the microcircuit form yet; '
-                                 'train a GLENetwork and copy its weights into the microcircuit (weights=...).')
         if kwargs.get('batch', 1) != 1:
             raise GLEConfigError(f"batch={kwargs['batch']!r}: the microcircuit form runs one copy of the network; "
                                  'leave batch=1 (run the batch one sample after the other), or use GLENetwork.')
@@ -109,14 +108,17 @@ class MicrocircuitNetwork(GLENetwork):
         self.input = NeuronGroup(self.n_in, 'r : 1', clock=clock, name='input')
         _schedule(self.input.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
         self.neurons, self.error_neurons, self.synapses, self.links, self.monitors = [], [], [], [], []
-        self.learned = []             # no plasticity in this form yet
+        self.learned = []             # (group, parameter, layer) of every learned parameter
+        learning = self.learning
         self._weight_positions = []
         top = len(self.layers) - 1
         pre = self.input
         for l, layer in enumerate(self.layers):
             output_error = l == top and self.loss is not None
+            learned = [] if learning is None else ['b'] * (learning.biases and layer.bias) + ['tau_m'] * learning.tau_m
             rep = NeuronGroup(layer.size, representation_equations()
-                              + Equations('beta : 1 (shared)' if output_error else ''),
+                              + Equations('beta : 1 (shared)' if output_error else '')
+                              + Equations(plasticity_equations(learning.optimiser, learned) if learned else ''),
                               method='euler', clock=clock, name=f'layer_{l}')
             err = NeuronGroup(layer.size, error_equations(layer.prospective_errors), method='euler', clock=clock,
                               name=f'error_{l}')
@@ -131,7 +133,12 @@ class MicrocircuitNetwork(GLENetwork):
             rep.b = self.initial_biases[l]
             _schedule(err.run_regularly(_ERROR_CODE[layer.prospective_errors], name=f'error_{l}_dendrites'),
                       'error_dendrites')
-            _schedule(rep.run_regularly(_PROSPECTIVE_POTENTIAL_CODE, name=f'layer_{l}_dendrites'), 'dendrites')
+            _schedule(rep.run_regularly('\n'.join([_PROSPECTIVE_POTENTIAL_CODE] + [_TAU_M_DRIVE_CODE] * ('tau_m' in learned)),
+                                        name=f'layer_{l}_dendrites'), 'dendrites')
+            for param in learned:
+                code = plasticity_code(learning.optimiser, param, float(learning.time_unit), self.tau_m_min)
+                _schedule(rep.run_regularly(code, name=f'layer_{l}_{param}_plasticity'), 'plasticity')
+                self._init_learning(rep, param, l)
             _schedule(rep.run_regularly(rate_code(self.activations[l]), name=f'layer_{l}_rate'), 'rate')
             if output_error:
                 rep.beta = self.beta
@@ -145,7 +152,9 @@ class MicrocircuitNetwork(GLENetwork):
                 _schedule(rate_link.summed_updaters[name], 'rate_link')
             _schedule(error_link.summed_updaters['err_post'], 'error_link')
 
-            projection = Synapses(pre, rep, projection_equations(self.feedback, sends_errors=l > 0),
+            learn_w = learning is not None and learning.weights
+            projection = Synapses(pre, rep, projection_equations(self.feedback, sends_errors=l > 0)
+                                  + (synapses.plasticity_equations(learning.optimiser) if learn_w else ''),
                                   clock=clock, name=f'projection_{l}')
             n_pre, n_post = self.sizes[l], self.sizes[l + 1]
             i, j, k = all_to_all(n_pre, n_post)     # k: row-major index of each weight in W
@@ -157,6 +166,10 @@ class MicrocircuitNetwork(GLENetwork):
                 _schedule(projection.summed_updaters['I_apical_pre'], 'apical')
                 if self.feedback == 'random':
                     projection.w_feedback = self.feedback_weights[l].ravel()[k]
+            if learn_w:
+                _schedule(projection.run_regularly(synapses.plasticity_code(learning.optimiser),
+                                                   name=f'projection_{l}_plasticity'), 'plasticity')
+                self._init_learning(projection, 'w', l)
 
             self.monitors.append(self._layer_monitors(rep, err, projection))
             self.neurons.append(rep)

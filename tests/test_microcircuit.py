@@ -1,40 +1,41 @@
-"""The microcircuit form computes exactly what the compact network computes.
-
-Plasticity is not wired into the microcircuit form yet: when it is, extend
-``test_microcircuit_matches_compact_network`` with ``learning=...`` and compare the weights too.
-"""
+"""The microcircuit form computes exactly what the compact network computes, learning included."""
 import numpy as np
 import pytest
 from brian2 import ms
 
-from gle_brian import GLEConfigError, GLENetwork, Layer
+from gle_brian import Adam, GLEConfigError, GLENetwork, Layer, Learning
 from gle_brian.microcircuit import MicrocircuitNetwork, error_equations, representation_equations
 
 VARIABLES = ['u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical']
 
 
-def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARIABLES):
+def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARIABLES, learning=None):
     rng = np.random.default_rng(7)
     net = cls(2, layers, dt=0.01 * ms, device=device, loss='mse', beta=0.2, seed=5, feedback=feedback,
-              biases=[rng.normal(size=layer.size) for layer in layers], record=variables, directory=directory)
+              biases=[rng.normal(size=layer.size) for layer in layers], record=variables, directory=directory,
+              learning=learning)
     traces = []
     for run in range(2):        # the state carries over between runs
         net.run(rng.normal(size=(80, 2)), target=rng.normal(size=(80, layers[-1].size)))
         traces.append({(v, l): net.trace(v, l) for v in variables for l in range(len(layers))})
         if run == 0:            # error neurons follow the time constants of their representation neurons
             net.set_tau_m(np.linspace(1, 3, layers[0].size) * ms, layer=0)
-    return traces, [w.copy() for w in net.weights]     # views into Brian's arrays die with the network
+    return traces, net.weights + net.biases + [np.asarray(tau) for tau in net.tau_m]
 
 
-def test_microcircuit_matches_compact_network(device, mixed_layers, tmp_path):
-    compact, w_compact = _traces(GLENetwork, mixed_layers, device, str(tmp_path / 'compact'))
-    micro, w_micro = _traces(MicrocircuitNetwork, mixed_layers, device, str(tmp_path / 'micro'))
+@pytest.mark.parametrize('learning', [None, Learning(Adam(lr=1e-3), tau_m=True)], ids=['static', 'learning'])
+def test_microcircuit_matches_compact_network(device, mixed_layers, tmp_path, learning):
+    """Rates, errors and (with plasticity of W, b and tau_m) every parameter, on each CPU target."""
+    compact, p_compact = _traces(GLENetwork, mixed_layers, device, str(tmp_path / 'compact'), learning=learning)
+    micro, p_micro = _traces(MicrocircuitNetwork, mixed_layers, device, str(tmp_path / 'micro'), learning=learning)
     for run_compact, run_micro in zip(compact, micro):
         for key, values in run_compact.items():
             np.testing.assert_allclose(run_micro[key], values, rtol=0, atol=1e-12, err_msg=str(key))
     assert np.abs(compact[1]['err', 0]).max() > 1e-3          # errors do reach the first layer
-    for a, b in zip(w_compact, w_micro):
-        np.testing.assert_array_equal(a, b)
+    for a, b in zip(p_compact, p_micro):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+    if learning is not None:                                   # the parameters did change
+        assert np.abs(p_compact[0] - _traces(GLENetwork, mixed_layers, 'numpy', None)[1][0]).max() > 1e-4
 
 
 def test_microcircuit_instantaneous_errors_and_random_feedback():
