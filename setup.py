@@ -17,6 +17,8 @@ setup(
         'scipy>=1.11',
         'matplotlib>=3.8',
         'cython>=3.0',
+        'tqdm>=4.60',
+        'mnist1d>=0.0.2',
     ],
     extras_require={
         'cuda': CUDA,

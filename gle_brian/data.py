@@ -1,13 +1,15 @@
-"""Input signals for GLE experiments (GLE_MODEL.md, section 2.6).
+"""Input signals and data sets for GLE experiments (GLE_MODEL.md, sections 2.3 and 2.6).
 
-All generators take times as Brian2 quantities and return plain float arrays with one row per time step
-of ``dt``, ready for :meth:`gle_brian.GLENetwork.run`.
+The generators take times as Brian2 quantities and return plain float arrays with one row per time step
+of ``dt``, ready for :meth:`gle_brian.GLENetwork.run`. Classification data sets are
+:class:`TimeSeriesData` (one time series per sample, one label each), used by :mod:`gle_brian.training`.
 
 Example::
 
     >>> from brian2 import ms
-    >>> from gle_brian.data import smoothed_steps
+    >>> from gle_brian.data import smoothed_steps, mnist1d
     >>> x = smoothed_steps(100*ms, dt=0.01*ms, batch=1, seed=0)      # shape (10000, 1), values in [-1, 1]
+    >>> train, test = mnist1d()                                        # doctest: +SKIP
 """
 import numpy as np
 from brian2 import Quantity, second
@@ -16,7 +18,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from .errors import GLEInputError
 
-__all__ = ['smoothed_steps', 'sines']
+__all__ = ['smoothed_steps', 'sines', 'TimeSeriesData', 'mnist1d']
 
 
 def _steps(duration, dt, name='duration'):
@@ -67,3 +69,68 @@ def sines(duration, dt, frequencies, amplitudes=None, phases=None):
     amplitudes = np.ones_like(omega) if amplitudes is None else np.broadcast_to(amplitudes, omega.shape)
     phases = np.zeros_like(omega) if phases is None else np.broadcast_to(phases, omega.shape)
     return (amplitudes * np.sin(np.outer(t, omega) + phases)).sum(axis=1, keepdims=True)
+
+
+class TimeSeriesData:
+    """A labelled set of time series: ``x`` of shape ``(samples, steps, channels)``, integer labels ``y``.
+
+    Every sample has the same number of steps (one step of the network's ``dt`` each). For your own data,
+    build one from arrays, or subclass and override :meth:`batch` (e.g. to generate samples on the fly)
+    keeping ``len()``, ``steps``, ``channels`` and ``classes``.
+
+    Example::
+
+        >>> data = TimeSeriesData(np.random.rand(50, 100, 2), np.arange(50) % 3)   # 3 classes
+        >>> x, y = data.batch([0, 1])                      # x: (100, 2, 2) (steps, batch, channels)
+    """
+
+    def __init__(self, x, y, classes=None):
+        x = np.asarray(x, dtype=float)
+        x = x[:, :, None] if x.ndim == 2 else x
+        y = np.asarray(y)
+        if x.ndim != 3:
+            raise GLEInputError(f'x has shape {x.shape}; expected (samples, steps, channels).')
+        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (len(y) and y.min() < 0):
+            raise GLEInputError(f'y has shape {y.shape} and dtype {y.dtype}; expected {len(x)} non-negative '
+                                'integer labels, one per sample.')
+        if not np.all(np.isfinite(x)):
+            raise GLEInputError('x contains NaN or inf; clean or interpolate the series first.')
+        self.x, self.y = x, y
+        self.classes = int(y.max()) + 1 if classes is None else int(classes)
+        if len(y) and y.max() >= self.classes:
+            raise GLEInputError(f'classes={classes} but y has the label {y.max()}; give classes > every label.')
+
+    def __len__(self):
+        return len(self.y)
+
+    @property
+    def steps(self):
+        """Time steps per sample."""
+        return self.x.shape[1]
+
+    @property
+    def channels(self):
+        """Input channels per step."""
+        return self.x.shape[2]
+
+    def batch(self, indices):
+        """Samples ``indices`` side by side: ``x`` of shape ``(steps, len(indices), channels)`` and labels."""
+        indices = np.asarray(indices)
+        return self.x[indices].transpose(1, 0, 2), self.y[indices]
+
+
+def mnist1d(final_seq_length=360, seed=42):
+    """MNIST-1D (Greydanus 2020) made procedurally by the ``mnist1d`` package: 4000 train, 1000 test samples.
+
+    The package's default arguments with ``final_seq_length`` steps per sample (one input channel) and
+    the data-set ``seed``; nothing is downloaded. Returns ``(train, test)`` as :class:`TimeSeriesData`.
+    """
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise GLEInputError('mnist1d() needs the mnist1d package: pip install mnist1d') from None
+    args = get_dataset_args()
+    args.final_seq_length, args.seed = int(final_seq_length), int(seed)
+    data = make_dataset(args)
+    return (TimeSeriesData(data['x'], data['y'], classes=10),
+            TimeSeriesData(data['x_test'], data['y_test'], classes=10))

@@ -259,7 +259,14 @@ class StandaloneProject:
                                      'NVIDIA GPU (nvidia-smi lists none); run it on a machine with a GPU and its '
                                      "driver, or use device='cpp_standalone'.")
             self.gpu_found = True
-        get_device().run(directory=self.directory, with_output=False, run_args=run_args)
+        device = get_device()
+        try:
+            device.run(directory=self.directory, with_output=False, run_args=run_args)
+        finally:   # the run's input files: removed, or a long training fills the disk
+            for name in device.run_args_arrays:
+                for path in (os.path.join(self.directory, 'static_arrays', name + suffix) for suffix in ('', '.lock')):
+                    if os.path.exists(path):
+                        os.remove(path)
 
     @property
     def binary(self):

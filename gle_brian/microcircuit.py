@@ -98,6 +98,9 @@ class MicrocircuitNetwork(GLENetwork):
     """
 
     def __init__(self, n_in, layers, dt, **kwargs):
+        if kwargs.get('loss') == 'ce':
+            raise GLEConfigError("loss='ce': the microcircuit form has the MSE output error only; use loss='mse', "
+                                 'or GLENetwork for cross-entropy.')
         if kwargs.get('batch', 1) != 1:
             raise GLEConfigError(f"batch={kwargs['batch']!r}: the microcircuit form runs one copy of the network; "
                                  'leave batch=1 (run the batch one sample after the other), or use GLENetwork.')

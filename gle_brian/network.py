@@ -32,7 +32,8 @@ from brian2.units.fundamentalunits import DimensionMismatchError, fail_for_dimen
 
 from . import devices, neurons, synapses
 from .errors import GLEConfigError, GLEInputError
-from .neurons import OUTPUT_ERROR, Layer, dendrite_code, neuron_equations, rate_code
+from .neurons import (CE_OUTPUT_ERROR, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code, neuron_equations,
+                      rate_code)
 from .optimisers import Learning
 from .synapses import FEEDBACK_MODES, projection_equations
 
@@ -42,7 +43,10 @@ __all__ = ['GLENetwork', 'SCHEDULE', 'LOSSES', 'init_weights']
 #: "compute all layers from old values, then write" step is reproduced by this table alone.
 SCHEDULE = {
     'input': ('start', 0),             # input rates x[n] from the TimedArray
-    'output_error': ('start', 1),      # output apical input beta*(target[n] - r^n), from the old rate
+    'softmax': ('start', 1),           # loss='ce': softmax normaliser sum_k exp(r_k^n) per batch copy,
+                                       # summed from the old rates just before the output error reads it
+    'output_error': ('start', 2),      # output apical input beta*(target[n] - r^n) (MSE) or
+                                       # beta*(target[n] - softmax(r^n)) (CE), from the old rate
     'basal': ('before_groups', 0),     # every feed-forward sum W r_pre^n (old weights, old rates)
     'dendrites': ('groups', 0),        # per layer: err from v, r_prime, I_apical; u_breve from old u
     'soma': ('groups', 1),             # Euler update of u (and v)
@@ -54,7 +58,7 @@ SCHEDULE = {
     'record': ('end', 10),             # monitors see the state stored after the step
 }
 
-LOSSES = (None, 'mse')
+LOSSES = (None, 'mse', 'ce')
 
 #: variables every layer can record (``'w'``: the weights of the layer's incoming projection)
 RECORDABLE = ('u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical', 'b', 'tau_m', 'w')
@@ -93,8 +97,10 @@ class GLENetwork:
         Time step of the Euler scheme (e.g. ``0.01*ms`` when 1 a.u. is 1 ms).
     device : str
         ``'numpy'``, ``'cython'``, ``'cpp_standalone'`` or ``'cuda_standalone'``.
-    loss : None or 'mse'
-        Output error; ``'mse'`` sends ``beta*(target - r)`` into the output layer's apical dendrite.
+    loss : None, 'mse' or 'ce'
+        Output error sent into the output layer's apical dendrite: ``'mse'`` ``beta*(target - r)``;
+        ``'ce'`` (cross-entropy on the rates as logits) ``beta*(target - softmax(r))``, with the target
+        one-hot (or probabilities) per step.
     beta : float
         Output error strength.
     weights, biases : list of arrays, optional
@@ -109,6 +115,8 @@ class GLENetwork:
         Variables recorded in every layer (any of ``RECORDABLE``), every ``record_dt``.
     record_dt : Quantity or None
         Sampling interval of the recording (default: ``dt``).
+    record_layers : sequence of int or None
+        Layers whose variables are recorded (default: all; ``[-1]``: only the output layer).
     directory : str or None
         Project folder for standalone devices (default: a fresh temporary folder).
     learning : Learning or None
@@ -121,12 +129,12 @@ class GLENetwork:
 
     Standalone devices compile the network on the first :meth:`run`; later runs reuse the binary and
     must have the same number of steps. The state carries over from one :meth:`run` to the next on
-    every device.
+    every device; :meth:`get_state` and :meth:`set_state` save and restore it (checkpoints).
     """
 
     def __init__(self, n_in, layers, dt, device='cpp_standalone', loss=None, beta=1.0, weights=None,
                  biases=None, feedback='symmetric', feedback_weights=None, seed=None, record=(),
-                 record_dt=None, directory=None, learning=None, batch=1):
+                 record_dt=None, directory=None, learning=None, batch=1, record_layers=None):
         self.device = devices.check_device(device)
         self.dt = self._check_dt(dt)
         self.n_in = self._check_size(n_in, 'n_in')
@@ -157,6 +165,12 @@ class GLENetwork:
         if unknown:
             raise GLEConfigError(f'record={list(record)!r}: {unknown} cannot be recorded; choose from {list(RECORDABLE)}.')
         self.record = tuple(record)
+        top = len(self.layers)
+        if record_layers is not None and not all(isinstance(l, (int, np.integer)) and -top <= l < top
+                                                 for l in record_layers):
+            raise GLEConfigError(f'record_layers={list(record_layers)!r}: give layer indices between {-top} and '
+                                 f'{top - 1}, e.g. record_layers=[-1] for the output layer.')
+        self.record_layers = set(range(top)) if record_layers is None else {int(l) % top for l in record_layers}
         self.record_dt = self.dt if record_dt is None else self._check_dt(record_dt, 'record_dt')
         if learning is not None and not isinstance(learning, Learning):
             raise GLEConfigError(f'learning={learning!r}: give a Learning, e.g. learning=Learning(Adam(lr=1e-4)).')
@@ -197,6 +211,8 @@ class GLENetwork:
             equations = neuron_equations(layer.prospective_errors, shared_parameters=B > 1)
             if l == top and self.loss is not None:
                 equations += 'beta : 1 (shared)  # output error strength\n'
+            if l == top and self.loss == 'ce':
+                equations += 'softmax_sum : 1  # sum_k exp(r_k) over the outputs of the same batch copy\n'
             if learned and B == 1:
                 equations += neurons.plasticity_equations(learning.optimiser, learned)
             if 'tau_m' in learned and B > 1:
@@ -227,7 +243,15 @@ class GLENetwork:
             _schedule(group.run_regularly(rate_code(self.activations[l]), name=f'layer_{l}_rate'), 'rate')
             if l == top and self.loss is not None:
                 group.beta = self.beta
-                _schedule(group.run_regularly(OUTPUT_ERROR, name='output_error'), 'output_error')
+                _schedule(group.run_regularly(CE_OUTPUT_ERROR if self.loss == 'ce' else OUTPUT_ERROR,
+                                              name='output_error'), 'output_error')
+            if l == top and self.loss == 'ce':
+                softmax = Synapses(group, group, SOFTMAX_NORMALISER, clock=clock, name='softmax_normaliser')
+                softmax.connect(i=np.repeat(np.arange(B * n_post), n_post),
+                                j=np.repeat(np.arange(B) * n_post, n_post * n_post)
+                                + np.tile(np.arange(n_post), B * n_post))
+                _schedule(softmax.summed_updaters['softmax_sum_post'], 'softmax')
+                extra.append(softmax)
             for param in learned:
                 code = neurons.plasticity_code(learning.optimiser, param, float(learning.time_unit), self.tau_m_min, B)
                 _schedule(params.run_regularly(code, name=f'layer_{l}_{param}_plasticity'), 'plasticity')
@@ -268,8 +292,8 @@ class GLENetwork:
                 _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, B),
                                                name=f'projection_{l}_plasticity'), 'plasticity')
                 self._init_learning(holder, 'w', l)
-            if self.record:
-                self.monitors.append({})
+            self.monitors.append({})
+            if self.record and l in self.record_layers:
                 for target, names in ((group, [v for v in self.record if v != 'w']),
                                       (holder, [v for v in self.record if v == 'w'])):
                     if names:
@@ -319,7 +343,7 @@ class GLENetwork:
             y, beta = np.zeros((steps, self.batch * self.layers[-1].size)), 0.0
         else:
             if self.loss is None:
-                raise GLEInputError("target was given, but the network has no loss; build it with loss='mse'.")
+                raise GLEInputError("target was given, but the network has no loss; build it with loss='mse' or 'ce'.")
             y, beta = self._check_signal(target, 'target', self.layers[-1].size, steps), self.beta
         if learn and self.learning is None:
             raise GLEConfigError('learn=True, but the network has no plasticity; build it with '
@@ -342,6 +366,7 @@ class GLENetwork:
         for group, name, value in assignments:
             if self.project is None or self.steps_per_run is None:
                 setattr(group, name, value)
+                self._carried.pop((group, name), None)     # a value from set_state before the build
             else:
                 self._carried[(group, name)] = value
 
@@ -372,14 +397,65 @@ class GLENetwork:
         self._carried = {key: getattr(*key)[:] for key in self._state_variables()}
 
     def _state_variables(self):
-        """``(group, name)`` of the network's state (carried from one standalone run to the next)."""
+        """``(group, name)`` of the network's state (carried from one standalone run to the next).
+
+        Constants (fixed by the constructor arguments, e.g. feedback weights) are left out.
+        """
         groups = [obj for obj in self.network.objects if hasattr(obj, 'equations')]
         return [(group, eq.varname) for group in sorted(groups, key=lambda g: g.name)
                 for eq in group.equations.ordered
-                if (eq.type == DIFFERENTIAL_EQUATION or eq.type == PARAMETER) and 'linked' not in eq.flags]
+                if (eq.type == DIFFERENTIAL_EQUATION or eq.type == PARAMETER)
+                and 'linked' not in eq.flags and 'constant' not in eq.flags]
 
     def _monitor_objects(self):
         return list({id(m): m for monitors in self.monitors for m in monitors.values()}.values())
+
+    # --- saving and restoring the state ------------------------------------------------------------
+
+    def get_state(self):
+        """Everything a later run depends on, as ``{'group.variable': array}`` (plain numbers, SI units).
+
+        Neuron states, weights, biases, time constants, optimiser moments and step counts, learning
+        rates: :meth:`set_state` on a network built the same way continues bit for bit. Example::
+
+            >>> state = net.get_state()                  # doctest: +SKIP
+            >>> net2.set_state(state)                    # net2: same constructor arguments
+        """
+        if self.project is None:
+            devices.activate(self.device)
+            values = {key: key[0].variables[key[1]].get_value() for key in self._state_variables()}
+        elif self.steps_per_run is None and not self._carried:
+            raise GLEInputError(f'get_state() on a {self.device} network before its first run: the state is only '
+                                'known after a run (or a set_state); run it first.')
+        else:
+            values = {key: self._carried.get(key) if key in self._carried else getattr(*key)[:]
+                      for key in self._state_variables()}
+        return {f'{group.name}.{name}': np.broadcast_to(np.asarray(value, dtype=group.variables[name].dtype),
+                                                        (group.variables[name].size,)).copy()
+                for (group, name), value in values.items()}
+
+    def set_state(self, state):
+        """Restore a state from :meth:`get_state`; the next :meth:`run` continues from it."""
+        expected = {f'{group.name}.{name}': (group, name) for group, name in self._state_variables()}
+        if set(state) != set(expected):
+            missing, unknown = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+            raise GLEInputError(f'state does not fit this network (missing {missing[:3]}, unknown {unknown[:3]}); '
+                                'give the get_state() of a network built with the same arguments.')
+        if self.project is None:
+            devices.activate(self.device)
+        else:
+            self.project.check_active()
+        for key, value in state.items():
+            group, name = expected[key]
+            variable = group.variables[name]
+            value = np.asarray(value, dtype=variable.dtype)
+            if value.shape != (variable.size,):
+                raise GLEInputError(f'state[{key!r}] has shape {value.shape}, expected ({variable.size},); give the '
+                                    'get_state() of a network built with the same arguments.')
+            if self.project is None:
+                variable.set_value(value)
+            else:
+                self._carried[(group, name)] = value if variable.dim.is_dimensionless else Quantity(value, variable.dim)
 
     # --- changing parameters between runs ----------------------------------------------------------
 
@@ -438,6 +514,9 @@ class GLENetwork:
         """
         if variable not in self.record:
             raise GLEConfigError(f'{variable!r} was not recorded; build the network with record=[..., {variable!r}].')
+        if layer % len(self.layers) not in self.record_layers:
+            raise GLEConfigError(f'layer {layer} was not recorded; build the network with record_layers=None (all) '
+                                 f'or including {layer}.')
         monitor = self.monitors[layer][variable]
         values = getattr(monitor, variable)[:].T.copy()
         if variable == 'w':
@@ -532,4 +611,4 @@ class GLENetwork:
             where = f'step {step}, channel {channel}' + (f', batch element {copy}' if B > 1 else '')
             raise GLEInputError(f'{name} contains NaN or inf (first at {where}); '
                                 'clean or interpolate the signal before running.')
-        return array.reshape(len(array), B * width)
+        return np.ascontiguousarray(array.reshape(len(array), B * width))

@@ -34,8 +34,8 @@ from brian2.units.fundamentalunits import fail_for_dimension_mismatch, Dimension
 from .activations import get_activation
 from .errors import GLEConfigError
 
-__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'rate_code', 'OUTPUT_ERROR', 'plasticity_equations',
-           'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
+__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'rate_code', 'OUTPUT_ERROR', 'CE_OUTPUT_ERROR',
+           'SOFTMAX_NORMALISER', 'plasticity_equations', 'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
 # --- The equations -------------------------------------------------------------------------------
 
@@ -91,6 +91,14 @@ _BATCH_SUMS = {   # param: (variable of the parameter group, equation of the sum
 
 # The output layer's apical input: the MSE error beta*(target - r) against the stored (old) rate.
 OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - r)'
+
+# Cross-entropy: beta*(target - softmax(r)), target one-hot (or probabilities), from the stored rates.
+# The normaliser sum_k exp(r_k) over the outputs of the same batch copy is summed by synapses inside
+# each copy (finite for |r| < 700).
+SOFTMAX_NORMALISER = '''
+softmax_sum_post = exp(r_pre) : 1 (summed)         # sum_k exp(r_k) over the copy's outputs
+'''
+CE_OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - exp(r)/softmax_sum)'
 
 
 def neuron_equations(prospective_errors=True, shared_parameters=False):

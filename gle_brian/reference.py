@@ -41,18 +41,22 @@ class ReferenceNetwork:
     feedback : list of ndarray or None
         Feedback matrices ``B_l`` (shape of ``W_l``) for feedback alignment; ``None`` means ``W_l``.
     beta : float
-        Output error strength (MSE: ``beta * (target - r)``).
+        Output error strength.
+    loss : 'mse' or 'ce'
+        Output error ``beta * (target - r)`` or ``beta * (target - softmax(r))`` (cross-entropy).
     batch : int
         Number of independent copies (with ``learning``, gradients are averaged over them).
     learning : Learning or None
         Plasticity as in :class:`~gle_brian.network.GLENetwork`: the optimiser steps after the whole step.
     """
 
-    def __init__(self, n_in, layers, weights, dt, biases=None, feedback=None, beta=1.0, batch=1, learning=None):
+    def __init__(self, n_in, layers, weights, dt, biases=None, feedback=None, beta=1.0, batch=1, learning=None,
+                 loss='mse'):
         self.dt = float(dt)
         self.n_in = n_in
         self.layers = list(layers)
         self.beta = float(beta)
+        self.loss = loss
         self.W = [np.array(w, dtype=float) for w in weights]
         self.b = [np.zeros(l.size) if biases is None or biases[k] is None else np.array(biases[k], dtype=float)
                   for k, l in enumerate(self.layers)]
@@ -104,7 +108,9 @@ class ReferenceNetwork:
             elif target is None:
                 apical = np.zeros_like(old['r'][l])
             else:
-                apical = self.beta * (target - old['r'][l])
+                r = old['r'][l]
+                prediction = np.exp(r) / np.exp(r).sum(axis=1, keepdims=True) if self.loss == 'ce' else r
+                apical = self.beta * (target - prediction)
             eps = old['r_prime'][l] * apical
             if layer.prospective_errors:
                 v_dot = (eps - old['v'][l]) / self.tau_r[l]

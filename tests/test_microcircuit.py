@@ -63,3 +63,8 @@ def test_microcircuit_structure():
 def test_microcircuit_rejects_batches():
     with pytest.raises(GLEConfigError, match=r'batch=4: the microcircuit form runs one copy'):
         MicrocircuitNetwork(1, [Layer(2, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', batch=4)
+
+
+def test_microcircuit_rejects_cross_entropy():
+    with pytest.raises(GLEConfigError, match=r"loss='ce': the microcircuit form has the MSE output error only"):
+        MicrocircuitNetwork(1, [Layer(2, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', loss='ce')

@@ -1,0 +1,218 @@
+"""Training a GLE classifier on a labelled time-series data set, compiling the network once.
+
+Samples are run in chunks of ``net.batch`` samples side by side, each chunk one :meth:`GLENetwork.run`
+of ``data.steps`` steps. Every run therefore has the same length, so a standalone network is compiled on
+the first run and its binary is rerun for every chunk of every epoch, training and testing alike. The
+state is never reset: it carries over between samples, from training into testing and across epochs
+(GLE_MODEL.md, section 1.3).
+
+Per epoch: the training set in a shuffled order (learning on; an incomplete last chunk is left out), then
+the test set (learning off; the last chunk is filled up with repeated samples, whose outputs are
+ignored). The prediction for a sample is the argmax over classes of its output rates summed over its
+steps; the loss is the cross-entropy of ``softmax(r)`` against the label, averaged over the steps.
+ReduceLROnPlateau halves the learning rates when the test loss has not improved for ``patience`` epochs.
+After every epoch a checkpoint (network state, epoch, metrics, random-generator and schedule state) is
+written atomically; ``resume=True`` continues from it bit for bit.
+
+Example::
+
+    >>> from brian2 import ms
+    >>> from gle_brian import Adam, GLENetwork, Layer, Learning
+    >>> from gle_brian.data import mnist1d
+    >>> from gle_brian.training import train
+    >>> train_set, test_set = mnist1d()
+    >>> net = GLENetwork(1, [Layer(53, 'tanh', tau_m=1.2*ms, bias=True), Layer(10, tau_m=1.2*ms, bias=True)],
+    ...                  dt=0.2*ms, loss='ce', learning=Learning(Adam(lr=1e-3)), batch=100,
+    ...                  record=['r'], record_layers=[-1])                    # doctest: +SKIP
+    >>> history = train(net, train_set, test_set, epochs=5, checkpoint='out/checkpoint.npz')  # doctest: +SKIP
+"""
+import json
+import os
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .errors import GLEConfigError
+from .results import save_npz
+
+__all__ = ['train', 'evaluate', 'ReduceLROnPlateau', 'cross_entropy', 'save_checkpoint', 'load_checkpoint']
+
+
+class ReduceLROnPlateau:
+    """Scale the learning rates by ``factor`` when a loss has not improved for ``patience`` epochs.
+
+    An improvement is a loss below ``best * (1 - threshold)`` (PyTorch's default relative mode). ``scale``
+    is the current factor on the initial learning rates.
+    """
+
+    def __init__(self, patience=2, factor=0.5, threshold=1e-4):
+        self.patience, self.factor, self.threshold = int(patience), float(factor), float(threshold)
+        self.best, self.bad_epochs, self.scale = np.inf, 0, 1.0
+
+    def step(self, loss):
+        """Record the epoch's loss; returns True when the learning rates were just reduced."""
+        if loss < self.best * (1 - self.threshold):
+            self.best, self.bad_epochs = float(loss), 0
+            return False
+        self.bad_epochs += 1
+        if self.bad_epochs > self.patience:
+            self.scale *= self.factor
+            self.bad_epochs = 0
+            return True
+        return False
+
+    def state(self):
+        return {'best': self.best, 'bad_epochs': self.bad_epochs, 'scale': self.scale}
+
+    def load(self, state):
+        self.best, self.bad_epochs, self.scale = float(state['best']), int(state['bad_epochs']), float(state['scale'])
+
+
+def cross_entropy(rates, labels):
+    """Per-sample cross-entropy of ``softmax(rates)`` against ``labels``, averaged over the steps.
+
+    ``rates`` has shape ``(steps, samples, classes)``; returns an array ``(samples,)``.
+    """
+    top = rates.max(axis=2, keepdims=True)
+    log_z = np.log(np.exp(rates - top).sum(axis=2)) + top[..., 0]
+    picked = np.take_along_axis(rates, labels[None, :, None], axis=2)[..., 0]
+    return (log_z - picked).mean(axis=0)
+
+
+def _check(net, data):
+    if net.loss is None:
+        raise GLEConfigError("the network has no loss; build it with loss='ce' (or 'mse') to train it.")
+    if 'r' not in net.record or len(net.layers) - 1 not in net.record_layers:
+        raise GLEConfigError("training reads the output rates: build the network with record=['r'] "
+                             '(record_layers=[-1] records only the output layer).')
+    if (net.n_in, net.layers[-1].size) != (data.channels, data.classes):
+        raise GLEConfigError(f'the network has {net.n_in} inputs and {net.layers[-1].size} outputs, the data '
+                             f'{data.channels} channels and {data.classes} classes; make them match.')
+    if net.project is not None and net.steps_per_run not in (None, data.steps):
+        raise GLEConfigError(f'the network was compiled for {net.steps_per_run} steps per run, the samples have '
+                             f'{data.steps}; build a new network for this data.')
+
+
+def _run_chunk(net, data, indices, learn):
+    """Run ``net.batch`` samples side by side; returns their output rates ``(steps, batch, classes)``."""
+    x, labels = data.batch(indices)
+    target = np.broadcast_to(np.eye(data.classes)[labels], (data.steps,) + (len(labels), data.classes))
+    net.run(x, target, learn=learn)
+    return net.trace('r', -1).reshape(data.steps, len(labels), data.classes)
+
+
+def _metrics(rates, labels):
+    return cross_entropy(rates, labels), rates.sum(axis=0).argmax(axis=1)
+
+
+def evaluate(net, data, progress=False):
+    """Test ``net`` on ``data`` with learning off; returns ``{'loss', 'accuracy', 'predictions', 'labels'}``.
+
+    The outputs still drive the output error (the state evolves as in training), but nothing is learned.
+    """
+    _check(net, data)
+    B, n = net.batch, len(data)
+    order = np.resize(np.arange(n), -(-n // B) * B)       # the last chunk filled up from the start
+    losses, predictions = [], []
+    for start in tqdm(range(0, len(order), B), desc='test', leave=False, disable=not progress):
+        indices = order[start:start + B]
+        loss, prediction = _metrics(_run_chunk(net, data, indices, False), data.y[indices])
+        losses.append(loss)
+        predictions.append(prediction)
+    losses, predictions = np.concatenate(losses)[:n], np.concatenate(predictions)[:n]
+    return {'loss': float(losses.mean()), 'accuracy': float((predictions == data.y).mean()),
+            'predictions': predictions, 'labels': data.y.copy()}
+
+
+def save_checkpoint(path, net, meta):
+    """Write the network state and ``meta`` (JSON-serialisable) to ``path`` (``.npz``) atomically."""
+    arrays = {f'state/{key}': value for key, value in net.get_state().items()}
+    return save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load_checkpoint(path, net):
+    """Restore the network state from ``path`` into ``net``; returns the checkpoint's ``meta`` dict."""
+    with np.load(path) as f:
+        net.set_state({key[len('state/'):]: f[key] for key in f.files if key.startswith('state/')})
+        return json.loads(str(f['meta']))
+
+
+def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=False, patience=2, factor=0.5,
+          progress=True, on_epoch=None):
+    """Train ``net`` for ``epochs`` epochs (in total, counting those of a resumed checkpoint).
+
+    Parameters
+    ----------
+    net : GLENetwork
+        Built with ``learning``, a loss (``'ce'``), ``record=['r']`` and ``batch`` = samples per chunk.
+    train_data, test_data : TimeSeriesData
+        Samples with ``net.n_in`` channels and ``net.layers[-1].size`` classes, all of the same length.
+    seed : int
+        Seed of the shuffling.
+    checkpoint : str or None
+        ``.npz`` file written after every epoch.
+    resume : bool
+        Continue from ``checkpoint`` when it exists (bit for bit, on any device).
+    patience, factor : int, float
+        ReduceLROnPlateau on the test loss.
+    progress : bool
+        Show progress bars with the running loss and accuracy.
+    on_epoch : callable or None
+        Called as ``on_epoch(history, test_result)`` after each epoch's checkpoint (e.g. to write plots);
+        ``test_result`` as returned by :func:`evaluate`.
+
+    Returns the history: one dict per epoch with ``epoch``, ``train_loss``, ``train_accuracy``,
+    ``test_loss``, ``test_accuracy``, ``lr_scale`` and ``seconds`` (wall time of the epoch).
+    """
+    _check(net, train_data)
+    _check(net, test_data)
+    if net.learning is None:
+        raise GLEConfigError('the network has no plasticity; build it with learning=Learning(Adam(lr=...)).')
+    if resume and checkpoint is None:
+        raise GLEConfigError('resume=True needs checkpoint=... (the file to continue from).')
+    rng = np.random.default_rng(seed)
+    plateau = ReduceLROnPlateau(patience, factor)
+    base_rates = list(net.learning_rates)
+    history = []
+    if resume and os.path.exists(checkpoint):
+        meta = load_checkpoint(checkpoint, net)
+        rng.bit_generator.state = meta['rng']
+        plateau.load(meta['plateau'])
+        base_rates, history = meta['base_rates'], meta['history']
+    B = net.batch
+    chunks = len(train_data) // B
+    if chunks == 0:
+        raise GLEConfigError(f'the training set has {len(train_data)} samples, fewer than batch={B}; '
+                             'lower the batch or give more samples.')
+    for epoch in range(len(history) + 1, epochs + 1):
+        start = time.perf_counter()
+        order = rng.permutation(len(train_data))
+        losses, correct, seen = [], 0, 0
+        bar = tqdm(range(chunks), desc=f'epoch {epoch}/{epochs}', disable=not progress)
+        for c in bar:
+            indices = order[c * B:(c + 1) * B]
+            loss, prediction = _metrics(_run_chunk(net, train_data, indices, True), train_data.y[indices])
+            losses.append(loss)
+            correct += int((prediction == train_data.y[indices]).sum())
+            seen += B
+            bar.set_postfix(loss=f'{np.concatenate(losses).mean():.4f}', acc=f'{correct / seen:.3f}')
+        train_seconds = time.perf_counter() - start
+        test = evaluate(net, test_data, progress)
+        record = {'epoch': epoch, 'train_loss': float(np.concatenate(losses).mean()),
+                  'train_accuracy': correct / seen, 'test_loss': test['loss'], 'test_accuracy': test['accuracy'],
+                  'lr_scale': plateau.scale, 'train_seconds': train_seconds,
+                  'seconds': time.perf_counter() - start}
+        history.append(record)
+        if plateau.step(test['loss']):
+            for l, lr in enumerate(base_rates):
+                net.set_learning_rate(lr * plateau.scale, layer=l)
+        if progress:
+            tqdm.write(f"epoch {epoch}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f}, "
+                       f"test loss {test['loss']:.4f} acc {test['accuracy']:.3f} ({record['seconds']:.1f} s)")
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, net, {'epoch': epoch, 'history': history, 'rng': rng.bit_generator.state,
+                                              'plateau': plateau.state(), 'base_rates': base_rates})
+        if on_epoch is not None:
+            on_epoch(history, test)
+    return history
