@@ -8,6 +8,9 @@
     microseconds per simulated step from Brian2's timer of the simulation loop, on the second run of the
     compiled binary (N <= 3000; the first run is reported too) or on the first (N = 10000). Kernels are
     loaded before the loop starts (``CUDA_MODULE_LOADING=EAGER``).
+(c) speed of the MNIST-1D end-to-end model (``models/mnist1d_e2e.py``: 6 x 53 GLE units, CE, Adam every step)
+    at batch 100 and 1000: microseconds per step of a 360-step run (one sample per copy, random inputs and
+    labels), timed like (b).
 
 Each part runs in its own process (Brian2 holds one standalone device per process) under a time limit
 taken from what is left of ``--budget``, parity first, then the sizes in increasing order. Results go to
@@ -34,6 +37,7 @@ import numpy as np
 
 TOLERANCE = 1e-12                              # relative to each variable's largest magnitude
 SIZES = (1000, 3000, 10000)
+MNIST_BATCHES = (100, 1000)
 STEPS = {1000: 2000, 3000: 1000, 10000: 200}   # simulated steps per run (0.01 ms each)
 SECOND_RUN_SYNAPSES = 3e7   # larger nets are timed on their first run only (moving the state costs minutes)
 
@@ -79,20 +83,36 @@ def check_parity(args, directory):
          seconds=time.perf_counter() - start)
 
 
-def measure_speed(args, directory):
+def speed_network(args, directory):
+    """The network of a speed part, one run's input and target, and what describes it."""
     from brian2 import ms
-    from brian2.devices import get_device
     from gle_brian import GLENetwork, Layer
+    if args.part == 'mnist1d':
+        from models import mnist1d_e2e
+        batch, steps = args.n, 360
+        rng = np.random.default_rng(batch)
+        x = rng.normal(size=(steps, batch, 1))
+        y = np.zeros((steps, batch, 10))
+        y[:, np.arange(batch), rng.integers(0, 10, batch)] = 1.0
+        net = mnist1d_e2e.build('cuda_standalone', batch, seed=12, directory=directory)
+        synapses = batch * sum(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
+        return net, x, y, dict(model='mnist1d_e2e', batch=batch, steps=steps, synapses=synapses)
     n, steps = args.n, STEPS.get(args.n, 200)
     layers = [Layer(n, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(n, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms),
               Layer(n, 'linear', tau_m=1 * ms)]
     rng = np.random.default_rng(n)
     x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
-    emit(args.result, N=n, steps=steps, synapses=3 * n * n)
-    start = time.perf_counter()
     net = GLENetwork(n, layers, dt=0.01 * ms, device='cuda_standalone', loss='mse', beta=0.1, seed=0,
                      directory=directory)
-    emit(args.result, setup_s=time.perf_counter() - start)
+    return net, x, y, dict(N=n, steps=steps, synapses=3 * n * n)
+
+
+def measure_speed(args, directory):
+    from brian2.devices import get_device
+    start = time.perf_counter()
+    net, x, y, description = speed_network(args, directory)
+    steps = description['steps']
+    emit(args.result, setup_s=time.perf_counter() - start, **description)
     start = time.perf_counter()
     try:
         net.run(x, y)                               # generates, compiles and runs
@@ -105,7 +125,7 @@ def measure_speed(args, directory):
     emit(args.result, build_and_first_run_s=time.perf_counter() - start,
          compile_s=device.timers.get('compile', {}).get('make'), first_run_us_per_step=device._last_run_time / steps * 1e6,
          us_per_step=device._last_run_time / steps * 1e6, timed_run='first')
-    if 3 * n * n <= SECOND_RUN_SYNAPSES:
+    if description['synapses'] <= SECOND_RUN_SYNAPSES:
         start = time.perf_counter()
         net.run(x, y)
         emit(args.result, us_per_step=device._last_run_time / steps * 1e6, timed_run='second',
@@ -144,6 +164,8 @@ def environment():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', type=int, nargs='+', default=list(SIZES), help='N of the speed runs')
+    parser.add_argument('--mnist-batches', type=int, nargs='*', default=list(MNIST_BATCHES),
+                        help='batch sizes of the MNIST-1D speed runs (none: skip them)')
     parser.add_argument('--no-parity', action='store_true', help='skip the parity check')
     parser.add_argument('--budget', type=float, default=540, help='seconds for all parts (default: %(default)s)')
     parser.add_argument('--out', default=os.environ.get('OUT') or os.path.join('output', 'gpu_check'))
@@ -151,8 +173,8 @@ def main(argv=None):
     parser.add_argument('--compute-capability', type=float, default=None,
                         help='GPU architecture to compile for (default: that of the GPU; 9.0 in dry runs)')
     parser.add_argument('--dry-run', action='store_true', help='generate the CUDA code only (no GPU needed)')
-    parser.add_argument('--part', choices=['parity', 'speed'], help=argparse.SUPPRESS)
-    parser.add_argument('--n', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--part', choices=['parity', 'speed', 'mnist1d'], help=argparse.SUPPRESS)
+    parser.add_argument('--n', type=int, help=argparse.SUPPRESS)          # N (speed) or batch size (mnist1d)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     parser.add_argument('--directory', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -165,7 +187,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     report = {'dry_run': args.dry_run, 'environment': environment(), 'parity': None, 'speed': []}
     report_file = os.path.join(args.out, 'gpu_check.json')
-    parts = ([] if args.no_parity else [('parity', None)]) + [('speed', n) for n in args.sizes]
+    parts = (([] if args.no_parity else [('parity', None)]) + [('speed', n) for n in args.sizes]
+             + [('mnist1d', batch) for batch in args.mnist_batches])
     start = time.monotonic()
     for part, n in parts:
         left = args.budget - (time.monotonic() - start)

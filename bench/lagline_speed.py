@@ -17,6 +17,7 @@ from brian2 import ms
 
 from gle_brian import Adam, Learning, ReferenceNetwork
 from gle_brian.data import smoothed_steps
+from gle_brian.results import write_json
 from models import lagline
 
 
@@ -60,8 +61,7 @@ def main(argv=None):
         print(f"| {row['runner']} | {row['wall_seconds']:.1f} | {row['w'][0]:.5f}, {row['w'][1]:.5f} | "
               f"{row['tau_m_ms'][0]:.5f}, {row['tau_m_ms'][1]:.5f} |")
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(rows, f, indent=2)
+        write_json(args.out, rows)
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ from brian2 import ms
 from brian2.devices import get_device
 
 from gle_brian import GLENetwork, Layer, ReferenceNetwork, init_weights
+from gle_brian.results import write_json
 
 DT = 0.01 * ms
 
@@ -75,8 +76,7 @@ def main(argv=None):
             f"{row[f'{d}_us']:.1f} ({row[f'{d}_vs_mirror']:.2f}x)" for d in args.devices]
         print('| ' + ' | '.join(cells) + ' |')
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump({'machine': platform.processor() or platform.machine(), 'rows': rows}, f, indent=2)
+        write_json(args.out, {'machine': platform.processor() or platform.machine(), 'rows': rows})
 
 
 if __name__ == '__main__':
