@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 from brian2 import ms
+from tqdm.auto import tqdm
 
 from gle_brian import GLENetwork, Layer
 from gle_brian.data import smoothed_steps
@@ -133,7 +134,8 @@ def _train_network(variant, x, target, w0, tau0, chunk, n_init, device, lr, beta
     edges = (list(range(0, steps + 1, chunk)) if device in STANDALONE_DEVICES
              else sorted({0, chunk, n_init * chunk, steps}))
     records = {name: [] for name in ('r', 'err', 'w0', 'w1', 'tau_m0', 'tau_m1')}
-    for begin, end in zip(edges[:-1], edges[1:]):
+    chunks = list(zip(edges[:-1], edges[1:]))
+    for begin, end in tqdm(chunks, desc=f'lagline {variant}', unit='run', disable=len(chunks) < 10, leave=False):
         if begin == chunk:
             for l in range(2):
                 net.set_tau_m(tau0[l] * ms, layer=l)
