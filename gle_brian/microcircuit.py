@@ -32,9 +32,8 @@ from brian2 import Clock, Equations, Network, NeuronGroup, StateMonitor, Synapse
 
 from .errors import GLEConfigError
 from .network import SCHEDULE, GLENetwork, _positions
-from .neurons import (INSTANTANEOUS_ERROR, OUTPUT_ERROR, PROSPECTIVE_ERROR, SOMA, _ERROR_CODE,
-                      _PROSPECTIVE_POTENTIAL_CODE, _TAU_M_DRIVE_CODE, plasticity_code, plasticity_equations,
-                      rate_code)
+from .neurons import (INSTANTANEOUS_ERROR, OUTPUT_ERROR, PROSPECTIVE_ERROR, SOMA, error_code, plasticity_code,
+                      plasticity_equations, rate_code, representation_code)
 from . import synapses
 from .synapses import all_to_all, projection_equations
 
@@ -134,9 +133,9 @@ class MicrocircuitNetwork(GLENetwork):
                 _schedule(group.state_updater, 'soma')
             rep.gamma = layer.gamma
             rep.b = self.initial_biases[l]
-            _schedule(err.run_regularly(_ERROR_CODE[layer.prospective_errors], name=f'error_{l}_dendrites'),
+            _schedule(err.run_regularly(error_code(layer.prospective_errors), name=f'error_{l}_dendrites'),
                       'error_dendrites')
-            _schedule(rep.run_regularly('\n'.join([_PROSPECTIVE_POTENTIAL_CODE] + [_TAU_M_DRIVE_CODE] * ('tau_m' in learned)),
+            _schedule(rep.run_regularly(representation_code('tau_m' in learned),
                                         name=f'layer_{l}_dendrites'), 'dendrites')
             for param in learned:
                 code = plasticity_code(learning.optimiser, param, float(learning.time_unit), self.tau_m_min)

@@ -34,8 +34,9 @@ from brian2.units.fundamentalunits import fail_for_dimension_mismatch, Dimension
 from .activations import get_activation
 from .errors import GLEConfigError
 
-__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'rate_code', 'OUTPUT_ERROR', 'CE_OUTPUT_ERROR',
-           'SOFTMAX_NORMALISER', 'plasticity_equations', 'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
+__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
+           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'plasticity_equations',
+           'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
 # --- The equations -------------------------------------------------------------------------------
 
@@ -112,10 +113,19 @@ def neuron_equations(prospective_errors=True, shared_parameters=False):
     return equations
 
 
+def error_code(prospective_errors=True):
+    """Code that writes the error ``err`` (prospective ``v + tau_m dv/dt``, or instantaneous ``eps``)."""
+    return _ERROR_CODE[prospective_errors]
+
+
+def representation_code(learn_tau_m=False):
+    """Code that writes the prospective potential (and, when ``tau_m`` learns, its drive ``err du/dt``)."""
+    return '\n'.join([_PROSPECTIVE_POTENTIAL_CODE] + [_TAU_M_DRIVE_CODE] * learn_tau_m)
+
+
 def dendrite_code(prospective_errors=True, learn_tau_m=False):
-    """Code run each step before the state update: the error and the prospective potential."""
-    lines = [_ERROR_CODE[prospective_errors], _PROSPECTIVE_POTENTIAL_CODE] + [_TAU_M_DRIVE_CODE] * learn_tau_m
-    return '\n'.join(lines)
+    """Code run each step before the state update: the error, then the prospective potential."""
+    return error_code(prospective_errors) + '\n' + representation_code(learn_tau_m)
 
 
 def plasticity_equations(optimiser, params, batch=1):
