@@ -13,20 +13,16 @@ Example::
 """
 import numpy as np
 from brian2 import Quantity, second
-from brian2.units.fundamentalunits import DimensionMismatchError, fail_for_dimension_mismatch
 from scipy.ndimage import gaussian_filter1d
 
-from .errors import GLEInputError
+from .errors import GLEInputError, check_units
 
 __all__ = ['smoothed_steps', 'sines', 'TimeSeriesData', 'mnist1d']
 
 
 def _steps(duration, dt, name='duration'):
     for label, value in ((name, duration), ('dt', dt)):
-        try:
-            fail_for_dimension_mismatch(value, second)
-        except DimensionMismatchError:
-            raise GLEInputError(f'{label}={value!r} must be a time, e.g. {label}=10*ms.') from None
+        check_units(value, second, label, '10*ms', GLEInputError)
         if not float(value) > 0:
             raise GLEInputError(f'{label}={value!r} must be positive.')
     return int(round(float(duration / dt)))

@@ -28,10 +28,9 @@ share their parameters)::
 import numpy as np
 from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, Synapses, TimedArray, linked_var, second
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
-from brian2.units.fundamentalunits import DimensionMismatchError, fail_for_dimension_mismatch
 
 from . import devices, neurons, synapses
-from .errors import GLEConfigError, GLEInputError
+from .errors import GLEConfigError, GLEInputError, check_units
 from .neurons import (CE_OUTPUT_ERROR, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code, neuron_equations,
                       rate_code)
 from .optimisers import Learning
@@ -535,10 +534,7 @@ class GLENetwork:
 
     @staticmethod
     def _check_dt(dt, name='dt'):
-        try:
-            fail_for_dimension_mismatch(dt, second)
-        except DimensionMismatchError:
-            raise GLEConfigError(f'{name}={dt!r} must be a time, e.g. {name}=0.01*ms.') from None
+        check_units(dt, second, name, '0.01*ms')
         if not np.isscalar(float(dt)) or not float(dt) > 0 or not np.isfinite(float(dt)):
             raise GLEConfigError(f'{name}={dt!r} must be a positive, finite time.')
         return Quantity(float(dt), dim=second.dim)

@@ -29,10 +29,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from brian2 import Quantity, second
 from brian2.utils.stringtools import word_substitute
-from brian2.units.fundamentalunits import fail_for_dimension_mismatch, DimensionMismatchError
 
 from .activations import get_activation
-from .errors import GLEConfigError
+from .errors import GLEConfigError, check_units
 
 __all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
            'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'plasticity_equations',
@@ -218,10 +217,7 @@ class Layer:
             raise GLEConfigError('tau_m is missing: give each Layer a membrane time constant, e.g. tau_m=10*ms.')
         taus = {}
         for name, value in (('tau_m', self.tau_m), ('tau_r', self.tau_m if self.tau_r is None else self.tau_r)):
-            try:
-                fail_for_dimension_mismatch(value, second)
-            except DimensionMismatchError:
-                raise GLEConfigError(f'{name}={value!r} must carry time units, e.g. {name}=10*ms.') from None
+            check_units(value, second, name, '10*ms')
             arr = np.broadcast_to(np.asarray(value, dtype=float), (self.size,)) if np.size(value) in (1, self.size) \
                 else None
             if arr is None:

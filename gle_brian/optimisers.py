@@ -25,11 +25,10 @@ from functools import lru_cache
 
 import numpy as np
 from brian2 import Quantity, ms, second
-from brian2.units.fundamentalunits import DimensionMismatchError, fail_for_dimension_mismatch
 from brian2.utils.stringtools import word_substitute
 
 from .activations import _NUMPY_NAMESPACE
-from .errors import GLEConfigError
+from .errors import GLEConfigError, check_units
 
 __all__ = ['Optimiser', 'SGD', 'Adam', 'Learning']
 
@@ -207,10 +206,7 @@ class Learning:
             value = getattr(self, name)
             if value is None and name == 'tau_m_min':
                 continue
-            try:
-                fail_for_dimension_mismatch(value, second)
-            except DimensionMismatchError:
-                raise GLEConfigError(f'{name}={value!r} must be a time, e.g. {name}=1*ms.') from None
+            check_units(value, second, name, '1*ms')
             if not float(value) > 0:
                 raise GLEConfigError(f'{name}={value!r} must be positive.')
 

@@ -29,9 +29,8 @@ import numpy as np
 from brian2 import Hz, Quantity, StateMonitor, get_unit, second
 from brian2.devices import get_device
 from brian2.devices.device import RuntimeDevice
-from brian2.units.fundamentalunits import DimensionMismatchError, fail_for_dimension_mismatch
 
-from .errors import GLEConfigError
+from .errors import GLEConfigError, check_units
 from .network import RECORDABLE, SCHEDULE, GLENetwork
 from .neurons import Layer
 
@@ -204,17 +203,10 @@ def _monitor(net, source, variables, indices, dt):
     return monitor
 
 
-def _check_units(value, unit, name, example):
-    try:
-        fail_for_dimension_mismatch(value, unit)
-    except DimensionMismatchError:
-        raise GLEConfigError(f'{name}={value!r} must carry units of {unit!r}, e.g. {name}={example}.') from None
-
-
 def _sampling_interval(net, dt):
     if dt is None:
         return net.dt
-    _check_units(dt, second, 'dt', '0.1*ms')
+    check_units(dt, second, 'dt', '0.1*ms')
     steps = float(dt / net.dt)
     if not np.isfinite(steps) or steps < 1 - 1e-9 or abs(steps - round(steps)) > 1e-9:
         raise GLEConfigError(f'dt={dt} must be a positive multiple of the network step dt={net.dt}, '
@@ -261,7 +253,7 @@ def transfer_function(frequencies, tau_m, tau_r, path='forward', dt=None):
     """
     if path not in PATHS:
         raise GLEConfigError(f'path={path!r} is not known; use one of {list(PATHS)}.')
-    _check_units(frequencies, Hz, 'frequencies', '[10, 100]*Hz')
+    check_units(frequencies, Hz, 'frequencies', '[10, 100]*Hz')
     omega = 2 * np.pi * np.asarray(frequencies / Hz, dtype=float)
     tau_m, tau_r = float(tau_m), float(tau_r)
     if path == 'error':
@@ -289,7 +281,7 @@ def frequency_response(tau_m, tau_r, frequencies, dt, path='forward', cycles=3, 
     """
     if path not in PATHS:
         raise GLEConfigError(f'path={path!r} is not known; use one of {list(PATHS)}.')
-    _check_units(frequencies, Hz, 'frequencies', '[10, 100]*Hz')
+    check_units(frequencies, Hz, 'frequencies', '[10, 100]*Hz')
     frequencies = np.atleast_1d(np.asarray(frequencies / Hz, dtype=float))
     if np.any(frequencies <= 0) or np.any(frequencies * float(dt) >= 0.5):
         raise GLEConfigError(f'frequencies must lie between 0 and the Nyquist frequency 1/(2 dt) = '
@@ -343,7 +335,7 @@ def poisson_spikes(rates, dt, rate_scale=100 * Hz, trials=1, seed=None):
 
         >>> t, i = poisson_spikes(rec['r', 0], rec.dt, rate_scale=200*Hz, trials=20, seed=0)  # doctest: +SKIP
     """
-    _check_units(rate_scale, Hz, 'rate_scale', '100*Hz')
+    check_units(rate_scale, Hz, 'rate_scale', '100*Hz')
     rates = np.asarray(rates, dtype=float)
     rates = rates[:, None] if rates.ndim == 1 else rates
     probability = np.clip(rates, 0, None) * float(rate_scale * dt)

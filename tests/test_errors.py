@@ -20,7 +20,7 @@ def small_net(**kwargs):
     (Layer(3, tau_m=1 * ms, tau_r=0.001 * ms), r'tau_r=.* is below dt=.*make tau_r >= dt'),
     (Layer(3, tau_m=0.005 * ms), r'tau_m=.* is below dt'),
     (Layer(3, tau_m=[1, 1] * ms), r'tau_m has 2 values but the layer has size=3'),
-    (Layer(3, tau_m=1.0), r'tau_m=1.0 must carry time units'),
+    (Layer(3, tau_m=1.0), r'tau_m=1.0 must be a time, e.g. tau_m=10\*ms'),
     (Layer(3), r'tau_m is missing'),
     (Layer(3, 'swish', tau_m=1 * ms), r"activation='swish' is not known.*Activation\(name"),
     (Layer(0, tau_m=1 * ms), r'size=0'),
