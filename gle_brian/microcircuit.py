@@ -163,11 +163,7 @@ class MicrocircuitNetwork(GLENetwork):
             projection.connect(i=i, j=j)
             projection.w = weights[l].ravel()[k]
             self._weight_positions.append(_positions(k, n_post, n_pre))
-            _schedule(projection.summed_updaters['I_basal_post'], 'basal')
-            if l > 0:
-                _schedule(projection.summed_updaters['I_apical_pre'], 'apical')
-                if self.feedback == 'random':
-                    projection.w_feedback = self.feedback_weights[l].ravel()[k]
+            self._wire_feedback(projection, l, k)
             if learn_w:
                 _schedule(projection.run_regularly(synapses.plasticity_code(learning.optimiser),
                                                    name=f'projection_{l}_plasticity'), 'plasticity')

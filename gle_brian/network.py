@@ -282,11 +282,7 @@ class GLENetwork:
             else:
                 self._weight_positions.append(_positions(k, n_post, n_pre))
                 holder.w = weights[l].ravel()[k]
-            _schedule(projection.summed_updaters['I_basal_post'], 'basal')
-            if l > 0:
-                _schedule(projection.summed_updaters['I_apical_pre'], 'apical')
-                if self.feedback == 'random':
-                    projection.w_feedback = self.feedback_weights[l].ravel()[k]
+            self._wire_feedback(projection, l, k)
             if learn_w:
                 _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, B),
                                                name=f'projection_{l}_plasticity'), 'plasticity')
@@ -307,6 +303,17 @@ class GLENetwork:
             pre = group
         self.output = self.neurons[-1]
         self.network = Network(self.input, *self.neurons, *self.synapses, *extra, *self._monitor_objects())
+
+    def _wire_feedback(self, projection, l, k):
+        """Schedule the projection's feed-forward and feedback sums; set fixed random feedback weights.
+
+        ``k`` is the row-major index in ``W`` of each synapse (see :func:`synapses.all_to_all`).
+        """
+        _schedule(projection.summed_updaters['I_basal_post'], 'basal')
+        if l > 0:
+            _schedule(projection.summed_updaters['I_apical_pre'], 'apical')
+            if self.feedback == 'random':
+                projection.w_feedback = self.feedback_weights[l].ravel()[k]
 
     def _init_learning(self, group, param, layer):
         """Set the learning rate of ``param`` in ``group``; plasticity stays off until a run turns it on."""
