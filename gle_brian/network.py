@@ -430,7 +430,7 @@ class GLENetwork:
         if self.project is None:
             devices.activate(self.device)
             values = {key: key[0].variables[key[1]].get_value() for key in self._state_variables()}
-        elif self.steps_per_run is None and not self._carried:
+        elif not self.started:
             raise GLEInputError(f'get_state() on a {self.device} network before its first run: the state is only '
                                 'known after a run (or a set_state); run it first.')
         else:
@@ -462,6 +462,33 @@ class GLENetwork:
                 variable.set_value(value)
             else:
                 self._carried[(group, name)] = value if variable.dim.is_dimensionless else Quantity(value, variable.dim)
+
+    def reset_state(self, layers=None):
+        """Set the neurons of ``layers`` (indices; all when None) back to rest, as at the start.
+
+        Potentials, rates and errors (:data:`gle_brian.neurons.NEURON_STATE`) become zero; weights,
+        biases, time constants and optimiser state are kept. Takes effect at the next :meth:`run`, e.g.
+        to start every sample from rest in a fixed memory: ``net.reset_state([0, 1, 2, 3])``.
+        """
+        indices = range(len(self.layers)) if layers is None else list(layers)
+        top = len(self.layers)
+        if not all(isinstance(l, (int, np.integer)) and -top <= l < top for l in indices):
+            raise GLEConfigError(f'layers={indices!r}: give layer indices between {-top} and {top - 1}.')
+        self._assign(*[(group, name, Quantity(np.zeros(group.variables[name].size), group.variables[name].dim))
+                       for group in (self.neurons[l] for l in indices)
+                       for name in neurons.NEURON_STATE if name in group.variables])
+
+    @property
+    def started(self):
+        """False while a standalone network has neither run nor been given a state (it is then at rest)."""
+        return self.project is None or self.steps_per_run is not None or bool(self._carried)
+
+    def rates(self, layer=-1):
+        """The stored rates ``r`` of ``layer`` now (the input of the next step), shape ``(batch, n_l)``."""
+        if not self.started:
+            return np.zeros((self.batch, self.layers[layer].size))
+        group = self.neurons[layer]
+        return self.get_state()[f'{group.name}.r'].reshape(self.batch, -1)
 
     # --- changing parameters between runs ----------------------------------------------------------
 

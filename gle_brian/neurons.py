@@ -34,7 +34,7 @@ from .activations import get_activation
 from .errors import GLEConfigError, check_units
 
 __all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
-           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'plasticity_equations',
+           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'plasticity_equations',
            'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
 # --- The equations -------------------------------------------------------------------------------
@@ -53,6 +53,9 @@ tau_m : second                                     # membrane time constant
 tau_r : second                                     # prospective (look-ahead) time constant
 gamma : 1                                          # nudging of the soma by the error
 '''
+
+# What a neuron carries from one step to the next (all zero at the start); the rest are parameters.
+NEURON_STATE = ('u', 'v', 'u_breve', 'r', 'r_prime', 'I_basal', 'I_apical', 'err', 'err_du_dt', 'softmax_sum')
 
 INSTANTANEOUS_ERROR = '''
 eps = r_prime*I_apical : 1                         # instantaneous error phi'(u_breve) * apical input

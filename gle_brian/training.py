@@ -3,16 +3,23 @@
 Samples are run in chunks of ``net.batch`` samples side by side, each chunk one :meth:`GLENetwork.run`
 of ``data.steps`` steps. Every run therefore has the same length, so a standalone network is compiled on
 the first run and its binary is rerun for every chunk of every epoch, training and testing alike. The
-state is never reset: it carries over between samples, from training into testing and across epochs
-(GLE_MODEL.md, section 1.3).
+state is never reset (GLE_MODEL.md, 1.3): it carries over between samples, from training into testing and
+across epochs; only the layers named in ``reset_layers`` (e.g. a fixed memory, which the reference
+rebuilds for every batch) start every chunk from rest.
+
+Testing follows the reference, which tests all samples in one batch of 1000 whose state is the training
+state tiled, and afterwards truncates that batch back to the training batch: every test chunk starts from
+the state the training left, and training continues from the end state of the first test chunk. Test
+runs have no target (no output error, nothing learned). The set is tested once before the first epoch.
 
 Per epoch: the training set in a shuffled order (learning on; an incomplete last chunk is left out), then
-the test set (learning off; the last chunk is filled up with repeated samples, whose outputs are
-ignored). The prediction for a sample is the argmax over classes of its output rates summed over its
-steps; the loss is the cross-entropy of ``softmax(r)`` against the label, averaged over the steps.
-ReduceLROnPlateau halves the learning rates when the test loss has not improved for ``patience`` epochs.
-After every epoch a checkpoint (network state, epoch, metrics, random-generator and schedule state) is
-written atomically; ``resume=True`` continues from it bit for bit.
+the test set (the last chunk is filled up with repeated samples, whose outputs are ignored). The network's
+output at a step is the output rate stored before the step (the reference's return value); the prediction
+for a sample is the argmax over classes of these outputs summed over its steps, the loss the
+cross-entropy of their softmax against the label, averaged over the steps. ReduceLROnPlateau scales the
+learning rates by ``factor`` when the test loss has not improved for ``patience`` epochs. After every
+epoch a checkpoint (network state, epoch, metrics, random-generator and schedule state) is written
+atomically; ``resume=True`` continues from it bit for bit.
 
 Example::
 
@@ -94,35 +101,58 @@ def _check(net, data):
                              f'{data.steps}; build a new network for this data.')
 
 
-def _run_chunk(net, data, indices, learn):
-    """Run ``net.batch`` samples side by side; returns their output rates ``(steps, batch, classes)``."""
+def _run_chunk(net, data, indices, learn, reset_layers=()):
+    """Run ``net.batch`` samples side by side; returns their outputs ``(steps, batch, classes)``.
+
+    The output at step n is the rate stored before the step, as the reference's network returns it.
+    """
     x, labels = data.batch(indices)
+    before = net.rates(-1)
+    if reset_layers:
+        net.reset_state(reset_layers)
     target = np.broadcast_to(np.eye(data.classes)[labels], (data.steps,) + (len(labels), data.classes))
-    net.run(x, target, learn=learn)
-    return net.trace('r', -1).reshape(data.steps, len(labels), data.classes)
+    net.run(x, target if learn else None, learn=learn)
+    after = net.trace('r', -1).reshape(data.steps, len(labels), data.classes)
+    return np.concatenate([before[None], after[:-1]])
 
 
 def _metrics(rates, labels):
     return cross_entropy(rates, labels), rates.sum(axis=0).argmax(axis=1)
 
 
-def evaluate(net, data, progress=False):
-    """Test ``net`` on ``data`` with learning off; returns ``{'loss', 'accuracy', 'predictions', 'labels'}``.
+def evaluate(net, data, progress=False, reset_layers=()):
+    """Test ``net`` on ``data``; returns ``{'loss', 'accuracy', 'predictions', 'labels', 'outputs'}``.
 
-    The outputs still drive the output error (the state evolves as in training), but nothing is learned.
+    ``outputs`` are the outputs of the first chunk's samples, shape ``(steps, samples, classes)``.
+
+    Every chunk starts from the network's present state, without a target, so nothing is learned;
+    afterwards the network holds the end state of the first chunk (see the module's description).
     """
     _check(net, data)
     B, n = net.batch, len(data)
     order = np.resize(np.arange(n), -(-n // B) * B)       # the last chunk filled up from the start
+    start_state = net.get_state() if net.started and n > B else None     # None: at rest
+    first_end = None
     losses, predictions = [], []
     for start in tqdm(range(0, len(order), B), desc='test', leave=False, disable=not progress):
+        if start:
+            first_end = first_end or net.get_state()
+            if start_state is None:
+                net.reset_state()
+            else:
+                net.set_state(start_state)
         indices = order[start:start + B]
-        loss, prediction = _metrics(_run_chunk(net, data, indices, False), data.y[indices])
+        rates = _run_chunk(net, data, indices, False, reset_layers)
+        loss, prediction = _metrics(rates, data.y[indices])
+        if start == 0:
+            outputs = rates
         losses.append(loss)
         predictions.append(prediction)
+    if first_end is not None:
+        net.set_state(first_end)
     losses, predictions = np.concatenate(losses)[:n], np.concatenate(predictions)[:n]
     return {'loss': float(losses.mean()), 'accuracy': float((predictions == data.y).mean()),
-            'predictions': predictions, 'labels': data.y.copy()}
+            'predictions': predictions, 'labels': data.y.copy(), 'outputs': outputs[:, :n]}
 
 
 def save_checkpoint(path, net, meta):
@@ -139,7 +169,7 @@ def load_checkpoint(path, net):
 
 
 def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=False, patience=2, factor=0.5,
-          progress=True, on_epoch=None):
+          progress=True, on_epoch=None, reset_layers=()):
     """Train ``net`` for ``epochs`` epochs (in total, counting those of a resumed checkpoint).
 
     Parameters
@@ -161,9 +191,12 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
     on_epoch : callable or None
         Called as ``on_epoch(history, test_result)`` after each epoch's checkpoint (e.g. to write plots);
         ``test_result`` as returned by :func:`evaluate`.
+    reset_layers : sequence of int
+        Layers set back to rest before every chunk (:meth:`GLENetwork.reset_state`).
 
     Returns the history: one dict per epoch with ``epoch``, ``train_loss``, ``train_accuracy``,
-    ``test_loss``, ``test_accuracy``, ``lr_scale`` and ``seconds`` (wall time of the epoch).
+    ``test_loss``, ``test_accuracy``, ``lr_scale``, ``train_seconds`` and ``seconds`` (wall time of the
+    epoch, testing included). Its first entry, epoch 0, is the test before training (train values None).
     """
     _check(net, train_data)
     _check(net, test_data)
@@ -185,31 +218,35 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
     if chunks == 0:
         raise GLEConfigError(f'the training set has {len(train_data)} samples, fewer than batch={B}; '
                              'lower the batch or give more samples.')
-    for epoch in range(len(history) + 1, epochs + 1):
+    first = history[-1]['epoch'] + 1 if history else 0
+    for epoch in range(first, epochs + 1):
         start = time.perf_counter()
-        order = rng.permutation(len(train_data))
         losses, correct, seen = [], 0, 0
-        bar = tqdm(range(chunks), desc=f'epoch {epoch}/{epochs}', disable=not progress)
-        for c in bar:
-            indices = order[c * B:(c + 1) * B]
-            loss, prediction = _metrics(_run_chunk(net, train_data, indices, True), train_data.y[indices])
-            losses.append(loss)
-            correct += int((prediction == train_data.y[indices]).sum())
-            seen += B
-            bar.set_postfix(loss=f'{np.concatenate(losses).mean():.4f}', acc=f'{correct / seen:.3f}')
+        if epoch:
+            order = rng.permutation(len(train_data))
+            bar = tqdm(range(chunks), desc=f'epoch {epoch}/{epochs}', disable=not progress)
+            for c in bar:
+                indices = order[c * B:(c + 1) * B]
+                rates = _run_chunk(net, train_data, indices, True, reset_layers)
+                loss, prediction = _metrics(rates, train_data.y[indices])
+                losses.append(loss)
+                correct += int((prediction == train_data.y[indices]).sum())
+                seen += B
+                bar.set_postfix(loss=f'{np.concatenate(losses).mean():.4f}', acc=f'{correct / seen:.3f}')
         train_seconds = time.perf_counter() - start
-        test = evaluate(net, test_data, progress)
-        record = {'epoch': epoch, 'train_loss': float(np.concatenate(losses).mean()),
-                  'train_accuracy': correct / seen, 'test_loss': test['loss'], 'test_accuracy': test['accuracy'],
-                  'lr_scale': plateau.scale, 'train_seconds': train_seconds,
+        test = evaluate(net, test_data, progress, reset_layers)
+        record = {'epoch': epoch, 'train_loss': float(np.concatenate(losses).mean()) if epoch else None,
+                  'train_accuracy': correct / seen if epoch else None, 'test_loss': test['loss'],
+                  'test_accuracy': test['accuracy'], 'lr_scale': plateau.scale, 'train_seconds': train_seconds,
                   'seconds': time.perf_counter() - start}
         history.append(record)
-        if plateau.step(test['loss']):
+        if epoch and plateau.step(test['loss']):
             for l, lr in enumerate(base_rates):
                 net.set_learning_rate(lr * plateau.scale, layer=l)
         if progress:
-            tqdm.write(f"epoch {epoch}: train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f}, "
-                       f"test loss {test['loss']:.4f} acc {test['accuracy']:.3f} ({record['seconds']:.1f} s)")
+            trained = f"train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f}, " if epoch else ''
+            tqdm.write(f"epoch {epoch}: {trained}test loss {test['loss']:.4f} acc {test['accuracy']:.3f} "
+                       f"({record['seconds']:.1f} s)")
         if checkpoint is not None:
             save_checkpoint(checkpoint, net, {'epoch': epoch, 'history': history, 'rng': rng.bit_generator.state,
                                               'plateau': plateau.state(), 'base_rates': base_rates})

@@ -8,8 +8,9 @@ error beta*(onehot - softmax(r)) with beta = 1, Adam (lr 1e-3) stepping every dt
 100 samples side by side, ReduceLROnPlateau on the test loss (patience 2, factor 0.5). The state is
 never reset. Prediction: argmax of the output rates summed over the sample.
 
-Outputs in ``--out``: ``metrics.json``, ``learning_curves.csv`` and ``.png``, ``confusion.png`` (test set,
-last epoch) and ``checkpoint.npz`` (``--resume`` continues from it), all rewritten after every epoch.
+Outputs in ``--out``: ``metrics.json``, ``learning_curves.csv`` and ``.png`` (epoch 0: the test before
+training), ``confusion.png`` and ``outputs.png`` (output traces of four test samples; both of the last
+epoch) and ``checkpoint.npz`` (``--resume`` continues from it), all rewritten after every epoch.
 
 Run::
 
@@ -37,6 +38,7 @@ DT = 0.2 * ms
 HIDDEN, DEPTH = 53, 6
 GROUPS = ((17, 0.6 * ms, 0.2 * ms), (18, 1.2 * ms, 0.2 * ms), (18, 1.2 * ms))   # (count, tau_m, tau_r)
 TAU_OUT = 1.2 * ms
+RESET_LAYERS = ()                     # layers started from rest for every chunk (none: the state carries over)
 REFERENCE_ACCURACY = {1: 0.135, 5: 0.377, 10: 0.458, 50: 0.877, 150: 0.917}   # GLE_MODEL.md 5, mean of 10 seeds
 
 
@@ -57,35 +59,65 @@ def subset(data, n):
 
 
 def write_outputs(out, history, test, meta):
-    """Metrics JSON, learning curves (CSV and PNG) and the confusion matrix of the last test."""
+    """Metrics JSON, learning curves (CSV and PNG), the confusion matrix and output traces of the last test."""
     write_json(os.path.join(out, 'metrics.json'), dict(meta, history=history, final=history[-1]))
-    reference = [(int(e), a) for e, a in meta['reference_test_accuracy'].items() if int(e) <= history[-1]['epoch']]
     with atomic_path(os.path.join(out, 'learning_curves.csv')) as temporary, open(temporary, 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
-    epochs = [h['epoch'] for h in history]
+    last = history[-1]['epoch']
+    for name, fig in (('learning_curves', learning_curves(history, meta['reference_test_accuracy'])),
+                      ('confusion', confusion(test, last)), ('outputs', output_traces(test, last))):
+        save_figure(fig, os.path.join(out, f'{name}.png'), dpi=120)
+        plt.close(fig)
+
+
+def learning_curves(history, reference):
+    """Loss and accuracy per epoch (train and test) with the reference's mean test accuracy."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout='constrained')
     for split in ('train', 'test'):
-        axes[0].plot(epochs, [h[f'{split}_loss'] for h in history], 'o-', label=split)
-        axes[1].plot(epochs, [100 * h[f'{split}_accuracy'] for h in history], 'o-', label=split)
-    if reference:
-        axes[1].plot(*zip(*[(e, 100 * a) for e, a in reference]), 'k*', label='reference (test, mean)')
+        points = [h for h in history if h[f'{split}_loss'] is not None]
+        epochs = [h['epoch'] for h in points]
+        axes[0].plot(epochs, [h[f'{split}_loss'] for h in points], 'o-', ms=3, label=split)
+        axes[1].plot(epochs, [100 * h[f'{split}_accuracy'] for h in points], 'o-', ms=3, label=split)
+    shown = [(int(e), 100 * a) for e, a in reference.items() if int(e) <= history[-1]['epoch']]
+    if shown:
+        axes[1].plot(*zip(*shown), 'k*', ms=9, label='reference (test, mean of 10 seeds)')
     axes[0].set(xlabel='epoch', ylabel='cross-entropy')
-    axes[1].set(xlabel='epoch', ylabel='accuracy (%)')
+    axes[1].set(xlabel='epoch', ylabel='accuracy (%)', ylim=(0, 100))
     axes[1].axhline(10, color='grey', lw=0.5)
     axes[1].legend()
-    save_figure(fig, os.path.join(out, 'learning_curves.png'), dpi=120)
-    plt.close(fig)
-    confusion = np.zeros((10, 10), dtype=int)
-    np.add.at(confusion, (test['labels'], test['predictions']), 1)
+    return fig
+
+
+def confusion(test, epoch):
+    """Confusion matrix of the test set."""
+    counts = np.zeros((10, 10), dtype=int)
+    np.add.at(counts, (test['labels'], test['predictions']), 1)
     fig, ax = plt.subplots(figsize=(4.5, 4), layout='constrained')
-    image = ax.imshow(confusion, cmap='Blues')
+    image = ax.imshow(counts, cmap='Blues')
     ax.set(xlabel='predicted', ylabel='true', xticks=range(10), yticks=range(10),
-           title=f"test, epoch {history[-1]['epoch']}: {100 * history[-1]['test_accuracy']:.1f} %")
-    fig.colorbar(image, ax=ax)
-    save_figure(fig, os.path.join(out, 'confusion.png'), dpi=120)
-    plt.close(fig)
+           title=f"test, epoch {epoch}: {100 * test['accuracy']:.1f} %")
+    fig.colorbar(image, ax=ax, label='samples')
+    return fig
+
+
+def output_traces(test, epoch, samples=4):
+    """The 10 output rates over the first test samples; the true class in black, the others in colour."""
+    outputs = test['outputs']
+    t = np.arange(len(outputs)) * float(DT / ms)
+    shown = min(samples, outputs.shape[1])
+    fig, axes = plt.subplots(1, shown, figsize=(3 * shown, 2.8), sharey=True, layout='constrained', squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        label, predicted = test['labels'][k], test['predictions'][k]
+        for c in range(outputs.shape[2]):
+            ax.plot(t, outputs[:, k, c], color='k' if c == label else plt.cm.tab10(c), lw=2 if c == label else 0.8,
+                    label=str(c))
+        ax.set(xlabel='time in sample (ms)', title=f'digit {label}, predicted {predicted}')
+    axes[0, 0].set(ylabel='output rate r (logit)')
+    axes[0, -1].legend(fontsize=6, ncol=2, title='class', title_fontsize=6)
+    fig.suptitle(f'test outputs, epoch {epoch}', fontsize=9)
+    return fig
 
 
 def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_test=None, out='results/mnist1d_e2e',
@@ -103,7 +135,7 @@ def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_te
             'parameters': int(sum(w.size for w in net.weights) + sum(b.size for b in net.biases)),
             'reference_test_accuracy': model.REFERENCE_ACCURACY}
     return train(net, train_set, test_set, epochs, seed=seed, checkpoint=os.path.join(out, 'checkpoint.npz'),
-                 resume=resume, progress=progress,
+                 resume=resume, progress=progress, reset_layers=model.RESET_LAYERS,
                  on_epoch=lambda history, test: write_outputs(out, history, test, meta))
 
 

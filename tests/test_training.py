@@ -8,8 +8,9 @@ from brian2 import ms
 
 from gle_brian import GLEConfigError, GLEInputError, GLENetwork, Layer, devices
 from gle_brian.data import TimeSeriesData
+from gle_brian.neurons import NEURON_STATE
 from gle_brian.optimisers import Adam, Learning
-from gle_brian.training import ReduceLROnPlateau, cross_entropy, train
+from gle_brian.training import ReduceLROnPlateau, cross_entropy, evaluate, train
 
 STEPS, CLASSES = 20, 3
 
@@ -44,7 +45,7 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
     path, stopped = tmp_path / 'checkpoint.npz', tmp_path / 'stopped.npz'
 
     def keep_first(history, test):
-        if len(history) == 1:
+        if history[-1]['epoch'] == 1:
             shutil.copy(path, stopped)
 
     builds = devices.builds_in_process()
@@ -52,7 +53,12 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
     straight = train(net, train_set, test_set, epochs=3, seed=4, patience=0, progress=False, checkpoint=str(path),
                      on_epoch=keep_first)
     assert devices.builds_in_process() - builds == (device == 'cpp_standalone')
-    assert [h['lr_scale'] for h in straight] == [1.0, 0.5, 0.25] or straight[1]['test_loss'] < straight[0]['test_loss']
+    assert [h['epoch'] for h in straight] == [0, 1, 2, 3] and straight[0]['train_loss'] is None
+    plateau, scales = ReduceLROnPlateau(patience=0), []
+    for h in straight[1:]:
+        scales.append(plateau.scale)
+        plateau.step(h['test_loss'])
+    assert [h['lr_scale'] for h in straight[1:]] == scales
     final = net.get_state()
     resumed_net = toy_net(device)
     resumed = train(resumed_net, train_set, test_set, epochs=3, seed=4, patience=0, progress=False,
@@ -80,6 +86,46 @@ def test_state_round_trip_continues_identically(tmp_path):
     assert all(np.array_equal(a.get_state()[k], v) for k, v in b.get_state().items())
     with pytest.raises(GLEInputError, match='state does not fit'):
         b.set_state({'layer_0.u': np.zeros(18)})
+
+
+def test_testing_starts_every_chunk_from_the_training_state():
+    """As the reference's one test batch of tiled training state: each chunk of 3 starts from the same
+    state, without target or learning; then the network holds the first chunk's end state."""
+    train_set, test_set = toy_data(6, 0), toy_data(9, 1)
+    net, twin = toy_net('numpy'), toy_net('numpy')
+    train(net, train_set, test_set, epochs=1, progress=False)
+    state = net.get_state()
+    result = evaluate(net, test_set)
+    start_rates = state['layer_1.r'].reshape(1, 3, CLASSES)
+    np.testing.assert_array_equal(result['outputs'][:1], start_rates)    # the output before the first step
+    ends = []
+    for chunk in range(3):
+        twin.set_state(state)
+        x, _ = test_set.batch(range(3 * chunk, 3 * chunk + 3))
+        twin.run(x)
+        rates = np.concatenate([start_rates, twin.trace('r', -1)[:-1]])
+        np.testing.assert_array_equal(rates.sum(axis=0).argmax(axis=1), result['predictions'][3 * chunk:3 * chunk + 3])
+        ends.append(twin.get_state())
+    assert not np.array_equal(ends[0]['layer_0.u'], ends[1]['layer_0.u'])
+    for key, value in net.get_state().items():
+        np.testing.assert_array_equal(value, ends[0][key], err_msg=key)
+
+
+def test_reset_state_zeroes_the_neurons_of_the_given_layers_only():
+    net = toy_net('numpy')
+    x, labels = toy_data(3, 2).batch([0, 1, 2])
+    net.run(x, np.broadcast_to(np.eye(CLASSES)[labels], (STEPS, 3, CLASSES)))
+    before = net.get_state()
+    net.reset_state([0])
+    after = net.get_state()
+    for key in before:
+        group, name = key.split('.')
+        if group == 'layer_0' and name in NEURON_STATE:
+            assert not after[key].any() and before[key].any(), key
+        else:
+            np.testing.assert_array_equal(after[key], before[key], err_msg=key)
+    with pytest.raises(GLEConfigError, match='layer indices'):
+        net.reset_state([2])
 
 
 def test_plateau_halves_after_patience_epochs():
