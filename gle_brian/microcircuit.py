@@ -194,6 +194,9 @@ class MicrocircuitNetwork(GLENetwork):
                 monitors.update(dict.fromkeys(names, monitor))
         return monitors
 
+    def _layer_groups(self, l):
+        return [self.neurons[l], self.error_neurons[l]]
+
     def _state_variables(self):
         """The compact network's state plus that of the error neurons (without the linked time constants)."""
         return super()._state_variables() + [

@@ -475,8 +475,12 @@ class GLENetwork:
         if not all(isinstance(l, (int, np.integer)) and -top <= l < top for l in indices):
             raise GLEConfigError(f'layers={indices!r}: give layer indices between {-top} and {top - 1}.')
         self._assign(*[(group, name, Quantity(np.zeros(group.variables[name].size), group.variables[name].dim))
-                       for group in (self.neurons[l] for l in indices)
+                       for l in indices for group in self._layer_groups(l)
                        for name in neurons.NEURON_STATE if name in group.variables])
+
+    def _layer_groups(self, l):
+        """The neuron groups of layer ``l`` (one here; the microcircuit form has two)."""
+        return [self.neurons[l]]
 
     @property
     def started(self):

@@ -9,7 +9,7 @@ from gle_brian.microcircuit import MicrocircuitNetwork, error_equations, represe
 VARIABLES = ['u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical']
 
 
-def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARIABLES, learning=None):
+def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARIABLES, learning=None, reset=None):
     rng = np.random.default_rng(7)
     net = cls(2, layers, dt=0.01 * ms, device=device, loss='mse', beta=0.2, seed=5, feedback=feedback,
               biases=[rng.normal(size=layer.size) for layer in layers], record=variables, directory=directory,
@@ -20,6 +20,8 @@ def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARI
         traces.append({(v, l): net.trace(v, l) for v in variables for l in range(len(layers))})
         if run == 0:            # error neurons follow the time constants of their representation neurons
             net.set_tau_m(np.linspace(1, 3, layers[0].size) * ms, layer=0)
+            if reset is not None:
+                net.reset_state(reset)
     return traces, net.weights + net.biases + [np.asarray(tau) for tau in net.tau_m]
 
 
@@ -46,6 +48,16 @@ def test_microcircuit_instantaneous_errors_and_random_feedback():
     micro, _ = _traces(MicrocircuitNetwork, layers, 'numpy', None, 'random', variables)
     for key, values in compact[1].items():
         np.testing.assert_allclose(micro[1][key], values, rtol=0, atol=1e-12, err_msg=str(key))
+
+
+def test_microcircuit_reset_state_matches_compact_network(mixed_layers):
+    """reset_state sets both populations of a layer to rest, as the compact network's one."""
+    compact, _ = _traces(GLENetwork, mixed_layers, 'numpy', None, reset=[0, 2])
+    micro, _ = _traces(MicrocircuitNetwork, mixed_layers, 'numpy', None, reset=[0, 2])
+    carried, _ = _traces(GLENetwork, mixed_layers, 'numpy', None)
+    for key, values in compact[1].items():
+        np.testing.assert_allclose(micro[1][key], values, rtol=0, atol=1e-12, err_msg=str(key))
+    assert np.abs(compact[1]['v', 0][0] - carried[1]['v', 0][0]).max() > 1e-3
 
 
 def test_microcircuit_structure():
