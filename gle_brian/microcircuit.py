@@ -32,8 +32,8 @@ from brian2 import Clock, Equations, Network, NeuronGroup, StateMonitor, Synapse
 
 from .errors import GLEConfigError
 from .network import SCHEDULE, GLENetwork, _positions
-from .neurons import (INSTANTANEOUS_ERROR, OUTPUT_ERROR, PROSPECTIVE_ERROR, SOMA, error_code, plasticity_code,
-                      plasticity_equations, rate_code, representation_code)
+from .neurons import (INSTANTANEOUS_ERROR, PROSPECTIVE_ERROR, SOMA, error_code, plasticity_equations,
+                      representation_code)
 from . import synapses
 from .synapses import all_to_all, projection_equations
 
@@ -107,8 +107,7 @@ class MicrocircuitNetwork(GLENetwork):
 
     def _build(self, weights):
         clock = Clock(self.dt, name='gle_clock')
-        self.input = NeuronGroup(self.n_in, 'r : 1', clock=clock, name='input')
-        _schedule(self.input.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
+        self.input = self._input_group(clock)
         self.neurons, self.error_neurons, self.synapses, self.links, self.monitors = [], [], [], [], []
         self.learned = []             # (group, parameter, layer) of every learned parameter
         learning = self.learning
@@ -117,7 +116,7 @@ class MicrocircuitNetwork(GLENetwork):
         pre = self.input
         for l, layer in enumerate(self.layers):
             output_error = l == top and self.loss is not None
-            learned = [] if learning is None else ['b'] * (learning.biases and layer.bias) + ['tau_m'] * learning.tau_m
+            learned = self._learned(layer)
             rep = NeuronGroup(layer.size, representation_equations()
                               + Equations('beta : 1 (shared)' if output_error else '')
                               + Equations(plasticity_equations(learning.optimiser, learned) if learned else ''),
@@ -129,22 +128,14 @@ class MicrocircuitNetwork(GLENetwork):
             rep.tau_r = tau_r * second
             err.tau_m = linked_var(rep, 'tau_m')
             err.tau_r = linked_var(rep, 'tau_r')
-            for group in (rep, err):
-                _schedule(group.state_updater, 'soma')
+            _schedule(err.state_updater, 'soma')
             rep.gamma = layer.gamma
             rep.b = self.initial_biases[l]
             _schedule(err.run_regularly(error_code(layer.prospective_errors), name=f'error_{l}_dendrites'),
                       'error_dendrites')
             _schedule(rep.run_regularly(representation_code('tau_m' in learned),
                                         name=f'layer_{l}_dendrites'), 'dendrites')
-            for param in learned:
-                code = plasticity_code(learning.optimiser, param, float(learning.time_unit), self.tau_m_min)
-                _schedule(rep.run_regularly(code, name=f'layer_{l}_{param}_plasticity'), 'plasticity')
-                self._init_learning(rep, param, l)
-            _schedule(rep.run_regularly(rate_code(self.activations[l]), name=f'layer_{l}_rate'), 'rate')
-            if output_error:
-                rep.beta = self.beta
-                _schedule(rep.run_regularly(OUTPUT_ERROR, name='output_error'), 'output_error')
+            self._schedule_neurons(rep, rep, l, learned)
 
             rate_link = Synapses(rep, err, RATE_LINK, clock=clock, name=f'rate_link_{l}')
             error_link = Synapses(err, rep, ERROR_LINK, clock=clock, name=f'error_link_{l}')

@@ -193,8 +193,7 @@ class GLENetwork:
     def _build(self, weights):
         clock = Clock(self.dt, name='gle_clock')
         B = self.batch
-        self.input = NeuronGroup(B * self.n_in, 'r : 1', clock=clock, name='input')
-        _schedule(self.input.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
+        self.input = self._input_group(clock)
         self.neurons, self.synapses, self.monitors = [], [], []
         self._parameter_groups, self._weight_groups = [], []   # see parameter_groups, weight_groups
         self._weight_positions = []   # see weight_positions
@@ -206,7 +205,7 @@ class GLENetwork:
         for l, layer in enumerate(self.layers):
             n_pre, n_post = self.sizes[l], self.sizes[l + 1]
             copies = np.arange(B * n_post) % n_post           # neuron k of the batch is neuron k % n_post
-            learned = [] if learning is None else ['b'] * (learning.biases and layer.bias) + ['tau_m'] * learning.tau_m
+            learned = self._learned(layer)
             equations = neuron_equations(layer.prospective_errors, shared_parameters=B > 1)
             if l == top and self.loss is not None:
                 equations += 'beta : 1 (shared)  # output error strength\n'
@@ -238,12 +237,7 @@ class GLENetwork:
             group.gamma = layer.gamma
             _schedule(group.run_regularly(dendrite_code(layer.prospective_errors, 'tau_m' in learned),
                                           name=f'layer_{l}_dendrites'), 'dendrites')
-            _schedule(group.state_updater, 'soma')
-            _schedule(group.run_regularly(rate_code(self.activations[l]), name=f'layer_{l}_rate'), 'rate')
-            if l == top and self.loss is not None:
-                group.beta = self.beta
-                _schedule(group.run_regularly(CE_OUTPUT_ERROR if self.loss == 'ce' else OUTPUT_ERROR,
-                                              name='output_error'), 'output_error')
+            self._schedule_neurons(group, params, l, learned)
             if l == top and self.loss == 'ce':
                 softmax = Synapses(group, group, SOFTMAX_NORMALISER, clock=clock, name='softmax_normaliser')
                 softmax.connect(i=np.repeat(np.arange(B * n_post), n_post),
@@ -251,10 +245,6 @@ class GLENetwork:
                                 + np.tile(np.arange(n_post), B * n_post))
                 _schedule(softmax.summed_updaters['softmax_sum_post'], 'softmax')
                 extra.append(softmax)
-            for param in learned:
-                code = neurons.plasticity_code(learning.optimiser, param, float(learning.time_unit), self.tau_m_min, B)
-                _schedule(params.run_regularly(code, name=f'layer_{l}_{param}_plasticity'), 'plasticity')
-                self._init_learning(params, param, l)
 
             learn_w = learning is not None and learning.weights
             equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=B > 1)
@@ -303,6 +293,34 @@ class GLENetwork:
             pre = group
         self.output = self.neurons[-1]
         self.network = Network(self.input, *self.neurons, *self.synapses, *extra, *self._monitor_objects())
+
+    def _input_group(self, clock):
+        """The input population; its rates are the input signal of the current run."""
+        group = NeuronGroup(self.batch * self.n_in, 'r : 1', clock=clock, name='input')
+        _schedule(group.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
+        return group
+
+    def _learned(self, layer):
+        """The per-neuron parameters of ``layer`` that learn (``'b'``, ``'tau_m'``)."""
+        learning = self.learning
+        return [] if learning is None else ['b'] * (learning.biases and layer.bias) + ['tau_m'] * learning.tau_m
+
+    def _schedule_neurons(self, group, params, l, learned):
+        """Schedule layer ``l``'s Euler update and rate, the output error, and the plasticity of ``learned``.
+
+        ``group`` holds the neurons, ``params`` their (possibly shared) biases and time constants.
+        """
+        _schedule(group.state_updater, 'soma')
+        _schedule(group.run_regularly(rate_code(self.activations[l]), name=f'layer_{l}_rate'), 'rate')
+        if l == len(self.layers) - 1 and self.loss is not None:
+            group.beta = self.beta
+            _schedule(group.run_regularly(CE_OUTPUT_ERROR if self.loss == 'ce' else OUTPUT_ERROR,
+                                          name='output_error'), 'output_error')
+        for param in learned:
+            code = neurons.plasticity_code(self.learning.optimiser, param, float(self.learning.time_unit),
+                                           self.tau_m_min, self.batch)
+            _schedule(params.run_regularly(code, name=f'layer_{l}_{param}_plasticity'), 'plasticity')
+            self._init_learning(params, param, l)
 
     def _wire_feedback(self, projection, l, k):
         """Schedule the projection's feed-forward and feedback sums; set fixed random feedback weights.
