@@ -26,6 +26,9 @@ def atomic_path(path):
     handle, temporary = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
                                          suffix=os.path.splitext(path)[1])
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)      # the permissions of a plain open(), not mkstemp's 0600
     try:
         yield temporary
         os.replace(temporary, path)

@@ -21,3 +21,10 @@ def test_failed_write_keeps_previous_file(tmp_path):
 def test_npz_round_trip(tmp_path):
     save_npz(tmp_path / 'w.npz', w=np.arange(3.0))
     np.testing.assert_array_equal(np.load(tmp_path / 'w.npz')['w'], [0, 1, 2])
+
+
+def test_written_files_have_the_permissions_of_a_plain_open(tmp_path):
+    plain = tmp_path / 'plain.json'
+    plain.write_text('{}')
+    write_json(str(tmp_path / 'atomic.json'), {})
+    assert (tmp_path / 'atomic.json').stat().st_mode == plain.stat().st_mode
