@@ -445,18 +445,20 @@ class GLENetwork:
             >>> state = net.get_state()                  # doctest: +SKIP
             >>> net2.set_state(state)                    # net2: same constructor arguments
         """
-        if self.project is None:
-            devices.activate(self.device)
-            values = {key: key[0].variables[key[1]].get_value() for key in self._state_variables()}
-        elif not self.started:
+        if not self.started:
             raise GLEInputError(f'get_state() on a {self.device} network before its first run: the state is only '
                                 'known after a run (or a set_state); run it first.')
+        return {f'{group.name}.{name}': self._value(group, name) for group, name in self._state_variables()}
+
+    def _value(self, group, name):
+        """The current values of ``group.name`` as a plain array (a copy)."""
+        if self.project is None:
+            devices.activate(self.device)
+            value = group.variables[name].get_value()
         else:
-            values = {key: self._carried.get(key) if key in self._carried else getattr(*key)[:]
-                      for key in self._state_variables()}
-        return {f'{group.name}.{name}': np.broadcast_to(np.asarray(value, dtype=group.variables[name].dtype),
-                                                        (group.variables[name].size,)).copy()
-                for (group, name), value in values.items()}
+            value = self._carried[(group, name)] if (group, name) in self._carried else getattr(group, name)[:]
+        variable = group.variables[name]
+        return np.broadcast_to(np.asarray(value, dtype=variable.dtype), (variable.size,)).copy()
 
     def set_state(self, state):
         """Restore a state from :meth:`get_state`; the next :meth:`run` continues from it."""
@@ -509,8 +511,7 @@ class GLENetwork:
         """The stored rates ``r`` of ``layer`` now (the input of the next step), shape ``(batch, n_l)``."""
         if not self.started:
             return np.zeros((self.batch, self.layers[layer].size))
-        group = self.neurons[layer]
-        return self.get_state()[f'{group.name}.r'].reshape(self.batch, -1)
+        return self._value(self.neurons[layer], 'r').reshape(self.batch, -1)
 
     # --- changing parameters between runs ----------------------------------------------------------
 
