@@ -7,6 +7,7 @@ from gle_brian import GLENetwork, ReferenceNetwork
 from gle_brian.network import SCHEDULE
 from gle_brian.optimisers import Adam, Learning
 from gle_brian.reference import VARIABLES
+from mirror import assert_equals_mirror
 
 
 def one_hot(labels, classes):
@@ -30,14 +31,7 @@ def test_cross_entropy_equals_mirror(device, mixed_layers, batch):
         y = None if learn is None else one_hot(rng.integers(0, sizes[-1], (steps, batch)), sizes[-1])
         net.run(x, y, learn=bool(learn))
         traces = ref.run(x, y, learn=bool(learn))
-        for name in VARIABLES:
-            for l in range(len(mixed_layers)):
-                expected = traces[name][l] if batch > 1 else traces[name][l][:, 0]
-                np.testing.assert_allclose(net.trace(name, l), expected, rtol=0, atol=1e-12,
-                                           err_msg=f'{name} in layer {l}')
-        for l in range(len(mixed_layers)):
-            np.testing.assert_allclose(net.weights[l], ref.W[l], rtol=0, atol=1e-12)
-            np.testing.assert_allclose(net.biases[l], ref.b[l], rtol=0, atol=1e-12)
+        assert_equals_mirror(net, ref, traces, atol=1e-12)
     apical = traces['I_apical'][-1]
     assert np.abs(apical).max() == 0         # no target: no error
     assert np.abs(traces['r'][-1]).max() > 0.1

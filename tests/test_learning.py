@@ -6,6 +6,7 @@ from brian2 import Network, NeuronGroup, TimedArray, ms
 from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork, devices
 from gle_brian.optimisers import Adam, Learning, SGD
 from gle_brian.reference import VARIABLES
+from mirror import assert_equals_mirror
 
 OPTIMISERS = {'sgd': SGD(lr=0.05), 'momentum': SGD(lr=0.02, momentum=0.9), 'adam': Adam(lr=0.01)}
 
@@ -90,15 +91,7 @@ def run_both(device, layers, learning, runs, feedback='symmetric', seed=0, batch
         y = None if learn is None else y
         net.run(x, y, learn=bool(learn))
         traces = ref.run(x, y, learn=bool(learn))
-        for name in VARIABLES:
-            for l in range(len(layers)):
-                expected = traces[name][l] if batch > 1 else traces[name][l][:, 0]
-                np.testing.assert_allclose(net.trace(name, l), expected, rtol=0, atol=1e-13,
-                                           err_msg=f'{name} in layer {l}')
-        for l in range(len(layers)):
-            np.testing.assert_allclose(net.weights[l], ref.W[l], rtol=0, atol=1e-13)
-            np.testing.assert_allclose(net.biases[l], ref.b[l], rtol=0, atol=1e-13)
-            np.testing.assert_allclose(np.asarray(net.tau_m[l]), ref.tau_m[l], rtol=1e-13)
+        assert_equals_mirror(net, ref, traces, atol=1e-13, tau_m=True)
     return net, weights
 
 
