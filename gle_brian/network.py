@@ -60,7 +60,7 @@ SCHEDULE = {
 LOSSES = (None, 'mse', 'ce')
 
 #: variables every layer can record (``'w'``: the weights of the layer's incoming projection)
-RECORDABLE = ('u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical', 'b', 'tau_m', 'w')
+RECORDABLE = neurons.STATE_VARIABLES + ('b', 'tau_m', 'w')
 
 
 def init_weights(sizes, seed=None):

@@ -17,10 +17,12 @@ Example::
 import numpy as np
 from scipy.signal import lfilter
 
+from .neurons import STATE_VARIABLES
+
 __all__ = ['ReferenceNetwork', 'forward_rates']
 
-#: state variables recorded by :meth:`ReferenceNetwork.run` (same names as the Brian2 neurons)
-VARIABLES = ('u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical')
+#: state variables recorded by :meth:`ReferenceNetwork.run`: those of the Brian2 neurons
+VARIABLES = STATE_VARIABLES
 
 
 class ReferenceNetwork:

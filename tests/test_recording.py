@@ -1,12 +1,13 @@
 """Recording chosen variables, neurons and layers; sine protocols; spike read-out; NWB round trip."""
 import numpy as np
 import pytest
-from brian2 import Hz, ms, second
+from brian2 import Equations, Hz, ms, second
 
-from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork
+from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork, neurons
 from gle_brian.recording import frequency_response, poisson_spikes, record, to_nwb, transfer_function
+from gle_brian.reference import VARIABLES as STATE
 
-VARIABLES = ['u', 'v', 'u_breve', 'r', 'err', 'I_basal', 'I_apical', 'w']
+VARIABLES = [*STATE, 'w']
 
 
 def _run_twice(net, steps, seed=0):
@@ -41,6 +42,12 @@ def test_record_matches_reference(device, mixed_layers, tmp_path):
     if net.project is not None:
         with pytest.raises(GLEConfigError, match='before the first net.run'):
             record(net, ['u'])
+
+
+def test_every_stored_neuron_variable_is_described():
+    """The descriptions (and the lists of names derived from them) come from the comments of the equations."""
+    equations = Equations(neurons.neuron_equations() + neurons.TAU_M_DRIVE)
+    assert set(neurons.DESCRIPTIONS) == equations.diff_eq_names | equations.parameter_names
 
 
 def test_record_errors():
