@@ -1,4 +1,6 @@
-"""Input signals and data sets for GLE experiments (GLE_MODEL.md, sections 2.3 and 2.6).
+"""Input signals and data sets for GLE experiments.
+
+See docs/model.rst, sections 'Input signals' and 'MNIST-1D end to end'.
 
 The generators take times as Brian2 quantities and return plain float arrays with one row per time step
 of ``dt``, ready for :meth:`gle_brian.GLENetwork.run`. Classification data sets are

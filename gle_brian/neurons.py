@@ -1,6 +1,6 @@
 """GLE neurons as Brian2 equations.
 
-A GLE neuron has three compartments (GLE_MODEL.md, section 1.2):
+A GLE neuron has three compartments (docs/model.rst, section 'The neuron'):
 
 * the **basal** dendrite sums the bottom-up drive ``I_basal = sum w r_pre`` of feed-forward synapses;
 * the **soma** low-pass filters basal input and nudging with ``tau_m`` and emits the *prospective* rate
@@ -109,8 +109,8 @@ STATE_VARIABLES = tuple(variable_descriptions(SOMA_STATE + PROSPECTIVE_ERROR))
 #: ``tau_m`` learning and the softmax normaliser of a cross-entropy output layer (declared by the network)
 NEURON_STATE = STATE_VARIABLES + tuple(variable_descriptions(TAU_M_DRIVE)) + ('softmax_sum',)
 
-# Per-neuron plasticity (GLE_MODEL.md 1.2): db/dt ~ err, dtau_m/dt ~ -err du/dt; the gradients
-# (in the time unit of the model for tau_m, see Learning.time_unit).
+# Per-neuron plasticity (docs/model.rst, section 'Plasticity'): db/dt ~ err, dtau_m/dt ~ -err du/dt;
+# the gradients (in the time unit of the model for tau_m, see Learning.time_unit).
 BIAS_GRADIENT = '-err'
 TAU_M_GRADIENT = 'err_du_dt*{unit}'
 

@@ -233,7 +233,7 @@ def transfer_function(frequencies, tau_m, tau_r, path='forward', dt=None):
 
     ``path='forward'``: basal input to ``u_breve``, ``H(s) = (1 + s tau_r)/(1 + s tau_m)``;
     ``path='error'``: instantaneous error to prospective error, ``G = 1/H``. With ``dt`` the exact
-    transfer function of the discrete Euler step (GLE_MODEL.md, section 1.3) instead.
+    transfer function of the discrete Euler step (docs/model.rst, section 'The discrete step') instead.
 
     Example::
 

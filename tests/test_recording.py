@@ -70,7 +70,8 @@ def test_record_errors():
 
 @pytest.mark.parametrize('tau_m, tau_r, omega', [(1, 0.1, 1), (1, 1, 1), (2, 0.1, 0.5), (1, 0.1, 2 * np.pi)])
 def test_frequency_response_is_the_discrete_transfer_function(tau_m, tau_r, omega):
-    """Check C1/C2 of GLE_MODEL.md: the measured gain is the discrete H(z) (forward) and G(z) = 1/H (error)."""
+    """Checks C1/C2 (docs/model.rst, 'Analytic checks'): the measured gain is the discrete H(z) (forward) and
+    G(z) = 1/H (error)."""
     f = omega / (2 * np.pi) * 1000 * Hz          # 1 a.u. = 1 ms
     for path in ('forward', 'error'):
         measured = frequency_response(tau_m * ms, tau_r * ms, f, dt=0.01 * ms, path=path)
