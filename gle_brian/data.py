@@ -1,4 +1,6 @@
-"""Input signals and data sets for GLE experiments (GLE_MODEL.md, sections 2.3 and 2.6).
+"""Input signals and data sets for GLE experiments.
+
+See docs/model.rst, sections 'Input signals' and 'MNIST-1D end to end'.
 
 The generators take times as Brian2 quantities and return plain float arrays with one row per time step
 of ``dt``, ready for :meth:`gle_brian.GLENetwork.run`. Classification data sets are
@@ -12,7 +14,7 @@ Example::
     >>> train, test = mnist1d()                                        # doctest: +SKIP
 """
 import numpy as np
-from brian2 import Quantity, second
+from brian2 import Hz, second
 from scipy.ndimage import gaussian_filter1d
 
 from .errors import GLEInputError, check_units
@@ -52,16 +54,20 @@ def smoothed_steps(duration, dt, batch=1, width=None, period=None, sigma_steps=5
 
 
 def sines(duration, dt, frequencies, amplitudes=None, phases=None):
-    """A sum of sines ``sum_k a_k sin(w_k t + p_k)``; ``frequencies`` are angular (Quantity, e.g. 0.49/ms).
+    """A sum of sines ``sum_k a_k sin(2 pi f_k t + p_k)``, shape ``(steps, 1)``.
 
-    Returns an array of shape ``(steps, 1)`` (LagNet: ``w = (0.49, 1.07, 1.98)/ms``).
+    ``frequencies`` are in Hz (a Quantity, e.g. ``[78]*Hz`` or ``[0.078]*kHz``), as everywhere in the
+    package; ``phases`` are in radians. An angular frequency ``w`` is ``f = w/(2 pi)``: ``1/ms`` has the
+    dimensions of ``Hz``, so ``0.49/ms`` would be read as 490 Hz, not 0.49 rad/ms.
+
+    Example::
+
+        >>> x = sines(1000*ms, 0.01*ms, np.array([0.49, 1.07, 1.98]) / (2*np.pi) * kHz)   # doctest: +SKIP
     """
     steps = _steps(duration, dt)
+    check_units(frequencies, Hz, 'frequencies', '[78]*Hz', GLEInputError)
     t = np.arange(steps) * float(dt)
-    omega = np.atleast_1d(np.asarray(frequencies * second, dtype=float)) if isinstance(frequencies, Quantity) \
-        else None
-    if omega is None:
-        raise GLEInputError(f'frequencies={frequencies!r} must be angular frequencies with units, e.g. [0.49]/ms.')
+    omega = 2 * np.pi * np.atleast_1d(np.asarray(frequencies / Hz, dtype=float))
     amplitudes = np.ones_like(omega) if amplitudes is None else np.broadcast_to(amplitudes, omega.shape)
     phases = np.zeros_like(omega) if phases is None else np.broadcast_to(phases, omega.shape)
     return (amplitudes * np.sin(np.outer(t, omega) + phases)).sum(axis=1, keepdims=True)

@@ -16,7 +16,7 @@ the compact network, also carrying ``W^T e`` down to the apical dendrites, so ea
 a one-to-one link ``layer_l -> error_l`` carrying ``phi'`` and the apical input; a one-to-one link
 ``error_l -> layer_l`` carrying the error into the representation neuron's apical compartment.
 The populations follow the compact network's ``SCHEDULE``, so both forms compute the same numbers
-(the reference step of GLE_MODEL.md, section 1.3).
+(the reference step, docs/model.rst, section 'The discrete step').
 
 Example::
 

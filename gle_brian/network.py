@@ -1,7 +1,7 @@
 """Layered GLE networks: from layer specifications to Brian2 groups, synapses and one schedule.
 
 This is the only module that sets Brian2 schedule slots and orders (``SCHEDULE``). The schedule
-reproduces the reference's discrete step exactly (GLE_MODEL.md, section 1.3): every layer is computed
+reproduces the reference's discrete step exactly (docs/model.rst, 'The discrete step'): every layer is computed
 from the values stored before the step, so each layer adds one step of delay on the way up and one on
 the way down (an LE network with L layers outputs ``f(x[n - L])``).
 
@@ -60,7 +60,7 @@ SCHEDULE = {
 LOSSES = (None, 'mse', 'ce')
 
 #: variables every layer can record (``'w'``: the weights of the layer's incoming projection)
-RECORDABLE = ('u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical', 'b', 'tau_m', 'w')
+RECORDABLE = neurons.STATE_VARIABLES + ('b', 'tau_m', 'w')
 
 
 def init_weights(sizes, seed=None):

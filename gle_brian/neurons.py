@@ -1,6 +1,6 @@
 """GLE neurons as Brian2 equations.
 
-A GLE neuron has three compartments (GLE_MODEL.md, section 1.2):
+A GLE neuron has three compartments (docs/model.rst, section 'The neuron'):
 
 * the **basal** dendrite sums the bottom-up drive ``I_basal = sum w r_pre`` of feed-forward synapses;
 * the **soma** low-pass filters basal input and nudging with ``tau_m`` and emits the *prospective* rate
@@ -34,28 +34,31 @@ from .activations import get_activation
 from .errors import GLEConfigError, check_units
 
 __all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
-           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'plasticity_equations',
+           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'STATE_VARIABLES',
+           'DESCRIPTIONS', 'variable_descriptions', 'plasticity_equations',
            'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
 # --- The equations -------------------------------------------------------------------------------
 
-SOMA = '''
-du/dt = du_dt : 1                                  # membrane potential (soma)
+# Every variable a neuron stores is declared once, in these strings; the comment ending its line says what it
+# is (figure labels, NWB descriptions: DESCRIPTIONS below).
+SOMA_STATE = '''
+du/dt = du_dt : 1                                  # membrane potential (soma): basal input low-passed with tau_m
 du_dt = (I_basal + b + gamma*err - u)/tau_m : 1/second
 u_breve : 1                                        # prospective potential u + tau_r du/dt
 r : 1                                              # rate phi(u_breve)
 r_prime : 1                                        # phi'(u_breve), gates the next step's error
-I_basal : 1                                        # basal dendrite: sum of w r_pre
-I_apical : 1                                       # apical dendrite: error sent down from above
-err : 1                                            # the neuron's error e (drives plasticity)
+err : 1                                            # error e = v + tau_m dv/dt or, if instantaneous, eps
+I_basal : 1                                        # basal dendrite input: sum of w r_pre
+I_apical : 1                                       # apical dendrite input: error sent down from the layer above
+'''
+
+SOMA = SOMA_STATE + '''
 b : 1                                              # bias
 tau_m : second                                     # membrane time constant
 tau_r : second                                     # prospective (look-ahead) time constant
 gamma : 1                                          # nudging of the soma by the error
 '''
-
-# What a neuron carries from one step to the next (all zero at the start); the rest are parameters.
-NEURON_STATE = ('u', 'v', 'u_breve', 'r', 'r_prime', 'I_basal', 'I_apical', 'err', 'err_du_dt', 'softmax_sum')
 
 INSTANTANEOUS_ERROR = '''
 eps = r_prime*I_apical : 1                         # instantaneous error phi'(u_breve) * apical input
@@ -77,8 +80,37 @@ err_du_dt : 1/second                               # err*du/dt of this step (dri
 '''
 _TAU_M_DRIVE_CODE = 'err_du_dt = err*du_dt'
 
-# Per-neuron plasticity (GLE_MODEL.md 1.2): db/dt ~ err, dtau_m/dt ~ -err du/dt; the gradients
-# (in the time unit of the model for tau_m, see Learning.time_unit).
+
+def variable_descriptions(equations):
+    """``{name: description}`` of the variables that ``equations`` (a string) stores, in their order.
+
+    A stored variable is a differential equation (``dx/dt = ...``) or a declaration (``x : unit``) whose
+    line ends in a ``# comment``, the description (:class:`brian2.Equations` drops comments).
+    Subexpressions (``x = ... : unit``) are not stored and are left out.
+
+    Example::
+
+        >>> variable_descriptions('dv/dt = (eps - v)/tau_r : 1   # low-pass filtered error')
+        {'v': 'low-pass filtered error'}
+    """
+    found = {}
+    for line in equations.splitlines():
+        match = re.match(r'\s*(?:d(\w+)/dt\s*=|(\w+)\s*:)[^#]*#\s*(.+)', line)
+        if match:
+            found[match[1] or match[2]] = match[3].strip()
+    return found
+
+
+#: what each variable of a GLE neuron is, from the comments of the equations above
+DESCRIPTIONS = variable_descriptions(SOMA + PROSPECTIVE_ERROR + TAU_M_DRIVE)
+#: the state of every GLE neuron, in the order of the equations (``v`` only with prospective errors)
+STATE_VARIABLES = tuple(variable_descriptions(SOMA_STATE + PROSPECTIVE_ERROR))
+#: what a neuron carries from one step to the next (all zero at the start): the state, the drive of
+#: ``tau_m`` learning and the softmax normaliser of a cross-entropy output layer (declared by the network)
+NEURON_STATE = STATE_VARIABLES + tuple(variable_descriptions(TAU_M_DRIVE)) + ('softmax_sum',)
+
+# Per-neuron plasticity (docs/model.rst, section 'Plasticity'): db/dt ~ err, dtau_m/dt ~ -err du/dt;
+# the gradients (in the time unit of the model for tau_m, see Learning.time_unit).
 BIAS_GRADIENT = '-err'
 TAU_M_GRADIENT = 'err_du_dt*{unit}'
 

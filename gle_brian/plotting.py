@@ -19,9 +19,8 @@ from .recording import transfer_function
 
 __all__ = ['plot_traces', 'plot_sine_response', 'plot_bode', 'plot_raster', 'plot_microcircuit']
 
-#: figure labels of the recorded variables
-LABELS = {'u': 'u', 'v': 'v', 'u_breve': 'ŭ', 'r': 'r', 'r_prime': "φ'", 'err': 'e',
-          'I_basal': 'I_basal', 'I_apical': 'I_apical', 'w': 'w'}
+#: figure labels of the variables whose symbol is not their name
+LABELS = {'u_breve': 'ŭ', 'r_prime': "φ'", 'err': 'e'}
 COLORS = {'u': '#1f4e79', 'u_breve': '#2e75b6', 'r': '#c00000', 'err': '#548235', 'v': '#70ad47',
           'I_basal': '#7f7f7f', 'I_apical': '#bf9000', 'r_prime': '#7030a0', 'w': '#404040'}
 

@@ -32,27 +32,16 @@ from brian2.devices.device import RuntimeDevice
 
 from .errors import GLEConfigError, check_units
 from .network import RECORDABLE, SCHEDULE, GLENetwork
-from .neurons import Layer
+from .neurons import DESCRIPTIONS as NEURON_DESCRIPTIONS, Layer
 
 __all__ = ['Recording', 'record', 'to_nwb', 'WEIGHT', 'transfer_function', 'frequency_response', 'poisson_spikes']
 
 #: name under which synaptic weights (onto the chosen neurons) are recorded
 WEIGHT = 'w'
 
-#: what each recordable variable is, for figure labels and NWB descriptions
-DESCRIPTIONS = {
-    'u': 'membrane potential (soma), low-pass filter of the basal input with tau_m',
-    'v': 'low-pass filtered error (time constant tau_r)',
-    'u_breve': 'prospective potential u + tau_r du/dt',
-    'r': 'rate phi(u_breve)',
-    'r_prime': "phi'(u_breve), gates the next step's error",
-    'err': 'prospective error e = v + tau_m dv/dt (drives plasticity)',
-    'I_basal': 'basal dendrite input: sum of w r_pre',
-    'I_apical': 'apical dendrite input: error sent down from the layer above',
-    'b': 'bias',
-    'tau_m': 'membrane time constant',
-    WEIGHT: 'synaptic weights W[post, pre] onto the recorded neurons',
-}
+#: what each recordable variable is, for figure labels and NWB descriptions (from the neuron equations)
+DESCRIPTIONS = {**{name: NEURON_DESCRIPTIONS[name] for name in RECORDABLE if name != WEIGHT},
+                WEIGHT: 'synaptic weights W[post, pre] onto the recorded neurons'}
 
 
 class _LastRunMonitor(StateMonitor):
@@ -134,8 +123,8 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
     net : GLENetwork
         The network (any device).
     variables : sequence of str
-        Any of :data:`gle_brian.network.RECORDABLE` (``'u', 'v', 'u_breve', 'r', 'r_prime', 'err',
-        'I_basal', 'I_apical'``, ...) and ``'w'``: the weights of the synapses onto the recorded neurons.
+        Any of :data:`gle_brian.network.RECORDABLE`: the neurons' state (``'u'``, ``'u_breve'``, ``'r'``,
+        ``'err'``, ...), ``'b'``, ``'tau_m'`` and ``'w'``, the weights of the synapses onto the recorded neurons.
     layers : int, sequence of int or None
         Layer indices (0 = first hidden layer, -1 = output); ``None`` records every layer.
     neurons : sequence of int, dict or None
@@ -244,7 +233,7 @@ def transfer_function(frequencies, tau_m, tau_r, path='forward', dt=None):
 
     ``path='forward'``: basal input to ``u_breve``, ``H(s) = (1 + s tau_r)/(1 + s tau_m)``;
     ``path='error'``: instantaneous error to prospective error, ``G = 1/H``. With ``dt`` the exact
-    transfer function of the discrete Euler step (GLE_MODEL.md, section 1.3) instead.
+    transfer function of the discrete Euler step (docs/model.rst, section 'The discrete step') instead.
 
     Example::
 

@@ -1,4 +1,4 @@
-"""A plain numpy mirror of the reference discrete step (GLE_MODEL.md, section 1.3).
+"""A plain numpy mirror of the reference discrete step (docs/model.rst, section 'The discrete step').
 
 This is the oracle the Brian2 network is tested against, and the speed baseline of the benchmarks.
 It reads the same :class:`~gle_brian.neurons.Layer` specifications as the Brian2 builder. Every layer
@@ -17,10 +17,12 @@ Example::
 import numpy as np
 from scipy.signal import lfilter
 
+from .neurons import STATE_VARIABLES
+
 __all__ = ['ReferenceNetwork', 'forward_rates']
 
-#: state variables recorded by :meth:`ReferenceNetwork.run` (same names as the Brian2 neurons)
-VARIABLES = ('u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical')
+#: state variables recorded by :meth:`ReferenceNetwork.run`: those of the Brian2 neurons
+VARIABLES = STATE_VARIABLES
 
 
 class ReferenceNetwork:
@@ -130,7 +132,7 @@ class ReferenceNetwork:
             new['I_basal'][l] = s
             if l > 0:
                 new['I_apical'][l - 1] = err @ self.B[l]
-            if learn:       # GLE_MODEL.md 1.2: batch means of -e r^T, -e and e du/dt (in the time unit)
+            if learn:       # batch means of -e r^T, -e and e du/dt in the time unit (docs/model.rst, 'Plasticity')
                 gradients.append({'W': -(err.T @ rho) / len(err), 'b': -err.mean(axis=0),
                                   'tau_m': (err * u_dot).mean(axis=0) * float(self.learning.time_unit)})
         new['I_apical'][top] = apical

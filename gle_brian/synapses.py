@@ -65,7 +65,8 @@ def projection_equations(feedback='symmetric', sends_errors=True, shared_weights
     return WEIGHT[shared_weights] + FORWARD + (FEEDBACK[feedback] if sends_errors else '')
 
 
-# Weight plasticity (GLE_MODEL.md 1.2): the postsynaptic prospective error times the presynaptic rate.
+# Weight plasticity: the postsynaptic prospective error times the presynaptic rate (docs/model.rst, section
+# 'Plasticity').
 WEIGHT_GRADIENT = '-err_post*r_pre'
 
 

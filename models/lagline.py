@@ -1,10 +1,11 @@
 """LagLine (paper Fig. 5): a student chain 1 -> 1 -> 1 learns the weights and membrane time constants of a teacher.
 
-Both chains are two softplus neurons with a prospective look-ahead tau_r = 0.1 ms (gamma = 1, no bias).
-The teacher has w = (1, 2) and tau_m = (1, 2) ms; the student starts from w, tau_m ~ U(0, 1) (numpy seed
-``--seed``; tau_m clamped to >= 0.1 ms) and learns all four with Adam (lr 1e-4, every step), from the
-MSE error beta*(target - output), beta = 0.01. Schedule (GLE_MODEL.md 2.1): 50 ms without learning (the
-student runs with the teacher's tau_m for the first 25 ms), then training. 1 a.u. of the paper is 1 ms.
+Both chains are two softplus neurons with a prospective look-ahead tau_r = 0.1 ms (gamma = 1, no bias). The
+teacher has w = (1, 2) and tau_m = (1, 2) ms; the student starts from w, tau_m ~ U(0, 1) (numpy seed
+``--seed``; tau_m clamped to >= 0.1 ms) and learns all four with Adam (lr 1e-4, every step), from the MSE
+error beta*(target - output), beta = 0.01. Schedule (docs/model.rst, section 'LagLine'): 50 ms without
+learning (the student runs with the teacher's tau_m for the first 25 ms), then training. 1 a.u. of the paper
+is 1 ms.
 
 Variants: ``gle`` (prospective errors) and ``bp`` (instantaneous errors, same prospective neurons) run
 as a :class:`~gle_brian.GLENetwork` on ``--device``. ``bptt_tw4``, ``bptt_tw2`` and ``bptt_tw1`` are the

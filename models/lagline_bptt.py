@@ -1,7 +1,8 @@
 """Truncated backpropagation through time for the LagLine chain (the BPTT baselines of paper Fig. 5).
 
 The student chain 1 -> 1 -> 1 (softplus, no bias, look-ahead ``tau_r``) runs the reference's explicit
-Euler step (GLE_MODEL.md 1.3) without any error nudging (``gamma*e = 0``: the pure forward dynamics).
+Euler step (docs/model.rst, section 'The discrete step') without any error nudging (``gamma*e = 0``: the
+pure forward dynamics).
 Training cuts time into windows; for each window the loss
 
     L = sum over the window's steps n of  mean over the batch of (r_out^n - target^n)**2

@@ -5,9 +5,10 @@ nudging gamma = 1e-3; output linear LE (tau_m = tau_r = 1 ms). Teacher: W1 = (-0
 W3 = (0.5, 1). The student keeps W2 and W3 of the teacher (learning rate 0) and learns W1 from numpy's
 ``init_weights`` with ``--seed`` (the reference uses torch's default init with seed 5), with SGD, momentum
 0.9, lr 2e-4, beta 1, MSE, every step after the first 80 ms. Input: sin(0.49 t) + sin(1.07 t) + sin(1.98 t),
-t in ms, dt = 0.01 ms. GLE_MODEL.md 2.2. During the warm-up the first-layer errors are compared with the
-exact adjoint lambda computed offline backward in time (GLE_MODEL.md 1.5): per input frequency the error
-should be in phase with lambda and larger by kappa(w)^2 (two layers; 1 for the LE path). The paper's model
+t in ms (78, 170 and 315 Hz), dt = 0.01 ms (docs/model.rst, section 'LagNet'). During the warm-up the
+first-layer errors are compared with the exact adjoint lambda computed offline backward in time (section
+'Errors and the exact adjoint'): per input frequency the error should be in phase with lambda and larger by
+kappa(w)^2 (two layers; 1 for the LE path). The paper's model
 that learns from lambda ("IE") is not included.
 
 Outputs in ``--out``: ``lagnet.json`` (metrics) and ``lagnet.png`` (loss, W1 trajectories, errors of the
@@ -22,7 +23,7 @@ import os
 import time
 
 import numpy as np
-from brian2 import ms
+from brian2 import kHz, ms
 from scipy.signal import lfilter
 
 from gle_brian import GLENetwork, Layer, init_weights
@@ -33,7 +34,7 @@ from gle_brian.reference import forward_rates
 from gle_brian.results import save_figure, write_json
 
 DT = 0.01 * ms
-OMEGAS = [0.49, 1.07, 1.98] / ms
+FREQUENCIES = np.array([0.49, 1.07, 1.98]) / (2 * np.pi) * kHz     # angular 0.49, 1.07, 1.98 rad/ms
 TEACHER = [np.array([[-0.5], [1.0]]), np.diag([0.5, 1.0]), np.array([[0.5, 1.0]])]
 WARM_UP = 80.0                    # ms without learning
 CHUNK = 20.0                      # ms per standalone run
@@ -49,7 +50,7 @@ def run(duration=1000.0, device='cpp_standalone', seed=5, lr=2e-4, directory=Non
     """Train the student for ``duration`` ms (learning after ``WARM_UP``). Returns metrics and curves."""
     chunk = int(round(CHUNK / float(DT / ms)))
     steps = chunk * int(round(duration / CHUNK))
-    x = sines(steps * DT, DT, OMEGAS)
+    x = sines(steps * DT, DT, FREQUENCIES)
     teacher = forward_rates(layers(), TEACHER, DT, x)[-1][:, 0]
     target = np.concatenate([[0.0], teacher[:-1]])[:, None]    # teacher output stored before each step
     w_start = init_weights([1, 2], seed)[0]
@@ -100,20 +101,26 @@ def run(duration=1000.0, device='cpp_standalone', seed=5, lr=2e-4, directory=Non
     return metrics, curves
 
 
+def _angular_frequencies():
+    """The input's angular frequencies in rad/ms."""
+    return np.asarray(2 * np.pi * FREQUENCIES * ms)
+
+
 def kappa_path():
     """GLE error over adjoint per input frequency (rows) for each first-layer neuron (columns), in theory.
 
-    Each layer multiplies by kappa(w) = (1 + w^2 tau_m^2)/(1 + w^2 tau_r^2) in phase (GLE_MODEL.md 1.5);
-    W2 is diagonal, so neuron k of layer 1 reaches the output through neuron k of layer 2 only.
+    Each layer multiplies by kappa(w) = (1 + w^2 tau_m^2)/(1 + w^2 tau_r^2) in phase (docs/model.rst,
+    section 'Errors and the exact adjoint'); W2 is diagonal, so neuron k of layer 1 reaches the output
+    through neuron k of layer 2 only.
     """
-    omegas = np.asarray(OMEGAS * ms)[:, None]
+    omegas = _angular_frequencies()[:, None]
     tau_m, tau_r = np.array([1.0, 1.0]), np.array([1.0, 0.1])
     return ((1 + omegas ** 2 * tau_m ** 2) / (1 + omegas ** 2 * tau_r ** 2)) ** 2
 
 
 def phasors(signals, t):
     """Complex amplitude of each column of ``signals`` at the input frequencies (least squares), (3, columns)."""
-    omegas = np.asarray(OMEGAS * ms)
+    omegas = _angular_frequencies()
     basis = np.column_stack([f(w * t) for w in omegas for f in (np.sin, np.cos)] + [np.ones_like(t)])
     c = np.linalg.lstsq(basis, signals, rcond=None)[0]
     return c[1:-1:2] - 1j * c[0:-1:2]          # a sin(wt) + b cos(wt) = Re[(b - i a) exp(i w t)]
@@ -122,9 +129,10 @@ def phasors(signals, t):
 def adjoint(curves, weights, teacher, steps):
     """Exact adjoint lambda of the first layer over the first ``steps`` (fixed ``weights``), shape (steps, 2).
 
-    Backward in time (GLE_MODEL.md 1.5): the output's lambda is target - output (LE, linear); below,
-    ``alpha = phi'(u_breve) * W^T lambda`` and ``lambda = anti-causal low-pass (tau_m) of (1 - tau_r d/dt) alpha``,
-    discretised with exp(-dt/tau_m) and a backward difference.
+    Backward in time (docs/model.rst, section 'Errors and the exact adjoint'): the output's lambda is
+    target - output (LE, linear); below, ``alpha = phi'(u_breve) * W^T lambda`` and
+    ``lambda = anti-causal low-pass (tau_m) of (1 - tau_r d/dt) alpha``, discretised with exp(-dt/tau_m) and
+    a backward difference.
     """
     dt = float(DT)                                    # seconds, as the time constants below
     lam = (teacher - curves['r'])[:steps, None]

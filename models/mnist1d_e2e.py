@@ -1,12 +1,12 @@
 """MNIST-1D end to end (paper Fig. 8, "GLE (15k)"): a plastic 6-layer GLE network classifies 1-D digits.
 
-Each sample is 360 steps of one input channel (dt = 0.2 ms, 72 ms per sample; GLE_MODEL.md 2.3). Six
-hidden layers of 53 units, each with 17 fast units (tau_m = 0.6 ms, tau_r = 0.2 ms), 18 slow ones
-(1.2 ms, 0.2 ms) and 18 LE units (tau_m = tau_r = 1.2 ms); the first hidden layer is linear, the others
-tanh; 10 linear LE output units (1.2 ms). Prospective errors, gamma = 0, biases, cross-entropy output
-error beta*(onehot - softmax(r)) with beta = 1, Adam (lr 1e-3) stepping every dt on W and b, batches of
-100 samples side by side, ReduceLROnPlateau on the test loss (patience 2, factor 0.5). The state is
-never reset. Prediction: argmax of the output rates summed over the sample.
+Each sample is 360 steps of one input channel (dt = 0.2 ms, 72 ms per sample; docs/model.rst, section
+'MNIST-1D end to end'). Six hidden layers of 53 units, each with 17 fast units (tau_m = 0.6 ms,
+tau_r = 0.2 ms), 18 slow ones (1.2 ms, 0.2 ms) and 18 LE units (tau_m = tau_r = 1.2 ms); the first hidden layer is
+linear, the others tanh; 10 linear LE output units (1.2 ms). Prospective errors, gamma = 0, biases,
+cross-entropy output error beta*(onehot - softmax(r)) with beta = 1, Adam (lr 1e-3) stepping every dt on W
+and b, batches of 100 samples side by side, ReduceLROnPlateau on the test loss (patience 2, factor 0.5). The
+state is never reset. Prediction: argmax of the output rates summed over the sample.
 
 Outputs in ``--out``: ``metrics.json``, ``learning_curves.csv`` and ``.png`` (epoch 0: the test before
 training), ``confusion.png`` and ``outputs.png`` (output traces of four test samples; both of the last
@@ -39,7 +39,8 @@ HIDDEN, DEPTH = 53, 6
 GROUPS = ((17, 0.6 * ms, 0.2 * ms), (18, 1.2 * ms, 0.2 * ms), (18, 1.2 * ms))   # (count, tau_m, tau_r)
 TAU_OUT = 1.2 * ms
 RESET_LAYERS = ()                     # layers started from rest for every chunk (none: the state carries over)
-REFERENCE_ACCURACY = {1: 0.135, 5: 0.377, 10: 0.458, 50: 0.877, 150: 0.917}   # GLE_MODEL.md 5, mean of 10 seeds
+# test accuracy of the reference after these epochs, mean of 10 seeds (docs/model.rst, 'Reference results')
+REFERENCE_ACCURACY = {1: 0.135, 5: 0.377, 10: 0.458, 50: 0.877, 150: 0.917}
 
 
 def layers():

@@ -1,4 +1,6 @@
-"""MNIST-1D with a fixed lag memory (GLE_MODEL.md 2.4): a static GLE LagNet feeds a plastic LE classifier.
+"""MNIST-1D with a fixed lag memory: a static GLE LagNet feeds a plastic LE classifier.
+
+See docs/model.rst, section 'MNIST-1D with a lag memory'.
 
 Memory (not learned): 1 -> 10 -> 10 -> 10 -> 10 linear neurons, W1 = ones, W2..W4 = identity, no bias,
 tau_r = dt = 0.2 ms and tau_m = round(linspace(0.2, 1.8, 10), 2) ms per channel: each channel is the input
@@ -27,7 +29,7 @@ CHANNELS, STAGES = 10, 4
 TAU_MEMORY = np.round(np.linspace(0.2, 1.8, CHANNELS), 2) * ms
 HIDDEN, TAU = 60, 2.0 * ms
 RESET_LAYERS = tuple(range(STAGES))   # the memory starts every chunk from rest
-REFERENCE_ACCURACY = {150: 0.909}     # GLE_MODEL.md 5, mean of 10 seeds
+REFERENCE_ACCURACY = {150: 0.909}     # docs/model.rst, 'Reference results' (10 seeds)
 
 
 def layers():

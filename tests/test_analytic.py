@@ -1,4 +1,4 @@
-"""Analytic checks C1-C4 of GLE_MODEL.md section 4, on the Brian2 network."""
+"""Analytic checks C1-C4 (docs/model.rst, section 'Analytic checks'), on the Brian2 network."""
 import numpy as np
 import pytest
 from brian2 import ms
@@ -23,7 +23,7 @@ def fit_sine(signal, t, omega, t_from):
     return np.hypot(a, b), np.arctan2(b, a)
 
 
-# tau_m, tau_r, omega, |H| and arg H continuous, |H| and arg H discrete (GLE_MODEL.md, C1)
+# tau_m, tau_r, omega, |H| and arg H continuous, |H| and arg H discrete (docs/model.rst, 'Analytic checks', C1)
 C1_ROWS = [(1, 0.1, 1, 0.7106, -0.6857, 0.7121, -0.6882),
            (1, 1, 1, 1.0, 0.0, 1.0, 0.0),
            (2, 0.1, 0.5, 0.7080, -0.7354, 0.7088, -0.7367),

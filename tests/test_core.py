@@ -1,4 +1,7 @@
-"""The Brian2 network reproduces the reference step (GLE_MODEL.md 1.3) on every CPU target."""
+"""The Brian2 network reproduces the reference step on every CPU target.
+
+See docs/model.rst, section 'The discrete step'.
+"""
 import numpy as np
 import pytest
 from brian2 import ms

@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from brian2 import ms
+from brian2 import kHz, ms
 
 from gle_brian import GLEInputError, ReferenceNetwork
 from gle_brian.cli import available_models, main as cli_main
@@ -23,11 +23,13 @@ def test_smoothed_steps():
 
 
 def test_sines():
-    x = sines(10 * ms, 0.01 * ms, [0.5, 2.0] / ms)
+    x = sines(10 * ms, 0.01 * ms, np.array([0.5, 2.0]) / (2 * np.pi) * kHz)      # angular 0.5, 2 rad/ms
     t = np.arange(1000) * 0.01
     np.testing.assert_allclose(x[:, 0], np.sin(0.5 * t) + np.sin(2 * t), atol=1e-12)
     with pytest.raises(GLEInputError, match='frequencies'):
         sines(10 * ms, 0.01 * ms, [0.5, 2.0])
+    with pytest.raises(GLEInputError, match='must be a frequency'):
+        sines(10 * ms, 0.01 * ms, [0.5, 2.0] * ms)
 
 
 def test_teacher_equals_reference_step():

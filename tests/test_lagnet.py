@@ -8,7 +8,7 @@ from models import lagnet
 
 
 def test_forward_rates_equal_reference_step():
-    x = sines(30 * lagnet.DT * 100, lagnet.DT, lagnet.OMEGAS)
+    x = sines(30 * lagnet.DT * 100, lagnet.DT, lagnet.FREQUENCIES)
     expected = ReferenceNetwork(1, lagnet.layers(), lagnet.TEACHER, dt=lagnet.DT).run(x)['r']
     for rates, reference in zip(forward_rates(lagnet.layers(), lagnet.TEACHER, lagnet.DT, x), expected):
         np.testing.assert_allclose(rates, reference[:, 0], rtol=0, atol=1e-13)

@@ -5,8 +5,7 @@ from brian2 import ms
 
 from gle_brian import Adam, GLEConfigError, GLENetwork, Layer, Learning
 from gle_brian.microcircuit import MicrocircuitNetwork, error_equations, representation_equations
-
-VARIABLES = ['u', 'v', 'u_breve', 'r', 'r_prime', 'err', 'I_basal', 'I_apical']
+from gle_brian.reference import VARIABLES
 
 
 def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARIABLES, learning=None, reset=None):

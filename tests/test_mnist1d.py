@@ -37,7 +37,7 @@ def test_e2e_learns_above_chance(tmp_path):
     chance, n = 0.1, 300
     assert history[-1]['train_accuracy'] > chance + 3 * np.sqrt(chance * (1 - chance) / n)
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
-    assert metrics['final']['epoch'] == 1 and metrics['parameters'] == 14956   # GLE_MODEL.md 2.3
+    assert metrics['final']['epoch'] == 1 and metrics['parameters'] == 14956   # docs/model.rst, 'MNIST-1D end to end'
     assert metrics['history'][0]['epoch'] == 0                      # the test before training
     for name in ('learning_curves.csv', 'learning_curves.png', 'confusion.png', 'outputs.png', 'checkpoint.npz'):
         assert (tmp_path / name).stat().st_size > 0

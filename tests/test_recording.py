@@ -1,12 +1,13 @@
 """Recording chosen variables, neurons and layers; sine protocols; spike read-out; NWB round trip."""
 import numpy as np
 import pytest
-from brian2 import Hz, ms, second
+from brian2 import Equations, Hz, ms, second
 
-from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork
+from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork, neurons
 from gle_brian.recording import frequency_response, poisson_spikes, record, to_nwb, transfer_function
+from gle_brian.reference import VARIABLES as STATE
 
-VARIABLES = ['u', 'v', 'u_breve', 'r', 'err', 'I_basal', 'I_apical', 'w']
+VARIABLES = [*STATE, 'w']
 
 
 def _run_twice(net, steps, seed=0):
@@ -43,6 +44,12 @@ def test_record_matches_reference(device, mixed_layers, tmp_path):
             record(net, ['u'])
 
 
+def test_every_stored_neuron_variable_is_described():
+    """The descriptions (and the lists of names derived from them) come from the comments of the equations."""
+    equations = Equations(neurons.neuron_equations() + neurons.TAU_M_DRIVE)
+    assert set(neurons.DESCRIPTIONS) == equations.diff_eq_names | equations.parameter_names
+
+
 def test_record_errors():
     net = GLENetwork(1, [Layer(2, tau_m=1 * ms, prospective_errors=False)], dt=0.01 * ms, device='numpy')
     with pytest.raises(GLEConfigError, match='variables'):
@@ -63,7 +70,8 @@ def test_record_errors():
 
 @pytest.mark.parametrize('tau_m, tau_r, omega', [(1, 0.1, 1), (1, 1, 1), (2, 0.1, 0.5), (1, 0.1, 2 * np.pi)])
 def test_frequency_response_is_the_discrete_transfer_function(tau_m, tau_r, omega):
-    """Check C1/C2 of GLE_MODEL.md: the measured gain is the discrete H(z) (forward) and G(z) = 1/H (error)."""
+    """Checks C1/C2 (docs/model.rst, 'Analytic checks'): the measured gain is the discrete H(z) (forward) and
+    G(z) = 1/H (error)."""
     f = omega / (2 * np.pi) * 1000 * Hz          # 1 a.u. = 1 ms
     for path in ('forward', 'error'):
         measured = frequency_response(tau_m * ms, tau_r * ms, f, dt=0.01 * ms, path=path)

@@ -1,0 +1,30 @@
+"""docs/model.rst: every section that the code and the README cite by title exists."""
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MODEL = ROOT / 'docs' / 'model.rst'
+CITATION = re.compile(r"docs/model\.rst,? (?:sections? )?'([^']+)'(?: and '([^']+)')?|\bsections? '([^']+)'")
+
+
+def section_titles(path):
+    """The titles of a reStructuredText file: lines underlined by a row of one punctuation character."""
+    lines = path.read_text(encoding='utf-8').splitlines()
+    return {title.strip() for title, rule in zip(lines, lines[1:])
+            if title.strip() and re.fullmatch(r'([=\-~^])\1*', rule) and len(rule) >= len(title.strip())}
+
+
+def test_cited_sections_exist():
+    titles = section_titles(MODEL)
+    sources = [MODEL, ROOT / 'README.rst'] + [path for folder in ('gle_brian', 'models', 'tests', 'bench', 'tutorials')
+                                              for path in sorted((ROOT / folder).glob('*.py'))
+                                              if path.name != 'test_docs.py']
+    cited = {}
+    for path in sources:
+        text = ' '.join(path.read_text(encoding='utf-8').split())     # citations may wrap across lines
+        for match in CITATION.finditer(text):
+            for title in filter(None, match.groups()):
+                cited.setdefault(title, path.relative_to(ROOT))
+    assert len(cited) >= 10, cited
+    missing = {title: str(path) for title, path in cited.items() if title not in titles}
+    assert not missing, f'cited sections that docs/model.rst does not have: {missing}'
