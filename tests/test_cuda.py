@@ -22,10 +22,10 @@ HAVE_NVCC = shutil.which('nvcc') is not None or os.path.isfile(os.path.join(os.e
 
 
 def small_layers():
-    """3-5-4-2: tanh hidden layers with per-neuron (mixed) time constants, linear output."""
+    """2-3-2, as small as a network with every kind of kernel gets: a tanh hidden layer with per-neuron
+    (mixed) time constants and nudging, so errors flow down (the feedback sum), and a linear output."""
     rng = np.random.default_rng(0)
-    return [Layer(5, 'tanh', tau_m=rng.uniform(0.5, 2, 5) * ms, tau_r=rng.uniform(0.05, 0.5, 5) * ms, gamma=0.3),
-            Layer(4, 'tanh', tau_m=1 * ms, tau_r=0.2 * ms, gamma=0.3),
+    return [Layer(3, 'tanh', tau_m=rng.uniform(0.5, 2, 3) * ms, tau_r=rng.uniform(0.05, 0.5, 3) * ms, gamma=0.3),
             Layer(2, 'linear', tau_m=1 * ms)]
 
 
@@ -41,7 +41,7 @@ def cuda_prefs(monkeypatch):
 def test_cuda_without_brian2cuda_names_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, 'brian2cuda', None)      # `import brian2cuda` now fails
     with pytest.raises(GLEDeviceError, match=r"needs brian2cuda: install it with pip install -e '\.\[cuda\]'"):
-        GLENetwork(3, small_layers(), dt=DT, device='cuda_standalone')
+        GLENetwork(2, small_layers(), dt=DT, device='cuda_standalone')
     with pytest.raises(GLEDeviceError, match='needs brian2cuda'):
         devices.configure_cuda(compute_capability=9.0)
 
@@ -52,7 +52,7 @@ def test_cuda_without_nvcc_or_gpu(monkeypatch, tmp_path, cuda_prefs):
     monkeypatch.delenv('CUDA_PATH', raising=False)
     monkeypatch.setenv('PATH', str(tmp_path))                # neither nvcc nor nvidia-smi on the PATH
     with pytest.raises(GLEDeviceError, match='nvcc, which is not on the PATH: install the CUDA toolkit'):
-        GLENetwork(3, small_layers(), dt=DT, device='cuda_standalone')
+        GLENetwork(2, small_layers(), dt=DT, device='cuda_standalone')
     if toolkit is not None:
         monkeypatch.setenv('CUDA_PATH', toolkit)
         with pytest.raises(GLEDeviceError, match=r'no NVIDIA GPU found .*configure_cuda\(compute_capability=9\.0\)'):
@@ -68,14 +68,14 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
     gpu = devices.gpu_available()
     devices.configure_cuda(compute_capability=None if gpu else 9.0)
     layers = small_layers()
-    weights = init_weights([3, 5, 4, 2], seed=1)
-    net = GLENetwork(3, layers, dt=DT, device='cuda_standalone', loss='mse', beta=0.1, weights=weights,
+    weights = init_weights([2, 3, 2], seed=1)
+    net = GLENetwork(2, layers, dt=DT, device='cuda_standalone', loss='mse', beta=0.1, weights=weights,
                      record=['r', 'err'], directory=str(tmp_path / 'cuda'))
     rng = np.random.default_rng(2)
-    x, y = rng.normal(size=(200, 3)), rng.normal(size=(200, 2))
+    x, y = rng.normal(size=(200, 2)), rng.normal(size=(200, 2))
     if gpu:
         net.run(x, y)
-        expected = ReferenceNetwork(3, layers, weights, dt=DT, beta=0.1).run(x, y)
+        expected = ReferenceNetwork(2, layers, weights, dt=DT, beta=0.1).run(x, y)
         for variable in ('r', 'err'):
             for layer in range(len(layers)):
                 np.testing.assert_allclose(net.trace(variable, layer), expected[variable][layer][:, 0],
