@@ -31,7 +31,7 @@ from brian2 import Quantity, second
 from brian2.utils.stringtools import word_substitute
 
 from .activations import get_activation
-from .errors import GLEConfigError, check_units
+from .errors import GLEConfigError, check_number, check_units
 
 __all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
            'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'plasticity_equations',
@@ -236,6 +236,5 @@ class Layer:
         """Validate size, activation and gamma; returns the :class:`Activation`."""
         if not isinstance(self.size, (int, np.integer)) or self.size < 1:
             raise GLEConfigError(f'size={self.size!r}: a layer needs a positive integer number of neurons.')
-        if not np.isfinite(self.gamma):
-            raise GLEConfigError(f'gamma={self.gamma!r} must be a finite number (0 for no nudging).')
+        check_number(self.gamma, 'gamma', '0.1 (0 for no nudging)', low=-np.inf)
         return get_activation(self.activation)

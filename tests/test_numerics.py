@@ -1,0 +1,131 @@
+"""No silent NaN or inf: runs that diverge raise, bad numbers are refused where they are given, and the
+cross-entropy error is stable for large rates."""
+import numpy as np
+import pytest
+from brian2 import ms
+
+from gle_brian import SGD, Activation, Adam, GLEConfigError, GLEInputError, GLENetwork, Layer, Learning
+from gle_brian.recording import record
+
+DT = 0.1 * ms
+
+
+def diverging_net(device='numpy', lr=10.0, **kwargs):
+    """A net whose weights blow up under SGD with a large learning rate (after ~200 steps at lr=10)."""
+    layers = [Layer(3, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(1, tau_m=1 * ms)]
+    return GLENetwork(2, layers, dt=DT, device=device, loss='mse', seed=0, learning=Learning(SGD(lr=lr)),
+                      record=['u', 'r'], **kwargs)
+
+
+# --- bad numbers are refused where they are given -----------------------------------------------
+
+@pytest.mark.parametrize('make, match', [
+    (lambda: diverging_net(beta=np.nan), r'beta=nan must be a finite number >= 0'),
+    (lambda: diverging_net(beta=-0.1), r'beta=-0.1 must be a finite number >= 0'),
+    (lambda: diverging_net(lr=np.inf), r'lr=inf must be a finite number >= 0'),
+    (lambda: SGD(lr='1e-3'), r"lr='1e-3' must be a finite number >= 0, e.g. lr=1e-3"),
+    (lambda: SGD(lr=0.1, momentum=np.nan), r'momentum=nan must be a finite number in \[0, 1\)'),
+    (lambda: Adam(lr=-1e-3), r'lr=-0.001 must be a finite number'),
+    (lambda: Adam(beta2=1.0), r'beta2=1.0 must be a finite number in \[0, 1\)'),
+    (lambda: Learning(Adam(), lr=[1e-3, np.nan]), r'lr\[1\]=nan must be a finite number'),
+    (lambda: Learning(Adam(), lr=['1e-3']), r"lr\[0\]='1e-3' must be a finite number"),
+    (lambda: Learning(Adam(), time_unit=np.inf * ms), r'time_unit=.* must be a positive, finite time'),
+])
+def test_bad_rates_refused_where_given(make, match):
+    with pytest.raises(GLEConfigError, match=match):
+        make()
+
+
+@pytest.mark.parametrize('lr, match', [
+    (np.nan, r'lr=nan must be a finite number >= 0'),
+    ('1e-3', r"lr='1e-3' must be a finite number >= 0, e.g. lr=1e-3"),
+    (-1.0, r'lr=-1.0 must be'),
+])
+def test_set_learning_rate_refuses_bad_rates(lr, match):
+    net = diverging_net()
+    with pytest.raises(GLEConfigError, match=match):
+        net.set_learning_rate(lr)
+    assert net.learning_rates == [10.0, 10.0]
+
+
+def test_set_learning_rate_needs_learning_and_a_layer():
+    with pytest.raises(GLEConfigError, match='set_learning_rate: the network has no plasticity'):
+        GLENetwork(1, [Layer(1, tau_m=1 * ms)], dt=DT, device='numpy').set_learning_rate(1e-3)
+    net = diverging_net()
+    with pytest.raises(GLEConfigError, match='layer=2 is not a layer of this 2-layer network'):
+        net.set_learning_rate(1e-3, layer=2)
+    net.set_learning_rate(1e-3, layer=-1)            # -1: the output layer, the same as layer 1
+    assert net.learning_rates == [10.0, 1e-3] and float(net.synapses[1].lr_w[:]) == 1e-3
+
+
+# --- clear errors for inputs Brian2 would misread ----------------------------------------------------
+
+def small_net(**kwargs):
+    options = dict(n_in=2, layers=[Layer(3, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(1, tau_m=1 * ms)],
+                   dt=DT, device='numpy', loss='mse', seed=0)
+    options.update(kwargs)
+    return GLENetwork(**options)
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(record='err'), r"record='err' is one string; give a list of names, e.g. record=\['err'\]"),
+    (dict(record=['r'], record_dt=0.5 * DT), r'record_dt=.* must be a whole multiple of the network step dt'),
+    (dict(record=['r'], record_dt=1.5 * DT), r'record_dt=.* must be a whole multiple .* e.g. record_dt=200. us'),
+    (dict(record=['r'], record_layers=-1), r'record_layers=-1 must be a list of layer indices, e.g. record_layers=\[-1\]'),
+    (dict(record=['r'], record_layers=[0, 2]), r'record_layers\[1\]=2 is not a layer of this 2-layer network'),
+    (dict(biases=[np.ones(2), None]), r'biases\[0\] has 2 values for a layer of size 3; give one value or 3'),
+    (dict(biases=[np.ones(3) * 1j, None]), r'biases\[0\] is complex'),
+    (dict(weights=[np.ones((3, 2)) + 0j, np.ones((1, 3))]), r'weights\[0\] is complex'),
+    (dict(layers=Layer(3, tau_m=1 * ms)), r'layers=Layer\(.*\) must be a non-empty list of Layer objects'),
+    (dict(layers=[Layer(3, tau_m=1 * ms, gamma='x')]), r"gamma='x' must be a finite number, e.g. gamma=0.1"),
+    (dict(layers=[Layer(3, tau_m=1 * ms, gamma=np.nan)]), r'gamma=nan must be a finite number'),
+])
+def test_bad_configuration(kwargs, match):
+    with pytest.raises(GLEConfigError, match=match):
+        small_net(**kwargs)
+
+
+@pytest.mark.parametrize('x, target, match', [
+    (np.ones((10, 2)) * (1 + 1j), None, r'x is complex; .* pass x.real or abs\(x\) explicitly'),
+    (np.ones((10, 2)), np.ones((10, 1)) * 1j, r'target is complex'),
+    (np.full((10, 2), 'a'), None, r'x has values of type <U1; give numbers'),
+])
+def test_complex_or_non_numeric_signals(x, target, match):
+    with pytest.raises(GLEInputError, match=match):
+        small_net().run(x, target)
+
+
+def test_record_dt_multiple_of_dt_is_accepted():
+    net = small_net(record=['r'], record_dt=3 * DT)
+    net.run(np.zeros((30, 2)))
+    assert net.trace('r', 0).shape == (10, 3)
+
+
+@pytest.mark.parametrize('phi, match', [
+    ('tanh(x', r"Activation\('bad', phi='tanh\(x'\): phi does not parse"),
+    ('x if x > 0 else 0', r"phi does not parse .*IfExp"),
+    ('swish(x)', r"phi uses the unknown names \['swish'\]"),
+])
+def test_activation_is_parsed_when_made(phi, match):
+    with pytest.raises(GLEConfigError, match=match):
+        Activation('bad', phi=phi, phi_prime='1.0')
+
+
+@pytest.mark.parametrize('layer', [2, 5, -3, 1.0])
+def test_trace_layer_out_of_range(layer):
+    net = small_net(record=['r'])
+    net.run(np.zeros((5, 2)))
+    with pytest.raises(GLEConfigError, match=rf'layer={layer!r} is not a layer of this 2-layer network'):
+        net.trace('r', layer)
+    with pytest.raises(GLEConfigError, match='is not a layer'):
+        net.rates(layer)
+
+
+def test_recording_checks_its_interval_and_takes_one_name():
+    net = small_net()
+    for dt in (0.5 * DT, 1.5 * DT):
+        with pytest.raises(GLEConfigError, match=r'dt=.* must be a whole multiple of the network step'):
+            record(net, ['r'], dt=dt)
+    rec = record(net, 'err', layers=-1)                  # one name: that variable, not its letters
+    net.run(np.zeros((5, 2)))
+    assert rec.variables == ('err',) and rec['err', -1].shape == (5, 1)
