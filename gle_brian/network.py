@@ -42,7 +42,7 @@ __all__ = ['GLENetwork', 'SCHEDULE', 'LOSSES', 'init_weights']
 #: "compute all layers from old values, then write" step is reproduced by this table alone.
 SCHEDULE = {
     'input': ('start', 0),             # input rates x[n] from the TimedArray
-    'softmax': ('start', 1),           # loss='ce': softmax normaliser sum_k exp(r_k^n) per batch copy,
+    'softmax': ('start', 1),           # loss='ce': softmax normaliser sum_j exp(r_j^n - r_k^n) per batch copy,
                                        # summed from the old rates just before the output error reads it
     'output_error': ('start', 2),      # output apical input beta*(target[n] - r^n) (MSE) or
                                        # beta*(target[n] - softmax(r^n)) (CE), from the old rate
@@ -209,7 +209,7 @@ class GLENetwork:
             if l == top and self.loss is not None:
                 equations += 'beta : 1 (shared)  # output error strength\n'
             if l == top and self.loss == 'ce':
-                equations += 'softmax_sum : 1  # sum_k exp(r_k) over the outputs of the same batch copy\n'
+                equations += 'softmax_sum : 1  # sum_j exp(r_j - r_k) over the outputs j of the same batch copy\n'
             if learned and B == 1:
                 equations += neurons.plasticity_equations(learning.optimiser, learned)
             if 'tau_m' in learned and B > 1:

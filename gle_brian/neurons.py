@@ -96,12 +96,13 @@ _BATCH_SUMS = {   # param: (variable of the parameter group, equation of the sum
 OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - r)'
 
 # Cross-entropy: beta*(target - softmax(r)), target one-hot (or probabilities), from the stored rates.
-# The normaliser sum_k exp(r_k) over the outputs of the same batch copy is summed by synapses inside
-# each copy (finite for |r| < 700).
+# softmax(r)_k = 1/sum_j exp(r_j - r_k), summed by synapses between the outputs of the same batch copy.
+# Stable without a maximum: the largest rate's sum lies in [1, n]. Differences are clipped at 700, so the
+# sums stay finite (below 10^4 outputs): a softmax below exp(-700) = 1e-304 stays below it.
 SOFTMAX_NORMALISER = '''
-softmax_sum_post = exp(r_pre) : 1 (summed)         # sum_k exp(r_k) over the copy's outputs
+softmax_sum_post = exp(clip(r_pre - r_post, -inf, 700)) : 1 (summed)   # sum_j exp(r_j - r_k), j in the copy
 '''
-CE_OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - exp(r)/softmax_sum)'
+CE_OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - 1/softmax_sum)'
 
 
 def neuron_equations(prospective_errors=True, shared_parameters=False):

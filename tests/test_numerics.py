@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from gle_brian import SGD, Activation, Adam, GLEConfigError, GLEInputError, GLENetwork, Layer, Learning
+from gle_brian import (SGD, Activation, Adam, GLEConfigError, GLEInputError, GLENetwork, Layer, Learning,
+                       ReferenceNetwork)
 from gle_brian.recording import record
 
 DT = 0.1 * ms
@@ -56,6 +57,42 @@ def test_set_learning_rate_needs_learning_and_a_layer():
         net.set_learning_rate(1e-3, layer=2)
     net.set_learning_rate(1e-3, layer=-1)            # -1: the output layer, the same as layer 1
     assert net.learning_rates == [10.0, 1e-3] and float(net.synapses[1].lr_w[:]) == 1e-3
+
+
+# --- cross-entropy with large rates -------------------------------------------------------------
+
+def stable_softmax(r):
+    e = np.exp(r - r.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_cross_entropy_is_finite_for_large_rates_and_equals_mirror():
+    """Output rates near and above 1000 (differences up to 1800): finite errors, equal to the mirror."""
+    layers = [Layer(5, tau_m=1 * ms, bias=True)]
+    biases = [np.array([1000.0, 999.0, 1700.0, -100.0, 995.0])]
+    kwargs = dict(dt=0.5 * ms, beta=2.0, biases=biases, batch=2)
+    weights = [np.array([[1.0], [-1.0], [0.5], [0.0], [2.0]])]
+    net = GLENetwork(1, layers, weights=weights, device='numpy', loss='ce', record=['I_apical', 'r'], **kwargs)
+    ref = ReferenceNetwork(1, layers, weights, loss='ce', **kwargs)
+    x = np.random.default_rng(0).normal(size=(30, 2, 1))
+    y = np.eye(5)[np.tile([0, 3], (30, 1))]
+    net.run(x, y)
+    traces = ref.run(x, y)
+    apical, rates = net.trace('I_apical', 0), net.trace('r', 0)
+    assert np.all(np.isfinite(apical)) and rates.max() > 1700
+    np.testing.assert_allclose(apical, traces['I_apical'][0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(net.trace('r', 0), traces['r'][0], rtol=0, atol=1e-9)
+    # the error at step n uses the rates stored after step n-1
+    expected = 2.0 * (y[1:] - stable_softmax(rates[:-1]))
+    np.testing.assert_allclose(apical[1:], expected, rtol=1e-12, atol=1e-300)
+
+
+def test_mirror_softmax_does_not_overflow():
+    ref = ReferenceNetwork(1, [Layer(3, tau_m=1 * ms, bias=True)], [np.zeros((3, 1))], dt=0.5 * ms, loss='ce',
+                           biases=[[2000.0, 0.0, -3000.0]])
+    with np.errstate(over='raise', invalid='raise', divide='raise'):
+        apical = ref.run(np.zeros((10, 1)), np.eye(3)[np.ones(10, dtype=int)])['I_apical'][0]
+    np.testing.assert_allclose(apical[-1, 0], [-1.0, 1.0, 0.0], atol=1e-300)
 
 
 # --- clear errors for inputs Brian2 would misread ----------------------------------------------------
