@@ -3,7 +3,7 @@ import numpy as np
 from brian2 import Hz, second
 from brian2.units.fundamentalunits import DimensionMismatchError, fail_for_dimension_mismatch
 
-__all__ = ['GLEConfigError', 'GLEInputError', 'GLEDeviceError', 'check_units', 'check_number']
+__all__ = ['GLEConfigError', 'GLEInputError', 'GLEDeviceError', 'GLENumericalError', 'check_units', 'check_number']
 
 
 class GLEConfigError(ValueError):
@@ -16,6 +16,18 @@ class GLEInputError(ValueError):
 
 class GLEDeviceError(RuntimeError):
     """A code-generation target is unknown or unavailable on this machine."""
+
+
+class GLENumericalError(FloatingPointError):
+    """A run produced NaN or inf: the message names the layer, the first bad step and the variables.
+
+    Attributes ``layer`` (index), ``step`` (first bad step of the run, from 0), ``time`` (its time after
+    the start of the run) and ``variables`` (names of the layer's variables that are not finite now).
+    """
+
+    def __init__(self, message, layer, step, time, variables):
+        super().__init__(message)
+        self.layer, self.step, self.time, self.variables = layer, step, time, variables
 
 
 _KINDS = {second.dim: 'time', Hz.dim: 'frequency'}

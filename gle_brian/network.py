@@ -30,9 +30,9 @@ from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, Synapses
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
 from . import devices, neurons, synapses
-from .errors import GLEConfigError, GLEInputError, check_number, check_units
-from .neurons import (CE_OUTPUT_ERROR, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code, neuron_equations,
-                      rate_code)
+from .errors import GLEConfigError, GLEInputError, GLENumericalError, check_number, check_units
+from .neurons import (CE_OUTPUT_ERROR, NONFINITE_STEP, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code,
+                      neuron_equations, rate_code)
 from .optimisers import Learning
 from .synapses import FEEDBACK_MODES, projection_equations
 
@@ -355,6 +355,10 @@ class GLENetwork:
             Plasticity on (``True``) or off (``False``) during this run; ``None`` means on when a target is
             given and the network was built with ``learning``.
 
+        Raises :class:`~gle_brian.errors.GLENumericalError` after the run when a layer's ``u``, ``r`` or
+        ``err`` became NaN or inf (the error names the layer, the first bad step and the variables that
+        are not finite). The network then holds that state: restore a saved one (:meth:`set_state`) or
+        build a new network, and lower the learning rate, ``beta`` or the scale of the input.
         """
         steps = None
         if isinstance(x, TimedArray):
@@ -375,11 +379,13 @@ class GLENetwork:
         learn = target is not None if learn is None else bool(learn)
         # values that belong to this run, not to the carried state
         self._assign(*[(self.output, 'beta', beta)] * (self.loss is not None),
-                     *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned])
+                     *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned],
+                     *[(group, NONFINITE_STEP, 0) for group in self.neurons])
         if self.project is None:
             self._run_runtime(x, y)
         else:
             self._run_standalone(x, y)
+        self._check_finite()
 
     def _assign(self, *assignments):
         """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
@@ -423,13 +429,34 @@ class GLENetwork:
     def _state_variables(self):
         """``(group, name)`` of the network's state (carried from one standalone run to the next).
 
-        Constants (fixed by the constructor arguments, e.g. feedback weights) are left out.
+        Constants (fixed by the constructor arguments, e.g. feedback weights) and the NaN watch
+        ``nonfinite_step`` (set to 0 by every run) are left out.
         """
         groups = [obj for obj in self.network.objects if hasattr(obj, 'equations')]
         return [(group, eq.varname) for group in sorted(groups, key=lambda g: g.name)
                 for eq in group.equations.ordered
                 if (eq.type == DIFFERENTIAL_EQUATION or eq.type == PARAMETER)
-                and 'linked' not in eq.flags and 'constant' not in eq.flags]
+                and 'linked' not in eq.flags and 'constant' not in eq.flags and eq.varname != NONFINITE_STEP]
+
+    def _check_finite(self):
+        """Raise :class:`GLENumericalError` when the last run's NaN watch caught a layer (cheap: one read
+        of ``nonfinite_step`` per layer; the variables of the layer are only scanned then)."""
+        firsts = {l: steps[steps > 0].min() - 1 for l, steps in
+                  enumerate(self._value(group, NONFINITE_STEP) for group in self.neurons) if steps.any()}
+        if not firsts:
+            return
+        layer = min(firsts, key=lambda l: (firsts[l], l))
+        step, others = int(firsts[layer]), sorted(set(firsts) - {layer})
+        holders = dict.fromkeys(self._layer_groups(layer) + [self.parameter_groups[layer], self.weight_groups[layer]])
+        variables = list(dict.fromkeys(name for group, name in self._state_variables()
+                                       if group in holders and not np.all(np.isfinite(self._value(group, name)))))
+        time = step * self.dt
+        raise GLENumericalError(
+            f'layer {layer} became NaN or inf at step {step} of this run (t = {time} after its start)'
+            + (f', later also layers {others}' if others else '') + f'; not finite now: {", ".join(variables)}. '
+            'The network keeps this state: restore a saved one (net.set_state(state), load_checkpoint) or build a '
+            'new network, then lower the learning rate, beta or the scale of the input.',
+            layer=layer, step=step, time=time, variables=variables)
 
     def _monitor_objects(self):
         return list({id(m): m for monitors in self.monitors for m in monitors.values()}.values())

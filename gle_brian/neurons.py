@@ -34,8 +34,8 @@ from .activations import get_activation
 from .errors import GLEConfigError, check_number, check_units
 
 __all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
-           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'plasticity_equations',
-           'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
+           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'NONFINITE_STEP',
+           'plasticity_equations', 'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
 # --- The equations -------------------------------------------------------------------------------
 
@@ -52,7 +52,15 @@ b : 1                                              # bias
 tau_m : second                                     # membrane time constant
 tau_r : second                                     # prospective (look-ahead) time constant
 gamma : 1                                          # nudging of the soma by the error
+nonfinite_step : integer                           # 1 + first step of the run with u, r or err NaN or inf; 0: none
 '''
+
+# Watch for NaN and inf, written with the rate at the end of each step: 1 + the step (counted from the
+# start of the run) at which u, r or err first was NaN or inf. abs(x) < inf is false for both (Brian2's C++
+# flags keep -fno-finite-math-only). Set to 0 before every run, so it is not part of the state.
+NONFINITE_STEP = 'nonfinite_step'
+_NONFINITE_CODE = ('nonfinite_step = nonfinite_step + int(nonfinite_step == 0)'
+                   '*int(not (abs(u) < inf and abs(r) < inf and abs(err) < inf))*(timestep(t - t_start, dt) + 1)')
 
 # What a neuron carries from one step to the next (all zero at the start); the rest are parameters.
 NEURON_STATE = ('u', 'v', 'u_breve', 'r', 'r_prime', 'I_basal', 'I_apical', 'err', 'err_du_dt', 'softmax_sum')
@@ -161,9 +169,9 @@ def plasticity_code(optimiser, param, time_unit=None, tau_m_min=None, batch=1):
 
 
 def rate_code(activation):
-    """Code run at the end of each step: the rate and its derivative from ``u_breve``."""
+    """Code run at the end of each step: the rate and its derivative from ``u_breve``, then the NaN watch."""
     phi, phi_prime = get_activation(activation).expressions('u_breve')
-    return f'r = {phi}\nr_prime = {phi_prime}'
+    return f'r = {phi}\nr_prime = {phi_prime}\n{_NONFINITE_CODE}'
 
 
 # --- Layer specification -------------------------------------------------------------------------

@@ -1,12 +1,17 @@
 """No silent NaN or inf: runs that diverge raise, bad numbers are refused where they are given, and the
 cross-entropy error is stable for large rates."""
+import json
+
 import numpy as np
 import pytest
 from brian2 import ms
 
-from gle_brian import (SGD, Activation, Adam, GLEConfigError, GLEInputError, GLENetwork, Layer, Learning,
-                       ReferenceNetwork)
+from gle_brian import (SGD, Activation, Adam, GLEConfigError, GLEInputError, GLENetwork, GLENumericalError, Layer,
+                       Learning, ReferenceNetwork)
+from gle_brian.data import TimeSeriesData
+from gle_brian.neurons import NONFINITE_STEP
 from gle_brian.recording import record
+from gle_brian.training import evaluate, train
 
 DT = 0.1 * ms
 
@@ -16,6 +21,95 @@ def diverging_net(device='numpy', lr=10.0, **kwargs):
     layers = [Layer(3, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(1, tau_m=1 * ms)]
     return GLENetwork(2, layers, dt=DT, device=device, loss='mse', seed=0, learning=Learning(SGD(lr=lr)),
                       record=['u', 'r'], **kwargs)
+
+
+# --- a run that becomes NaN or inf raises --------------------------------------------------------
+
+@pytest.mark.parametrize('device', ['numpy', pytest.param('cpp_standalone', marks=pytest.mark.standalone)])
+def test_diverging_run_names_layer_first_step_and_variables(device, tmp_path):
+    steps = 300
+    net = diverging_net(device, directory=str(tmp_path / 'project'))
+    x, y = np.ones((steps, 2)), np.ones((steps, 1))
+    with pytest.raises(GLENumericalError, match=r'layer 0 became NaN or inf at step \d+ of this run \(t = .* after '
+                                                r'its start\).*not finite now: .*\bw\b.*restore a saved one.*lower '
+                                                r'the learning rate') as caught:
+        net.run(x, y)
+    error = caught.value
+    finite = [np.isfinite(net.trace('u', l)).all(axis=1) & np.isfinite(net.trace('r', l)).all(axis=1)
+              for l in range(2)]
+    assert error.layer == 0 and error.step == np.argmin(finite[0]) and np.argmin(finite[1]) > error.step
+    assert error.time == error.step * DT and {'u', 'r', 'w'} <= set(error.variables)
+    assert isinstance(error, FloatingPointError)
+    with pytest.raises(GLENumericalError, match='at step 0 of this run'):      # the state stays bad: no silent run
+        net.run(x, y, learn=False)
+
+
+def test_first_bad_step_counts_from_the_run_start():
+    """The step is counted from the start of the run that went bad; a restored state runs on."""
+    net = diverging_net()
+    x, y = np.ones((100, 2)), np.ones((100, 1))
+    net.run(x, y)
+    saved = net.get_state()
+    assert not any(key.endswith(NONFINITE_STEP) for key in saved)     # the watch is not part of the state
+    with pytest.raises(GLENumericalError) as caught:
+        net.run(np.ones((300, 2)), np.ones((300, 1)))
+    fresh = diverging_net()
+    with pytest.raises(GLENumericalError) as straight:
+        fresh.run(np.ones((400, 2)), np.ones((400, 1)))
+    assert caught.value.step == straight.value.step - 100
+    net.set_state(saved)
+    net.set_learning_rate(0.0)
+    net.run(x, y)                                                          # finite again: no error
+    assert np.all(np.isfinite(net.trace('r', 1)))
+
+
+def test_huge_input_with_learning_raises():
+    net = diverging_net(lr=1.0)
+    with pytest.raises(GLENumericalError, match=r'layer \d became NaN or inf'):
+        net.run(1e3 * np.ones((1000, 2)), np.ones((1000, 1)))
+
+
+# --- training stops before a NaN checkpoint -------------------------------------------------------
+
+def toy_data(samples, seed, steps=20, classes=3):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, samples)
+    t = np.arange(steps) * 0.1
+    x = np.stack([np.sin((y[:, None] + 1) * t), np.zeros((samples, steps))], axis=2)
+    return TimeSeriesData(x + 0.1 * rng.normal(size=x.shape), y, classes=classes)
+
+
+def toy_classifier(lr):
+    """A classifier with the MSE loss: with a large learning rate its output error grows with its rates."""
+    layers = [Layer(6, 'tanh', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(3, tau_m=0.2 * ms, bias=True)]
+    return GLENetwork(2, layers, dt=DT, device='numpy', loss='mse', seed=3, batch=3, record=['r'],
+                      record_layers=[-1], learning=Learning(SGD(lr=lr)))
+
+
+def test_training_stops_before_a_nan_checkpoint(tmp_path):
+    """Epoch 0 (testing only) writes a checkpoint; training at lr=100 diverges: it raises, the checkpoint stays."""
+    train_set, test_set = toy_data(30, 0), toy_data(6, 1)
+    path = tmp_path / 'checkpoint.npz'
+    epochs_seen = []
+    net = toy_classifier(lr=100)
+    with pytest.raises(GLENumericalError, match='became NaN or inf'):
+        train(net, train_set, test_set, epochs=3, checkpoint=str(path), progress=False,
+              on_epoch=lambda history, test: epochs_seen.append(history[-1]['epoch']))
+    assert epochs_seen == [0]
+    with np.load(path) as f:
+        assert json.loads(str(f['meta']))['epoch'] == 0
+        assert all(np.all(np.isfinite(f[key])) for key in f.files if key.startswith('state/'))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['checkpoint.npz']
+
+
+def test_evaluate_refuses_nan_outputs():
+    net = toy_classifier(lr=100)
+    x, labels = toy_data(3, 0).batch(np.arange(3))
+    with pytest.raises(GLENumericalError):
+        for _ in range(20):
+            net.run(x, np.broadcast_to(np.eye(3)[labels], (len(x), 3, 3)))
+    with pytest.raises(GLENumericalError):     # no accuracy from NaN outputs
+        evaluate(net, toy_data(6, 1))
 
 
 # --- bad numbers are refused where they are given -----------------------------------------------
