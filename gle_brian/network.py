@@ -53,7 +53,7 @@ SCHEDULE = {
     'gradient': ('after_groups', 0),   # batches: drives summed over the copies into the shared parameters
     'plasticity': ('after_groups', 1),  # optimiser steps on w (err_post, old r_pre), b and tau_m (this
                                         # step's err and du/dt): new values are used from the next step on
-    'rate': ('end', 0),                # r = phi(u_breve), r_prime = phi'(u_breve)
+    'rate': ('end', 0),                # r = phi(u_breve), r_prime = phi'(u_breve); the NaN watch on u, r, err
     'record': ('end', 10),             # monitors see the state stored after the step
 }
 
@@ -646,8 +646,8 @@ class GLENetwork:
         """The index 0 .. L-1 of ``layer``, counted from the input side or, when negative, from the output."""
         n = len(self.layers)
         if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool) or not -n <= layer < n:
-            raise GLEConfigError(f'{name}={layer!r} is not a layer of this {n}-layer network; use 0..{n - 1}, or -1 '
-                                 'for the output layer.')
+            raise GLEConfigError(f'{name}={layer!r} is not a layer of this {n}-layer network; give layer indices '
+                                 f'0..{n - 1}, or -1 for the output layer.')
         return int(layer) % n
 
     def _check_layers(self, layers, name):
