@@ -12,12 +12,12 @@ Example::
     ...                  dt=0.01*ms, device='numpy', loss='mse', beta=0.1)
 """
 from .activations import Activation, get_activation
-from .errors import GLEConfigError, GLEDeviceError, GLEInputError
+from .errors import GLEConfigError, GLEDeviceError, GLEInputError, GLENumericalError
 from .network import GLENetwork, init_weights
 from .neurons import Layer
 from .optimisers import Adam, Learning, SGD
 from .reference import ReferenceNetwork
 
 __all__ = ['Activation', 'get_activation', 'GLEConfigError', 'GLEDeviceError', 'GLEInputError',
-           'GLENetwork', 'init_weights', 'Layer', 'ReferenceNetwork', 'Learning', 'SGD', 'Adam']
+           'GLENumericalError', 'GLENetwork', 'init_weights', 'Layer', 'ReferenceNetwork', 'Learning', 'SGD', 'Adam']
 __version__ = '0.1.0'

@@ -15,23 +15,54 @@ Example::
 from dataclasses import dataclass
 
 import numpy as np
-from brian2.utils.stringtools import word_substitute
+from brian2.parsing.sympytools import str_to_sympy
+from brian2.utils.stringtools import get_identifiers, word_substitute
 
 from .errors import GLEConfigError
 
 __all__ = ['Activation', 'ACTIVATIONS', 'get_activation']
+
+# The functions and constants an activation may use: Brian2 knows them all, and the numpy mirror uses these.
+_NUMPY_NAMESPACE = {
+    'exp': np.exp, 'log': np.log, 'log10': np.log10, 'log1p': np.log1p, 'expm1': np.expm1,
+    'sqrt': np.sqrt, 'tanh': np.tanh, 'sinh': np.sinh, 'cosh': np.cosh, 'sin': np.sin, 'cos': np.cos,
+    'tan': np.tan, 'arctan': np.arctan, 'arcsin': np.arcsin, 'arccos': np.arccos, 'abs': np.abs,
+    'sign': np.sign, 'clip': np.clip, 'floor': np.floor, 'ceil': np.ceil, 'inf': np.inf, 'pi': np.pi,
+    'int': lambda a: np.asarray(a).astype(np.int64),
+}
+
+
+def _check_expression(name, part, expression):
+    """Parse ``expression`` as Brian2 does; it may use ``x`` and the names of ``_NUMPY_NAMESPACE`` only."""
+    where = f'Activation({name!r}, {part}={expression!r})'
+    if not isinstance(expression, str):
+        raise GLEConfigError(f'{where}: {part} must be a string, an expression in x such as "tanh(x)".')
+    try:
+        str_to_sympy(expression)
+    except (SyntaxError, TypeError, ValueError) as error:
+        raise GLEConfigError(f'{where}: {part} does not parse ({error}); write an expression in x, e.g. '
+                             '"tanh(x)".') from None
+    unknown = sorted(get_identifiers(expression) - {'x'} - set(_NUMPY_NAMESPACE))
+    if unknown:
+        raise GLEConfigError(f'{where}: {part} uses the unknown names {unknown}; use x and '
+                             f'{sorted(_NUMPY_NAMESPACE)}.')
 
 
 @dataclass(frozen=True)
 class Activation:
     """A rate function ``phi(x)`` and its derivative ``phi_prime(x)``, both dimensionless.
 
-    ``phi`` and ``phi_prime`` are Brian2 expressions in ``x``; they may use Brian2's default functions
-    (``exp``, ``log1p``, ``tanh``, ``clip``, ``abs``, ...).
+    ``phi`` and ``phi_prime`` are Brian2 expressions in ``x``; they may use the functions Brian2 and the
+    numpy mirror share (``exp``, ``log1p``, ``tanh``, ``clip``, ``abs``, ``int``, ...) and ``inf``, ``pi``.
+    Both are parsed when the Activation is made: a typo raises :class:`GLEConfigError` at once.
     """
     name: str
     phi: str
     phi_prime: str
+
+    def __post_init__(self):
+        for part in ('phi', 'phi_prime'):
+            _check_expression(self.name, part, getattr(self, part))
 
     def expressions(self, variable):
         """The pair ``(phi, phi_prime)`` with ``x`` replaced by ``variable``."""
@@ -51,14 +82,6 @@ ACTIVATIONS = {
     'sigmoid': Activation('sigmoid', '0.5*(1 + tanh(0.5*x))', '0.25*(1 - tanh(0.5*x)**2)'),
     'softplus': Activation('softplus', 'clip(x, 0, inf) + log1p(exp(-abs(x)))', '0.5*(1 + tanh(0.5*x))'),
     'relu': Activation('relu', 'clip(x, 0, inf)', 'int(x > 0)*1.0'),
-}
-
-_NUMPY_NAMESPACE = {
-    'exp': np.exp, 'log': np.log, 'log10': np.log10, 'log1p': np.log1p, 'expm1': np.expm1,
-    'sqrt': np.sqrt, 'tanh': np.tanh, 'sinh': np.sinh, 'cosh': np.cosh, 'sin': np.sin, 'cos': np.cos,
-    'tan': np.tan, 'arctan': np.arctan, 'arcsin': np.arcsin, 'arccos': np.arccos, 'abs': np.abs,
-    'sign': np.sign, 'clip': np.clip, 'floor': np.floor, 'ceil': np.ceil, 'inf': np.inf, 'pi': np.pi,
-    'int': lambda a: np.asarray(a).astype(np.int64),
 }
 
 

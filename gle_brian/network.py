@@ -30,9 +30,9 @@ from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, Synapses
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
 from . import devices, neurons, synapses
-from .errors import GLEConfigError, GLEInputError, check_units
-from .neurons import (CE_OUTPUT_ERROR, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code, neuron_equations,
-                      rate_code)
+from .errors import GLEConfigError, GLEInputError, GLENumericalError, check_number, check_units
+from .neurons import (CE_OUTPUT_ERROR, NONFINITE_STEP, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code,
+                      neuron_equations, rate_code)
 from .optimisers import Learning
 from .synapses import FEEDBACK_MODES, projection_equations
 
@@ -42,7 +42,7 @@ __all__ = ['GLENetwork', 'SCHEDULE', 'LOSSES', 'init_weights']
 #: "compute all layers from old values, then write" step is reproduced by this table alone.
 SCHEDULE = {
     'input': ('start', 0),             # input rates x[n] from the TimedArray
-    'softmax': ('start', 1),           # loss='ce': softmax normaliser sum_k exp(r_k^n) per batch copy,
+    'softmax': ('start', 1),           # loss='ce': softmax normaliser sum_j exp(r_j^n - r_k^n) per batch copy,
                                        # summed from the old rates just before the output error reads it
     'output_error': ('start', 2),      # output apical input beta*(target[n] - r^n) (MSE) or
                                        # beta*(target[n] - softmax(r^n)) (CE), from the old rate
@@ -53,7 +53,7 @@ SCHEDULE = {
     'gradient': ('after_groups', 0),   # batches: drives summed over the copies into the shared parameters
     'plasticity': ('after_groups', 1),  # optimiser steps on w (err_post, old r_pre), b and tau_m (this
                                         # step's err and du/dt): new values are used from the next step on
-    'rate': ('end', 0),                # r = phi(u_breve), r_prime = phi'(u_breve)
+    'rate': ('end', 0),                # r = phi(u_breve), r_prime = phi'(u_breve); the NaN watch on u, r, err
     'record': ('end', 10),             # monitors see the state stored after the step
 }
 
@@ -111,9 +111,9 @@ class GLENetwork:
     seed : int or None
         Seed of the weight initialisation.
     record : sequence of str
-        Variables recorded in every layer (any of ``RECORDABLE``), every ``record_dt``.
+        Variables recorded in every layer (any of ``RECORDABLE``), every ``record_dt``, e.g. ``['r', 'err']``.
     record_dt : Quantity or None
-        Sampling interval of the recording (default: ``dt``).
+        Sampling interval of the recording, a whole multiple of ``dt`` (default: ``dt``).
     record_layers : sequence of int or None
         Layers whose variables are recorded (default: all; ``[-1]``: only the output layer).
     directory : str or None
@@ -138,16 +138,17 @@ class GLENetwork:
         self.dt = self._check_dt(dt)
         self.n_in = self._check_size(n_in, 'n_in')
         self.batch = self._check_size(batch, 'batch')
+        if not isinstance(layers, (list, tuple)) or not layers or not all(isinstance(layer, Layer) for layer in layers):
+            raise GLEConfigError(f'layers={layers!r} must be a non-empty list of Layer objects (a single layer in a '
+                                 'list too), e.g. layers=[Layer(3, "tanh", tau_m=1*ms)].')
         self.layers = list(layers)
-        if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
-            raise GLEConfigError('layers must be a non-empty list of Layer objects, e.g. [Layer(3, "tanh", tau_m=1*ms)].')
         self.activations = [layer.check() for layer in self.layers]
         self.time_constants = [layer.time_constants(float(self.dt)) for layer in self.layers]
         self.sizes = [self.n_in] + [layer.size for layer in self.layers]
         if loss not in LOSSES:
             raise GLEConfigError(f'loss={loss!r} is not known; use one of {list(LOSSES)}.')
         self.loss = loss
-        self.beta = float(beta)
+        self.beta = check_number(beta, 'beta', '0.1')
         if feedback not in FEEDBACK_MODES:
             raise GLEConfigError(f'feedback={feedback!r} is not known; use one of {list(FEEDBACK_MODES)}.')
         self.feedback = feedback
@@ -160,17 +161,15 @@ class GLENetwork:
             self.feedback_weights = self._check_matrices(
                 init_weights(self.sizes, None if seed is None else seed + 1)
                 if feedback_weights is None else feedback_weights, 'feedback_weights')
+        if isinstance(record, str):
+            raise GLEConfigError(f'record={record!r} is one string; give a list of names, e.g. record=[{record!r}].')
         unknown = sorted(set(record) - set(RECORDABLE))
         if unknown:
             raise GLEConfigError(f'record={list(record)!r}: {unknown} cannot be recorded; choose from {list(RECORDABLE)}.')
         self.record = tuple(record)
-        top = len(self.layers)
-        if record_layers is not None and not all(isinstance(l, (int, np.integer)) and -top <= l < top
-                                                 for l in record_layers):
-            raise GLEConfigError(f'record_layers={list(record_layers)!r}: give layer indices between {-top} and '
-                                 f'{top - 1}, e.g. record_layers=[-1] for the output layer.')
-        self.record_layers = set(range(top)) if record_layers is None else {int(l) % top for l in record_layers}
-        self.record_dt = self.dt if record_dt is None else self._check_dt(record_dt, 'record_dt')
+        self.record_layers = set(range(len(self.layers)) if record_layers is None
+                                 else self._check_layers(record_layers, 'record_layers'))
+        self.record_dt = self._check_sampling_interval(record_dt, 'record_dt')
         if learning is not None and not isinstance(learning, Learning):
             raise GLEConfigError(f'learning={learning!r}: give a Learning, e.g. learning=Learning(Adam(lr=1e-4)).')
         self.learning = learning
@@ -210,7 +209,7 @@ class GLENetwork:
             if l == top and self.loss is not None:
                 equations += 'beta : 1 (shared)  # output error strength\n'
             if l == top and self.loss == 'ce':
-                equations += 'softmax_sum : 1  # sum_k exp(r_k) over the outputs of the same batch copy\n'
+                equations += 'softmax_sum : 1  # sum_j exp(r_j - r_k) over the outputs j of the same batch copy\n'
             if learned and B == 1:
                 equations += neurons.plasticity_equations(learning.optimiser, learned)
             if 'tau_m' in learned and B > 1:
@@ -355,6 +354,11 @@ class GLENetwork:
         learn : bool or None
             Plasticity on (``True``) or off (``False``) during this run; ``None`` means on when a target is
             given and the network was built with ``learning``.
+
+        Raises :class:`~gle_brian.errors.GLENumericalError` after the run when a layer's ``u``, ``r`` or
+        ``err`` became NaN or inf (the error names the layer, the first bad step and the variables that
+        are not finite). The network then holds that state: restore a saved one (:meth:`set_state`) or
+        build a new network, and lower the learning rate, ``beta`` or the scale of the input.
         """
         steps = None
         if isinstance(x, TimedArray):
@@ -375,11 +379,13 @@ class GLENetwork:
         learn = target is not None if learn is None else bool(learn)
         # values that belong to this run, not to the carried state
         self._assign(*[(self.output, 'beta', beta)] * (self.loss is not None),
-                     *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned])
+                     *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned],
+                     *[(group, NONFINITE_STEP, 0) for group in self.neurons])
         if self.project is None:
             self._run_runtime(x, y)
         else:
             self._run_standalone(x, y)
+        self._check_finite()
 
     def _assign(self, *assignments):
         """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
@@ -423,13 +429,34 @@ class GLENetwork:
     def _state_variables(self):
         """``(group, name)`` of the network's state (carried from one standalone run to the next).
 
-        Constants (fixed by the constructor arguments, e.g. feedback weights) are left out.
+        Constants (fixed by the constructor arguments, e.g. feedback weights) and the NaN watch
+        ``nonfinite_step`` (set to 0 by every run) are left out.
         """
         groups = [obj for obj in self.network.objects if hasattr(obj, 'equations')]
         return [(group, eq.varname) for group in sorted(groups, key=lambda g: g.name)
                 for eq in group.equations.ordered
                 if (eq.type == DIFFERENTIAL_EQUATION or eq.type == PARAMETER)
-                and 'linked' not in eq.flags and 'constant' not in eq.flags]
+                and 'linked' not in eq.flags and 'constant' not in eq.flags and eq.varname != NONFINITE_STEP]
+
+    def _check_finite(self):
+        """Raise :class:`GLENumericalError` when the last run's NaN watch caught a layer (cheap: one read
+        of ``nonfinite_step`` per layer; the variables of the layer are only scanned then)."""
+        firsts = {l: steps[steps > 0].min() - 1 for l, steps in
+                  enumerate(self._value(group, NONFINITE_STEP) for group in self.neurons) if steps.any()}
+        if not firsts:
+            return
+        layer = min(firsts, key=lambda l: (firsts[l], l))
+        step, others = int(firsts[layer]), sorted(set(firsts) - {layer})
+        holders = dict.fromkeys(self._layer_groups(layer) + [self.parameter_groups[layer], self.weight_groups[layer]])
+        variables = list(dict.fromkeys(name for group, name in self._state_variables()
+                                       if group in holders and not np.all(np.isfinite(self._value(group, name)))))
+        time = step * self.dt
+        raise GLENumericalError(
+            f'layer {layer} became NaN or inf at step {step} of this run (t = {time} after its start)'
+            + (f', later also layers {others}' if others else '') + f'; not finite now: {", ".join(variables)}. '
+            'The network keeps this state: restore a saved one (net.set_state(state), load_checkpoint) or build a '
+            'new network, then lower the learning rate, beta or the scale of the input.',
+            layer=layer, step=step, time=time, variables=variables)
 
     def _monitor_objects(self):
         return list({id(m): m for monitors in self.monitors for m in monitors.values()}.values())
@@ -490,10 +517,7 @@ class GLENetwork:
         biases, time constants and optimiser state are kept. Takes effect at the next :meth:`run`, e.g.
         to start every sample from rest in a fixed memory: ``net.reset_state([0, 1, 2, 3])``.
         """
-        indices = range(len(self.layers)) if layers is None else list(layers)
-        top = len(self.layers)
-        if not all(isinstance(l, (int, np.integer)) and -top <= l < top for l in indices):
-            raise GLEConfigError(f'layers={indices!r}: give layer indices between {-top} and {top - 1}.')
+        indices = range(len(self.layers)) if layers is None else self._check_layers(layers, 'layers')
         self._assign(*[(group, name, Quantity(np.zeros(group.variables[name].size), group.variables[name].dim))
                        for l in indices for group in self._layer_groups(l)
                        for name in neurons.NEURON_STATE if name in group.variables])
@@ -509,6 +533,7 @@ class GLENetwork:
 
     def rates(self, layer=-1):
         """The stored rates ``r`` of ``layer`` now (the input of the next step), shape ``(batch, n_l)``."""
+        layer = self._check_layer(layer)
         if not self.started:
             return np.zeros((self.batch, self.layers[layer].size))
         return self._value(self.neurons[layer], 'r').reshape(self.batch, -1)
@@ -516,14 +541,21 @@ class GLENetwork:
     # --- changing parameters between runs ----------------------------------------------------------
 
     def set_learning_rate(self, lr, layer=None):
-        """Set the learning rate of one layer (or of all), e.g. for a schedule; takes effect at the next run."""
-        for l in range(len(self.layers)) if layer is None else [layer]:
-            self.learning_rates[l] = float(lr)
-            self._assign(*[(group, f'lr_{param}', float(lr)) for group, param, owner in self.learned
-                           if owner == l])
+        """Set the learning rate (a number >= 0; 0 freezes) of one layer or of all, e.g. for a schedule.
+
+        Takes effect at the next run. Example: ``net.set_learning_rate(1e-4, layer=-1)``.
+        """
+        if self.learning is None:
+            raise GLEConfigError('set_learning_rate: the network has no plasticity; build it with '
+                                 'learning=Learning(Adam(lr=...)) to set learning rates.')
+        lr = check_number(lr, 'lr', '1e-3')
+        for l in range(len(self.layers)) if layer is None else [self._check_layer(layer)]:
+            self.learning_rates[l] = lr
+            self._assign(*[(group, f'lr_{param}', lr) for group, param, owner in self.learned if owner == l])
 
     def set_tau_m(self, tau_m, layer):
         """Set the membrane time constants of ``layer`` (Quantity, one value or one per neuron)."""
+        layer = self._check_layer(layer)
         checked, _ = Layer(self.layers[layer].size, tau_m=tau_m).time_constants(float(self.dt))
         self._check_tau_m_clamp(checked, 'tau_m')
         self._assign((self.parameter_groups[layer], 'tau_m', checked * second))
@@ -570,7 +602,8 @@ class GLENetwork:
         """
         if variable not in self.record:
             raise GLEConfigError(f'{variable!r} was not recorded; build the network with record=[..., {variable!r}].')
-        if layer % len(self.layers) not in self.record_layers:
+        layer = self._check_layer(layer)
+        if layer not in self.record_layers:
             raise GLEConfigError(f'layer {layer} was not recorded; build the network with record_layers=None (all) '
                                  f'or including {layer}.')
         monitor = self.monitors[layer][variable]
@@ -583,7 +616,7 @@ class GLENetwork:
 
     def trace_times(self, layer=0, variable=None):
         """Times of the samples returned by :meth:`trace` (simulation time; standalone runs start at 0)."""
-        monitor = self.monitors[layer][variable or self.record[0]]
+        monitor = self.monitors[self._check_layer(layer)][variable or self.record[0]]
         times = monitor.t[:]
         return times if self._record_start is None else times[self._record_start[monitor.name]:]
 
@@ -595,6 +628,33 @@ class GLENetwork:
         if not np.isscalar(float(dt)) or not float(dt) > 0 or not np.isfinite(float(dt)):
             raise GLEConfigError(f'{name}={dt!r} must be a positive, finite time.')
         return Quantity(float(dt), dim=second.dim)
+
+    def _check_sampling_interval(self, interval, name='dt'):
+        """A recording interval: ``None`` (every step) or a whole multiple of ``dt``, as a Quantity.
+
+        Brian2 monitors at other intervals would repeat samples (below ``dt``) or sample between steps.
+        """
+        if interval is None:
+            return self.dt
+        steps = float(self._check_dt(interval, name) / self.dt)
+        if steps < 1 - 1e-9 or abs(steps - round(steps)) > 1e-9:
+            raise GLEConfigError(f'{name}={interval} must be a whole multiple of the network step dt={self.dt}, '
+                                 f'e.g. {name}={max(1, round(steps)) * self.dt}.')
+        return round(steps) * self.dt
+
+    def _check_layer(self, layer, name='layer'):
+        """The index 0 .. L-1 of ``layer``, counted from the input side or, when negative, from the output."""
+        n = len(self.layers)
+        if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool) or not -n <= layer < n:
+            raise GLEConfigError(f'{name}={layer!r} is not a layer of this {n}-layer network; give layer indices '
+                                 f'0..{n - 1}, or -1 for the output layer.')
+        return int(layer) % n
+
+    def _check_layers(self, layers, name):
+        """A list of layer indices (see :meth:`_check_layer`)."""
+        if isinstance(layers, (str, int, np.integer)) or not np.iterable(layers):
+            raise GLEConfigError(f'{name}={layers!r} must be a list of layer indices, e.g. {name}=[-1].')
+        return [self._check_layer(l, f'{name}[{k}]') for k, l in enumerate(layers)]
 
     def _check_tau_m_clamp(self, tau_m, name):
         """Learned time constants must start at or above their clamp ``tau_m_min`` (seconds)."""
@@ -609,7 +669,7 @@ class GLENetwork:
         return int(n)
 
     def _check_matrices(self, matrices, name):
-        matrices = [np.asarray(m, dtype=float) for m in matrices]
+        matrices = [self._real(m, f'{name}[{l}]', GLEConfigError) for l, m in enumerate(matrices)]
         if len(matrices) != len(self.layers):
             raise GLEConfigError(f'{name} has {len(matrices)} matrices for {len(self.layers)} layers; give one per layer.')
         for l, m in enumerate(matrices):
@@ -627,11 +687,25 @@ class GLENetwork:
             raise GLEConfigError(f'biases has {len(biases)} entries for {len(self.layers)} layers; give one per layer.')
         checked = []
         for l, (b, layer) in enumerate(zip(biases, self.layers)):
-            b = np.zeros(layer.size) if b is None else np.broadcast_to(np.asarray(b, dtype=float), (layer.size,)).copy()
+            b = np.zeros(layer.size) if b is None else self._real(b, f'biases[{l}]', GLEConfigError)
+            if b.size not in (1, layer.size):
+                raise GLEConfigError(f'biases[{l}] has {b.size} values for a layer of size {layer.size}; give one '
+                                     f'value or {layer.size} (or None for zeros).')
             if not np.all(np.isfinite(b)):
                 raise GLEConfigError(f'biases[{l}] contains NaN or inf; give finite values.')
-            checked.append(b)
+            checked.append(np.broadcast_to(b.ravel(), (layer.size,)).copy())
         return checked
+
+    @staticmethod
+    def _real(values, name, error):
+        """``values`` as a float array; complex numbers (whose imaginary part would be dropped) are refused."""
+        array = np.asarray(values)
+        if array.dtype.kind == 'c':
+            raise error(f'{name} is complex; rates and parameters are real numbers: pass {name}.real or '
+                        f'abs({name}) explicitly.')
+        if array.dtype.kind not in 'biuf':
+            raise error(f'{name} has values of type {array.dtype}; give numbers.')
+        return array.astype(float)
 
     def _check_signal(self, signal, name, width, steps=None):
         """An input or target as a float array of shape (steps, batch*width), with clear errors.
@@ -645,7 +719,7 @@ class GLENetwork:
             signal = signal.reshape(steps, B, width)
         if isinstance(signal, Quantity) and not signal.is_dimensionless:
             raise GLEInputError(f'{name} has units {signal.dim}; rates are dimensionless, pass plain numbers.')
-        array = np.asarray(signal, dtype=float)
+        array = self._real(signal, name, GLEInputError)
         shape = array.shape
         if array.ndim == 1 and width == 1 and B == 1:
             array = array[:, None]

@@ -31,11 +31,11 @@ from brian2 import Quantity, second
 from brian2.utils.stringtools import word_substitute
 
 from .activations import get_activation
-from .errors import GLEConfigError, check_units
+from .errors import GLEConfigError, check_number, check_units
 
 __all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
            'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'STATE_VARIABLES',
-           'DESCRIPTIONS', 'variable_descriptions', 'plasticity_equations',
+           'NONFINITE_STEP', 'DESCRIPTIONS', 'variable_descriptions', 'plasticity_equations',
            'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
 # --- The equations -------------------------------------------------------------------------------
@@ -58,7 +58,15 @@ b : 1                                              # bias
 tau_m : second                                     # membrane time constant
 tau_r : second                                     # prospective (look-ahead) time constant
 gamma : 1                                          # nudging of the soma by the error
+nonfinite_step : integer                           # 1 + first step of the run with u, r or err NaN or inf; 0: none
 '''
+
+# Watch for NaN and inf, written with the rate at the end of each step: 1 + the step (counted from the
+# start of the run) at which u, r or err first was NaN or inf. abs(x) < inf is false for both (Brian2's C++
+# flags keep -fno-finite-math-only). Set to 0 before every run, so it is not part of the state.
+NONFINITE_STEP = 'nonfinite_step'
+_NONFINITE_CODE = ('nonfinite_step = nonfinite_step + int(nonfinite_step == 0)'
+                   '*int(not (abs(u) < inf and abs(r) < inf and abs(err) < inf))*(timestep(t - t_start, dt) + 1)')
 
 INSTANTANEOUS_ERROR = '''
 eps = r_prime*I_apical : 1                         # instantaneous error phi'(u_breve) * apical input
@@ -128,12 +136,13 @@ _BATCH_SUMS = {   # param: (variable of the parameter group, equation of the sum
 OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - r)'
 
 # Cross-entropy: beta*(target - softmax(r)), target one-hot (or probabilities), from the stored rates.
-# The normaliser sum_k exp(r_k) over the outputs of the same batch copy is summed by synapses inside
-# each copy (finite for |r| < 700).
+# softmax(r)_k = 1/sum_j exp(r_j - r_k), summed by synapses between the outputs of the same batch copy.
+# Stable without a maximum: the largest rate's sum lies in [1, n]. Differences are clipped at 700, so the
+# sums stay finite (below 10^4 outputs): a softmax below exp(-700) = 1e-304 stays below it.
 SOFTMAX_NORMALISER = '''
-softmax_sum_post = exp(r_pre) : 1 (summed)         # sum_k exp(r_k) over the copy's outputs
+softmax_sum_post = exp(clip(r_pre - r_post, -inf, 700)) : 1 (summed)   # sum_j exp(r_j - r_k), j in the copy
 '''
-CE_OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - exp(r)/softmax_sum)'
+CE_OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - 1/softmax_sum)'
 
 
 def neuron_equations(prospective_errors=True, shared_parameters=False):
@@ -192,9 +201,9 @@ def plasticity_code(optimiser, param, time_unit=None, tau_m_min=None, batch=1):
 
 
 def rate_code(activation):
-    """Code run at the end of each step: the rate and its derivative from ``u_breve``."""
+    """Code run at the end of each step: the rate and its derivative from ``u_breve``, then the NaN watch."""
     phi, phi_prime = get_activation(activation).expressions('u_breve')
-    return f'r = {phi}\nr_prime = {phi_prime}'
+    return f'r = {phi}\nr_prime = {phi_prime}\n{_NONFINITE_CODE}'
 
 
 # --- Layer specification -------------------------------------------------------------------------
@@ -268,6 +277,5 @@ class Layer:
         """Validate size, activation and gamma; returns the :class:`Activation`."""
         if not isinstance(self.size, (int, np.integer)) or self.size < 1:
             raise GLEConfigError(f'size={self.size!r}: a layer needs a positive integer number of neurons.')
-        if not np.isfinite(self.gamma):
-            raise GLEConfigError(f'gamma={self.gamma!r} must be a finite number (0 for no nudging).')
+        check_number(self.gamma, 'gamma', '0.1 (0 for no nudging)', low=-np.inf)
         return get_activation(self.activation)

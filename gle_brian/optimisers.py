@@ -28,7 +28,7 @@ from brian2 import Quantity, ms, second
 from brian2.utils.stringtools import word_substitute
 
 from .activations import _NUMPY_NAMESPACE
-from .errors import GLEConfigError, check_units
+from .errors import GLEConfigError, check_number, check_units
 
 __all__ = ['Optimiser', 'SGD', 'Adam', 'Learning']
 
@@ -152,12 +152,13 @@ def _compiled(expression):
     return compile(expression, f'<optimiser update {expression}>', 'eval')
 
 
+_EXAMPLES = {'lr': '1e-3', 'momentum': '0.9', 'beta1': '0.9', 'beta2': '0.999', 'eps': '1e-8'}
+
+
 def _check_hyperparameters(optimiser, **ranges):
+    """Each hyperparameter a finite number in its ``[low, high)`` range (``lr >= 0``)."""
     for name, (low, high) in {'lr': (0, np.inf), **ranges}.items():
-        value = getattr(optimiser, name)
-        if not (np.isscalar(value) and np.isfinite(value) and low <= value < high):
-            raise GLEConfigError(f'{type(optimiser).__name__}({name}={value!r}): {name} must be a number in '
-                                 f'[{low}, {high}).')
+        check_number(getattr(optimiser, name), name, _EXAMPLES[name], low, high)
 
 
 @dataclass(frozen=True)
@@ -202,20 +203,23 @@ class Learning:
     def __post_init__(self):
         if not isinstance(self.optimiser, Optimiser):
             raise GLEConfigError(f'optimiser={self.optimiser!r}: give an optimiser, e.g. Adam(lr=1e-4) or SGD(lr=0.01).')
+        if self.lr is not None:
+            for l, lr in enumerate(np.atleast_1d(np.asarray(self.lr, dtype=object))):
+                check_number(lr, f'lr[{l}]', '1e-3')
         for name in ('tau_m_min', 'time_unit'):
             value = getattr(self, name)
             if value is None and name == 'tau_m_min':
                 continue
             check_units(value, second, name, '1*ms')
-            if not float(value) > 0:
-                raise GLEConfigError(f'{name}={value!r} must be positive.')
+            if not 0 < float(value) < np.inf:
+                raise GLEConfigError(f'{name}={value!r} must be a positive, finite time, e.g. {name}=1*ms.')
 
     def learning_rates(self, n_layers):
         """The learning rate of each of ``n_layers`` layers."""
         if self.lr is None:
             return [float(self.optimiser.lr)] * n_layers
         rates = [float(lr) for lr in np.atleast_1d(self.lr)]
-        if len(rates) != n_layers or not all(np.isfinite(rates)) or min(rates) < 0:
+        if len(rates) != n_layers:
             raise GLEConfigError(f'lr={self.lr!r}: give {n_layers} non-negative learning rates, one per layer '
                                  '(0 freezes a layer), or None to use the optimiser\'s.')
         return rates

@@ -98,7 +98,7 @@ class Recording:
 
     def __getitem__(self, key):
         variable, layer = key
-        layer = _layer_index(self.net, layer)
+        layer = self.net._check_layer(layer)
         if variable not in self.variables or layer not in self.neurons:
             raise GLEConfigError(f'{variable!r} of layer {layer} was not recorded; recorded are {list(self.variables)} '
                                  f'of layers {self.layers}: pass them to record(...) before the run.')
@@ -148,15 +148,15 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
     unknown = [v for v in variables if v not in known]
     if unknown or not variables:
         raise GLEConfigError(f'variables={list(variables)!r}: choose one or more of {list(known)}.')
-    dt = _sampling_interval(net, dt)
+    dt = net._check_sampling_interval(dt)
     if isinstance(neurons, dict):
         if layers is not None:
             raise GLEConfigError('give the layers either as layers=... or as the keys of neurons={layer: indices}, '
                                  'not both.')
-        chosen = {_layer_index(net, layer): indices for layer, indices in neurons.items()}
+        chosen = {net._check_layer(layer): indices for layer, indices in neurons.items()}
     else:
         layers = range(len(net.layers)) if layers is None else np.atleast_1d(layers).tolist()
-        chosen = {_layer_index(net, layer): neurons for layer in layers}
+        chosen = {net._check_layer(layer): neurons for layer in layers}
     if not chosen:
         raise GLEConfigError(f'layers={layers!r}, neurons={neurons!r} select no layer; give e.g. layers=[0, -1].')
     chosen = {layer: _neuron_indices(net, layer, indices) for layer, indices in sorted(chosen.items())}
@@ -190,25 +190,6 @@ def _monitor(net, source, variables, indices, dt):
     monitor.when, monitor.order = SCHEDULE['record']
     net.network.add(monitor)
     return monitor
-
-
-def _sampling_interval(net, dt):
-    if dt is None:
-        return net.dt
-    check_units(dt, second, 'dt', '0.1*ms')
-    steps = float(dt / net.dt)
-    if not np.isfinite(steps) or steps < 1 - 1e-9 or abs(steps - round(steps)) > 1e-9:
-        raise GLEConfigError(f'dt={dt} must be a positive multiple of the network step dt={net.dt}, '
-                             f'e.g. dt={max(1, round(steps)) * net.dt}.')
-    return round(steps) * net.dt
-
-
-def _layer_index(net, layer):
-    n = len(net.layers)
-    if not isinstance(layer, (int, np.integer)) or not -n <= layer < n:
-        raise GLEConfigError(f'layer={layer!r} is not a layer of this {n}-layer network; use 0..{n - 1} or -1 '
-                             'for the output layer.')
-    return int(layer) % n
 
 
 def _neuron_indices(net, layer, indices):

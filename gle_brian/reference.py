@@ -111,7 +111,9 @@ class ReferenceNetwork:
                 apical = np.zeros_like(old['r'][l])
             else:
                 r = old['r'][l]
-                prediction = np.exp(r) / np.exp(r).sum(axis=1, keepdims=True) if self.loss == 'ce' else r
+                # softmax_k = 1/sum_j exp(r_j - r_k), differences clipped at 700, as in the generated code
+                prediction = 1 / np.exp(np.clip(r[:, None, :] - r[:, :, None], None, 700)).sum(axis=2) \
+                    if self.loss == 'ce' else r
                 apical = self.beta * (target - prediction)
             eps = old['r_prime'][l] * apical
             if layer.prospective_errors:
