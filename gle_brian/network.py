@@ -381,12 +381,16 @@ class GLENetwork:
         else:
             self._run_standalone(x, y)
 
-    def _assign(self, *assignments):
-        """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
+    def _activate(self):
+        """Make this network's device Brian2's current one: networks on other devices may have run since."""
         if self.project is None:
             devices.activate(self.device)
         else:
-            self.project.check_active()
+            self.project.activate()
+
+    def _assign(self, *assignments):
+        """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
+        self._activate()
         for group, name, value in assignments:
             if self.project is None or self.steps_per_run is None:
                 setattr(group, name, value)
@@ -395,7 +399,7 @@ class GLENetwork:
                 self._carried[(group, name)] = value
 
     def _run_runtime(self, x, y):
-        devices.activate(self.device)
+        self._activate()
         self._record_start = {m.name: len(m.t) for m in self._monitor_objects()}
         namespace = {'x_input': TimedArray(x, dt=self.dt, name='x_input'),
                      'y_target': TimedArray(y, dt=self.dt, name='y_target'),
@@ -403,7 +407,7 @@ class GLENetwork:
         self.network.run(len(x) * self.dt, namespace=namespace)
 
     def _run_standalone(self, x, y):
-        self.project.check_active()
+        self.project.activate()
         if self.steps_per_run is None:
             self.steps_per_run = len(x)
             self._x_input = TimedArray(x, dt=self.dt, name='x_input')
@@ -416,7 +420,9 @@ class GLENetwork:
                 f'x has {len(x)} steps, but this {self.device} network was compiled for {self.steps_per_run} '
                 'steps per run; give inputs of that length (split longer ones), or build a new network.')
         run_args = {getattr(group, name): value for (group, name), value in self._carried.items()}
-        run_args.update({self._x_input: x, self._y_target: y})
+        run_args[self._x_input] = x
+        if self.loss is not None:      # without a loss the target is not part of the compiled project
+            run_args[self._y_target] = y
         self.project.run(run_args)
         self._carried = {key: getattr(*key)[:] for key in self._state_variables()}
 
@@ -452,8 +458,8 @@ class GLENetwork:
 
     def _value(self, group, name):
         """The current values of ``group.name`` as a plain array (a copy)."""
+        self._activate()
         if self.project is None:
-            devices.activate(self.device)
             value = group.variables[name].get_value()
         else:
             value = self._carried[(group, name)] if (group, name) in self._carried else getattr(group, name)[:]
@@ -467,10 +473,7 @@ class GLENetwork:
             missing, unknown = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
             raise GLEInputError(f'state does not fit this network (missing {missing[:3]}, unknown {unknown[:3]}); '
                                 'give the get_state() of a network built with the same arguments.')
-        if self.project is None:
-            devices.activate(self.device)
-        else:
-            self.project.check_active()
+        self._activate()
         for key, value in state.items():
             group, name = expected[key]
             variable = group.variables[name]
@@ -548,17 +551,20 @@ class GLENetwork:
     @property
     def weights(self):
         """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})`` (copies)."""
+        self._activate()
         return [np.asarray(holder.w[:])[positions]
                 for holder, positions in zip(self.weight_groups, self.weight_positions)]
 
     @property
     def biases(self):
         """The current biases ``b_l``, shape ``(n_l,)`` (copies)."""
+        self._activate()
         return [np.array(group.b[:]) for group in self.parameter_groups]
 
     @property
     def tau_m(self):
         """The current membrane time constants of each layer (Quantity arrays, copies)."""
+        self._activate()
         return [group.tau_m[:].copy() for group in self.parameter_groups]
 
     def trace(self, variable, layer):
@@ -573,6 +579,7 @@ class GLENetwork:
         if layer % len(self.layers) not in self.record_layers:
             raise GLEConfigError(f'layer {layer} was not recorded; build the network with record_layers=None (all) '
                                  f'or including {layer}.')
+        self._activate()
         monitor = self.monitors[layer][variable]
         values = getattr(monitor, variable)[:].T.copy()
         if variable == 'w':
@@ -583,6 +590,7 @@ class GLENetwork:
 
     def trace_times(self, layer=0, variable=None):
         """Times of the samples returned by :meth:`trace` (simulation time; standalone runs start at 0)."""
+        self._activate()
         monitor = self.monitors[layer][variable or self.record[0]]
         times = monitor.t[:]
         return times if self._record_start is None else times[self._record_start[monitor.name]:]
