@@ -9,15 +9,52 @@ Example::
 
     gle-brian lagline --variant gle --device cpp_standalone --out results/lagline
     gle-brian lagline --help
+
+The models' options check their ranges with the argparse types of this module (:func:`ranged`,
+``positive_int``, ``non_negative_int``, ``positive_float``): a value out of range ends the command with
+argparse's usage message naming the option (exit status 2).
 """
 import argparse
 import importlib
+import math
 import os
 import sys
 
 from .errors import GLEConfigError
 
-__all__ = ['main', 'models_folder', 'available_models']
+__all__ = ['main', 'models_folder', 'available_models', 'ranged', 'positive_int', 'non_negative_int',
+           'positive_float']
+
+
+def ranged(convert, minimum, strict=False):
+    """An argparse ``type``: the text converted with ``convert`` (``int`` or ``float``), at least ``minimum``.
+
+    With ``strict`` the value must be above ``minimum``. NaN and inf are refused. Example::
+
+        >>> parser.add_argument('--train', type=ranged(float, 25.0), help='ms')     # doctest: +SKIP
+        >>> ranged(int, 1)('0')
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: 0 is not an integer >= 1
+    """
+    description = f"{'an integer' if convert is int else 'a number'} {'>' if strict else '>='} {minimum:g}"
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f'{text} is not {description}')
+        return value
+
+    parse.__name__ = description
+    return parse
+
+
+positive_int = ranged(int, 1)
+non_negative_int = ranged(int, 0)
+positive_float = ranged(float, 0, strict=True)
 
 
 def models_folder():

@@ -5,6 +5,8 @@ Runtime targets (``'numpy'``, ``'cython'``) run inside Python. Standalone target
 :meth:`StandaloneProject.run` reruns the same binary with new inputs and the current state given as
 ``run_args``, so training over many samples never recompiles. Brian2 holds one standalone device per
 process: building a second standalone network closes the first (using it afterwards raises an error).
+Runtime networks may be built and run in between: every network selects its own device again before it
+touches Brian2, so a standalone network and runtime networks can be used alternately.
 
 ``'cuda_standalone'`` (brian2cuda) needs the CUDA toolkit's ``nvcc`` to compile and an NVIDIA GPU to run;
 :func:`configure_cuda` sets its preferences. Without a GPU, a project can still be generated and
@@ -19,10 +21,11 @@ Example::
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
-from brian2 import prefs, set_device
+from brian2 import Network, prefs, set_device
 from brian2.devices import get_device
 from brian2.devices.device import all_devices
 
@@ -192,6 +195,7 @@ def activate(device):
     """Make ``device`` Brian2's active device; call before creating the Brian2 objects of a network.
 
     For standalone devices this resets the device, closing any project built earlier in this process.
+    A standalone network selects its device again with :meth:`StandaloneProject.activate`.
     """
     global _active_project
     check_device(device)
@@ -208,6 +212,16 @@ def activate(device):
         _active_project = None
 
 
+def _tail(text, lines=20):
+    """The last ``lines`` lines of ``text``, indented, for error messages."""
+    return '\n'.join('    ' + line for line in text.rstrip().splitlines()[-lines:]) or '    (nothing)'
+
+
+def _interrupted(returncode):
+    """Whether a child process ended because of Ctrl-C: killed by SIGINT, or a shell's exit status 130."""
+    return returncode in (-signal.SIGINT, 128 + signal.SIGINT)
+
+
 class StandaloneProject:
     """A compiled standalone project that is built once and run many times.
 
@@ -220,6 +234,10 @@ class StandaloneProject:
 
     Set ``compile = False`` before the first run to only generate the code (to inspect it, or to check
     code generation on a machine without the compiler or GPU); the run after the build then fails.
+
+    Failures raise :class:`GLEDeviceError` naming the project folder, with the end of the compiler's or
+    the program's output; Ctrl-C while compiling or running raises ``KeyboardInterrupt``. After a failed
+    or interrupted build every run refuses: the network must be built again.
     """
 
     compile = True
@@ -228,31 +246,56 @@ class StandaloneProject:
         global _active_project
         self.device = device
         self.directory = directory or tempfile.mkdtemp(prefix=f'gle_brian_{device}_')
-        self.built = False
+        self.built = False       # generated and compiled: the binary can run
         self.builds = 0
         self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run
         _active_project = self
 
-    def check_active(self):
-        """Raise a clear error when another standalone network has replaced this one in this process."""
+    def activate(self):
+        """Select this project's device again (e.g. after a runtime network ran), without resetting it.
+
+        Raises a clear error when another standalone network has replaced this one in this process.
+        """
         if _active_project is not self:
             raise GLEDeviceError(
                 f'this {self.device} network was closed because another standalone network was built in the '
                 'same process afterwards (Brian2 holds one standalone device per process); rebuild it, or use '
                 "device='cython' for several networks at once.")
+        brian_device = all_devices[self.device]
+        if get_device() is not brian_device:
+            set_device(brian_device, build_on_run=False)
 
     def build(self):
         """Generate and compile the project (once)."""
         global _build_count
-        self.check_active()
-        get_device().build(directory=self.directory, compile=self.compile, run=False, with_output=False)
-        self.built = True
-        self.builds += 1
-        _build_count += 1
+        self.activate()
+        get_device().build(directory=self.directory, compile=False, run=False, with_output=False)
+        if self.compile:
+            self._make()
+            self.built = True
+            self.builds += 1
+            _build_count += 1
+
+    def _make(self):
+        """Compile the generated project with Brian2's make command (``prefs.devices.cpp_standalone``)."""
+        settings = prefs.devices.cpp_standalone
+        command = ' '.join([settings.make_cmd_unix, *settings.extra_make_args_unix])
+        result = subprocess.run(command, shell=True, cwd=self.directory, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        if _interrupted(result.returncode):
+            raise KeyboardInterrupt
+        if result.returncode:
+            raise GLEDeviceError(f'compiling the {self.device} project in {self.directory} failed ({command!r} '
+                                 f'exited with {result.returncode}); its output ended with:\n{_tail(result.stdout)}\n'
+                                 'Fix the cause (compiler, preferences, disk space) and build the network again.')
 
     def run(self, run_args):
         """Run the compiled binary with ``run_args`` (a dict ``{VariableView or TimedArray: values}``)."""
-        self.check_active()
+        self.activate()
+        if not self.built:
+            raise GLEDeviceError(f'the {self.device} project in {self.directory} has no compiled program: its build '
+                                 'failed, was interrupted, or only generated the code (StandaloneProject.compile = '
+                                 'False); build the network again.')
         if self.device == 'cuda_standalone' and not self.gpu_found:
             if not gpu_available():
                 raise GLEDeviceError(f'the CUDA project in {self.directory} cannot run here: this machine has no '
@@ -260,13 +303,27 @@ class StandaloneProject:
                                      "driver, or use device='cpp_standalone'.")
             self.gpu_found = True
         device = get_device()
+        Network._globally_stopped = False   # set by Brian2's Ctrl-C handler while the program runs
         try:
             device.run(directory=self.directory, with_output=False, run_args=run_args)
-        finally:   # the run's input files: removed, or a long training fills the disk
-            for name in device.run_args_arrays:
+            failed = False
+        except RuntimeError:
+            failed = True
+        finally:
+            Network._globally_running = False   # Brian2 leaves it set when a second Ctrl-C ends the wait
+            for name in device.run_args_arrays:   # the run's input files: a long training would fill the disk
                 for path in (os.path.join(self.directory, 'static_arrays', name + suffix) for suffix in ('', '.lock')):
                     if os.path.exists(path):
                         os.remove(path)
+        if Network._globally_stopped:   # Ctrl-C: Brian2 stopped the program early, or it was killed
+            Network._globally_stopped = False
+            raise KeyboardInterrupt
+        if failed:
+            output = os.path.join(device.results_dir, 'stdout.txt')
+            text = open(output).read() if os.path.exists(output) else ''
+            raise GLEDeviceError(f'running the compiled {self.device} project in {self.directory} failed; its output '
+                                 f'({output}) ended with:\n{_tail(text)}\nCheck memory and disk space, or build the '
+                                 'network again.')
 
     @property
     def binary(self):

@@ -11,7 +11,7 @@ class GLEConfigError(ValueError):
 
 
 class GLEInputError(ValueError):
-    """An input or target signal is invalid (wrong shape, NaN or inf, missing units)."""
+    """An input is invalid: a signal (wrong shape, NaN or inf, units), a state or a checkpoint file."""
 
 
 class GLEDeviceError(RuntimeError):

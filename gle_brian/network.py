@@ -25,6 +25,9 @@ share their parameters)::
     >>> net.run(np.zeros((1000, 4, 1)), target=np.ones((1000, 4, 1)))          # learns
     >>> net.run(np.zeros((1000, 4, 1)), target=np.ones((1000, 4, 1)), learn=False)
 """
+import dataclasses
+import hashlib
+
 import numpy as np
 from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, Synapses, TimedArray, linked_var, second
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
@@ -387,12 +390,16 @@ class GLENetwork:
             self._run_standalone(x, y)
         self._check_finite()
 
-    def _assign(self, *assignments):
-        """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
+    def _activate(self):
+        """Make this network's device Brian2's current one: networks on other devices may have run since."""
         if self.project is None:
             devices.activate(self.device)
         else:
-            self.project.check_active()
+            self.project.activate()
+
+    def _assign(self, *assignments):
+        """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
+        self._activate()
         for group, name, value in assignments:
             if self.project is None or self.steps_per_run is None:
                 setattr(group, name, value)
@@ -401,7 +408,7 @@ class GLENetwork:
                 self._carried[(group, name)] = value
 
     def _run_runtime(self, x, y):
-        devices.activate(self.device)
+        self._activate()
         self._record_start = {m.name: len(m.t) for m in self._monitor_objects()}
         namespace = {'x_input': TimedArray(x, dt=self.dt, name='x_input'),
                      'y_target': TimedArray(y, dt=self.dt, name='y_target'),
@@ -409,7 +416,7 @@ class GLENetwork:
         self.network.run(len(x) * self.dt, namespace=namespace)
 
     def _run_standalone(self, x, y):
-        self.project.check_active()
+        self.project.activate()
         if self.steps_per_run is None:
             self.steps_per_run = len(x)
             self._x_input = TimedArray(x, dt=self.dt, name='x_input')
@@ -422,7 +429,9 @@ class GLENetwork:
                 f'x has {len(x)} steps, but this {self.device} network was compiled for {self.steps_per_run} '
                 'steps per run; give inputs of that length (split longer ones), or build a new network.')
         run_args = {getattr(group, name): value for (group, name), value in self._carried.items()}
-        run_args.update({self._x_input: x, self._y_target: y})
+        run_args[self._x_input] = x
+        if self.loss is not None:      # without a loss the target is not part of the compiled project
+            run_args[self._y_target] = y
         self.project.run(run_args)
         self._carried = {key: getattr(*key)[:] for key in self._state_variables()}
 
@@ -479,8 +488,8 @@ class GLENetwork:
 
     def _value(self, group, name):
         """The current values of ``group.name`` as a plain array (a copy)."""
+        self._activate()
         if self.project is None:
-            devices.activate(self.device)
             value = group.variables[name].get_value()
         else:
             value = self._carried[(group, name)] if (group, name) in self._carried else getattr(group, name)[:]
@@ -488,27 +497,71 @@ class GLENetwork:
         return np.broadcast_to(np.asarray(value, dtype=variable.dtype), (variable.size,)).copy()
 
     def set_state(self, state):
-        """Restore a state from :meth:`get_state`; the next :meth:`run` continues from it."""
+        """Restore a state from :meth:`get_state`; the next :meth:`run` continues from it.
+
+        Every value is checked before any is written, so a state that does not fit leaves the network
+        unchanged. ``learning_rates`` become the rates stored in the state.
+        """
         expected = {f'{group.name}.{name}': (group, name) for group, name in self._state_variables()}
         if set(state) != set(expected):
             missing, unknown = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
             raise GLEInputError(f'state does not fit this network (missing {missing[:3]}, unknown {unknown[:3]}); '
                                 'give the get_state() of a network built with the same arguments.')
-        if self.project is None:
-            devices.activate(self.device)
-        else:
-            self.project.check_active()
+        values = {}
         for key, value in state.items():
             group, name = expected[key]
             variable = group.variables[name]
-            value = np.asarray(value, dtype=variable.dtype)
-            if value.shape != (variable.size,):
-                raise GLEInputError(f'state[{key!r}] has shape {value.shape}, expected ({variable.size},); give the '
-                                    'get_state() of a network built with the same arguments.')
+            try:
+                value = np.asarray(value, dtype=variable.dtype)
+            except (TypeError, ValueError):
+                value = None
+            if value is None or value.shape != (variable.size,):
+                raise GLEInputError(f'state[{key!r}] is not an array of shape ({variable.size},) and type '
+                                    f'{np.dtype(variable.dtype).name}; give the get_state() of a network built with '
+                                    'the same arguments.')
+            values[(group, name)] = value
+        self._activate()
+        for (group, name), value in values.items():
+            variable = group.variables[name]
             if self.project is None:
                 variable.set_value(value)
             else:
                 self._carried[(group, name)] = value if variable.dim.is_dimensionless else Quantity(value, variable.dim)
+        for group, param, layer in self.learned:
+            self.learning_rates[layer] = float(values[(group, f'lr_{param}')][0])
+
+    def settings(self):
+        """How the network was built, as far as its state depends on it: a JSON-able dict.
+
+        The form (class), sizes, ``dt`` and ``batch`` (seconds, plain numbers); per layer the activation,
+        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the loss and ``beta``; the
+        feedback (random feedback weights as 16 hex digits of their SHA-256); the learning (optimiser, its
+        hyperparameters, the initial learning rate of each layer, what learns, the ``tau_m`` clamp).
+        Left out: the device, the recording and the initial weights and biases, which a state replaces.
+        Checkpoints store it and refuse to load into a network whose settings differ. Example::
+
+            >>> net.settings()['layers'][0]['activation']['name']          # doctest: +SKIP
+            'tanh'
+        """
+        learning = self.learning
+        feedback = (None if self.feedback_weights is None else hashlib.sha256(
+            np.concatenate([w.ravel() for w in self.feedback_weights]).tobytes()).hexdigest()[:16])
+        return {
+            'form': type(self).__name__, 'n_in': self.n_in, 'dt': float(self.dt), 'batch': self.batch,
+            'layers': [{'size': int(layer.size), 'activation': dataclasses.asdict(activation),
+                        'tau_m': tau_m.tolist(), 'tau_r': tau_r.tolist(), 'gamma': float(layer.gamma),
+                        'bias': bool(layer.bias), 'prospective_errors': bool(layer.prospective_errors)}
+                       for layer, activation, (tau_m, tau_r) in zip(self.layers, self.activations,
+                                                                    self.time_constants)],
+            'loss': self.loss, 'beta': self.beta, 'feedback': self.feedback, 'feedback_weights': feedback,
+            'learning': None if learning is None else {
+                'optimiser': type(learning.optimiser).__name__,
+                'hyperparameters': {name: float(value) for name, value in
+                                    dataclasses.asdict(learning.optimiser).items() if name != 'lr'},
+                'learning_rates': learning.learning_rates(len(self.layers)), 'weights': bool(learning.weights),
+                'biases': bool(learning.biases), 'tau_m': bool(learning.tau_m), 'tau_m_min': self.tau_m_min,
+                'time_unit': float(learning.time_unit)},
+        }
 
     def reset_state(self, layers=None):
         """Set the neurons of ``layers`` (indices; all when None) back to rest, as at the start.
@@ -580,17 +633,20 @@ class GLENetwork:
     @property
     def weights(self):
         """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})`` (copies)."""
+        self._activate()
         return [np.asarray(holder.w[:])[positions]
                 for holder, positions in zip(self.weight_groups, self.weight_positions)]
 
     @property
     def biases(self):
         """The current biases ``b_l``, shape ``(n_l,)`` (copies)."""
+        self._activate()
         return [np.array(group.b[:]) for group in self.parameter_groups]
 
     @property
     def tau_m(self):
         """The current membrane time constants of each layer (Quantity arrays, copies)."""
+        self._activate()
         return [group.tau_m[:].copy() for group in self.parameter_groups]
 
     def trace(self, variable, layer):
@@ -606,6 +662,7 @@ class GLENetwork:
         if layer not in self.record_layers:
             raise GLEConfigError(f'layer {layer} was not recorded; build the network with record_layers=None (all) '
                                  f'or including {layer}.')
+        self._activate()
         monitor = self.monitors[layer][variable]
         values = getattr(monitor, variable)[:].T.copy()
         if variable == 'w':
@@ -616,6 +673,7 @@ class GLENetwork:
 
     def trace_times(self, layer=0, variable=None):
         """Times of the samples returned by :meth:`trace` (simulation time; standalone runs start at 0)."""
+        self._activate()
         monitor = self.monitors[self._check_layer(layer)][variable or self.record[0]]
         times = monitor.t[:]
         return times if self._record_start is None else times[self._record_start[monitor.name]:]

@@ -8,9 +8,11 @@ Example::
     >>> from gle_brian.results import write_json
     >>> write_json('results/metrics.json', {'loss': 1e-3})          # doctest: +SKIP
 """
+import glob
 import json
 import os
 import tempfile
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -18,13 +20,28 @@ import numpy as np
 __all__ = ['atomic_path', 'write_json', 'save_figure', 'save_npz']
 
 
+#: seconds without a change after which a temporary file of an earlier write counts as left over
+STALE_SECONDS = 60
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    The temporary file is ``.<name>.XXXXXXXX<ext>`` in the folder of ``path``. A process that is killed
+    while writing leaves it behind: such leftovers of the same destination are removed at the next write,
+    once unchanged for ``STALE_SECONDS`` (younger ones may belong to a concurrent writer and are kept).
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
-                                         suffix=os.path.splitext(path)[1])
+    prefix, suffix = '.' + os.path.basename(path) + '.', os.path.splitext(path)[1]
+    for leftover in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + '?' * 8 + glob.escape(suffix))):
+        try:
+            if time.time() - os.path.getmtime(leftover) > STALE_SECONDS:
+                os.remove(leftover)
+        except FileNotFoundError:      # removed meanwhile by another writer
+            pass
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     os.close(handle)
     umask = os.umask(0)
     os.umask(umask)

@@ -36,11 +36,12 @@ Example::
 import json
 import os
 import time
+import zipfile
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .errors import GLEConfigError
+from .errors import GLEConfigError, GLEInputError
 from .results import save_npz
 
 __all__ = ['train', 'evaluate', 'ReduceLROnPlateau', 'cross_entropy', 'save_checkpoint', 'load_checkpoint']
@@ -156,16 +157,52 @@ def evaluate(net, data, progress=False, reset_layers=()):
 
 
 def save_checkpoint(path, net, meta):
-    """Write the network state and ``meta`` (JSON-serialisable) to ``path`` (``.npz``) atomically."""
+    """Write the network state, its :meth:`~GLENetwork.settings` and ``meta`` (JSON-able) to ``path`` atomically.
+
+    The file is an ``.npz`` of plain arrays (JSON as strings, no pickles).
+    """
     arrays = {f'state/{key}': value for key, value in net.get_state().items()}
-    return save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
+    return save_npz(path, meta=np.array(json.dumps(meta)), settings=np.array(json.dumps(net.settings())), **arrays)
 
 
 def load_checkpoint(path, net):
-    """Restore the network state from ``path`` into ``net``; returns the checkpoint's ``meta`` dict."""
-    with np.load(path) as f:
-        net.set_state({key[len('state/'):]: f[key] for key in f.files if key.startswith('state/')})
-        return json.loads(str(f['meta']))
+    """Restore the network state from ``path`` into ``net``; returns the checkpoint's ``meta`` dict.
+
+    Raises :class:`GLEInputError` when the file is not a readable checkpoint (truncated, empty, foreign)
+    and :class:`GLEConfigError` when ``net`` was built with other settings than the checkpoint's network;
+    ``net`` is then unchanged.
+    """
+    fix = 'delete it or use resume=False to start afresh'
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            state = {key[len('state/'):]: f[key] for key in f.files if key.startswith('state/')}
+            meta, settings = json.loads(str(f['meta'])), json.loads(str(f['settings']))
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise GLEInputError(f'{path} is not a readable checkpoint of this version of gle_brian '
+                            f'({type(error).__name__}: {error}); {fix}.') from None
+    differences = _differences(settings, net.settings())
+    if differences:
+        raise GLEConfigError(f'{path} was written by a network built with other settings (checkpoint -> this '
+                             f'network): {"; ".join(differences[:8])}{"; ..." * (len(differences) > 8)}. Build the '
+                             f'network as before to resume, or {fix}.')
+    net.set_state(state)
+    return meta
+
+
+def _differences(saved, current, name='settings'):
+    """``'name: saved -> current'`` for every entry of two nested settings dicts that differs."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        return [line for key in sorted(set(saved) | set(current))
+                for line in _differences(saved.get(key), current.get(key), f'{name}[{key!r}]')]
+    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current) \
+            and any(isinstance(item, (dict, list)) for item in saved):
+        return [line for i, (a, b) in enumerate(zip(saved, current)) for line in _differences(a, b, f'{name}[{i}]')]
+    return [] if saved == current else [f'{name}: {_short(saved)} -> {_short(current)}']
+
+
+def _short(value, width=60):
+    text = json.dumps(value)
+    return text if len(text) <= width else text[:width - 3] + '...'
 
 
 def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=False, patience=2, factor=0.5,
@@ -183,7 +220,8 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
     checkpoint : str or None
         ``.npz`` file written after every epoch.
     resume : bool
-        Continue from ``checkpoint`` when it exists (bit for bit, on any device).
+        Continue from ``checkpoint`` when it exists (bit for bit, on any device); a checkpoint of a network
+        built with other settings (:meth:`GLENetwork.settings`) or an unreadable file is refused.
     patience, factor : int, float
         ReduceLROnPlateau on the test loss.
     progress : bool

@@ -22,6 +22,7 @@ import numpy as np
 from brian2 import ms
 
 from gle_brian import GLENetwork, Layer, ReferenceNetwork
+from gle_brian.cli import non_negative_int
 from gle_brian.devices import DEVICES
 from gle_brian.reference import VARIABLES
 from gle_brian.results import save_figure, write_json
@@ -81,7 +82,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpp_standalone', choices=DEVICES)
     parser.add_argument('--out', default='results/demo')
-    parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--seed', type=non_negative_int, default=1)
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 

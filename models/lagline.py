@@ -33,6 +33,7 @@ from brian2 import ms
 from tqdm.auto import tqdm
 
 from gle_brian import GLENetwork, Layer
+from gle_brian.cli import non_negative_int, positive_int, ranged
 from gle_brian.data import smoothed_steps
 from gle_brian.devices import DEVICES, STANDALONE_DEVICES
 from gle_brian.optimisers import Adam, Learning
@@ -187,9 +188,10 @@ def main(argv=None):
     parser.add_argument('--variant', nargs='+', default=['gle', 'bp'], choices=list(VARIANTS))
     parser.add_argument('--device', default='cpp_standalone', choices=DEVICES,
                         help='Brian2 device of gle and bp (BPTT variants always run in numpy)')
-    parser.add_argument('--train', type=float, default=4000.0, help='training time in ms (default 4000)')
-    parser.add_argument('--seed', type=int, default=1)
-    parser.add_argument('--batch', type=int, default=1, help='copies on phase-shifted inputs (reference: 100)')
+    parser.add_argument('--train', type=ranged(float, CHUNK), default=4000.0,
+                        help=f'training time in ms, at least one run of {CHUNK:g} ms (default 4000)')
+    parser.add_argument('--seed', type=non_negative_int, default=1)
+    parser.add_argument('--batch', type=positive_int, default=1, help='copies on phase-shifted inputs (reference: 100)')
     parser.add_argument('--out', default='results/lagline')
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)

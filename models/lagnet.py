@@ -27,6 +27,7 @@ from brian2 import kHz, ms
 from scipy.signal import lfilter
 
 from gle_brian import GLENetwork, Layer, init_weights
+from gle_brian.cli import non_negative_int, ranged
 from gle_brian.data import sines
 from gle_brian.devices import DEVICES, STANDALONE_DEVICES
 from gle_brian.optimisers import Learning, SGD
@@ -182,8 +183,9 @@ def plot(metrics, curves, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpp_standalone', choices=DEVICES)
-    parser.add_argument('--duration', type=float, default=1000.0, help='ms (default 1000)')
-    parser.add_argument('--seed', type=int, default=5)
+    parser.add_argument('--duration', type=ranged(float, WARM_UP + CHUNK), default=1000.0,
+                        help=f'ms, at least the {WARM_UP:g} ms warm-up and one {CHUNK:g} ms run (default 1000)')
+    parser.add_argument('--seed', type=non_negative_int, default=5)
     parser.add_argument('--out', default='results/lagnet')
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)

@@ -28,6 +28,7 @@ import numpy as np
 from brian2 import ms
 
 from gle_brian import GLENetwork, Layer
+from gle_brian.cli import non_negative_int, positive_int
 from gle_brian.data import TimeSeriesData, mnist1d
 from gle_brian.devices import DEVICES
 from gle_brian.optimisers import Adam, Learning
@@ -150,12 +151,12 @@ def main(argv=None, model=None):
     model = model or __import__(__name__, fromlist=['build'])
     name = model_name(model)
     parser = argparse.ArgumentParser(description=model.__doc__.split('\n')[0])
-    parser.add_argument('--epochs', type=int, default=5)
+    parser.add_argument('--epochs', type=non_negative_int, default=5, help='0: only the test before training')
     parser.add_argument('--device', default='cpp_standalone', choices=DEVICES)
-    parser.add_argument('--batch', type=int, default=100, help='samples side by side (reference: 100)')
-    parser.add_argument('--seed', type=int, default=12, help='weight initialisation and shuffling')
-    parser.add_argument('--train', type=int, default=None, help='use only the first N training samples')
-    parser.add_argument('--test', type=int, default=None, help='use only the first N test samples')
+    parser.add_argument('--batch', type=positive_int, default=100, help='samples side by side (reference: 100)')
+    parser.add_argument('--seed', type=non_negative_int, default=12, help='weight initialisation and shuffling')
+    parser.add_argument('--train', type=positive_int, default=None, help='use only the first N training samples')
+    parser.add_argument('--test', type=positive_int, default=None, help='use only the first N test samples')
     parser.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint.npz')
     parser.add_argument('--out', default=f'results/{name}')
     args = parser.parse_args(argv)

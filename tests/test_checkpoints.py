@@ -1,0 +1,154 @@
+"""Checkpoints: unreadable files and networks built otherwise are refused clearly; states load all or nothing;
+atomic writes clean up what a killed write left."""
+import json
+import os
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+from gle_brian import GLEConfigError, GLEInputError, GLENetwork, Layer
+from gle_brian.microcircuit import MicrocircuitNetwork
+from gle_brian.optimisers import SGD, Adam, Learning
+from gle_brian.results import STALE_SECONDS, save_npz, write_json
+from gle_brian.training import load_checkpoint, save_checkpoint
+
+STEPS = 20
+
+
+def small_net(form=GLENetwork, layers=None, **kwargs):
+    kwargs = dict(dict(dt=0.1 * ms, device='numpy', loss='mse', beta=0.2, seed=3,
+                       learning=Learning(Adam(lr=0.05), tau_m=True, tau_m_min=0.1 * ms)), **kwargs)
+    layers = layers or [Layer(3, 'tanh', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(2, tau_m=0.2 * ms)]
+    return form(2, layers, **kwargs)
+
+
+def trained(net):
+    x = np.sin(np.arange(STEPS * net.batch * 2)).reshape(STEPS, net.batch, 2)
+    net.run(x, np.ones((STEPS, net.batch, 2)) * 0.5)
+    return net
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp('checkpoint') / 'checkpoint.npz'
+    save_checkpoint(str(path), trained(small_net()), {'epoch': 1})
+    return path
+
+
+@pytest.mark.parametrize('content', [b'', b'PK\x03\x04', 'truncated', 'random', 'other npz', 'pickle'])
+def test_unreadable_checkpoint_names_the_file_and_the_fix(content, checkpoint, tmp_path):
+    path = tmp_path / 'checkpoint.npz'
+    if content == 'truncated':
+        path.write_bytes(checkpoint.read_bytes()[:len(checkpoint.read_bytes()) // 2])
+    elif content == 'random':
+        path.write_bytes(np.random.default_rng(0).bytes(3000))
+    elif content == 'other npz':
+        np.savez(path, w=np.zeros(3))
+    elif content == 'pickle':
+        np.savez(path, meta=np.array([{'epoch': 1}], dtype=object), settings=np.array('{}'))
+    else:
+        path.write_bytes(content)
+    net = small_net()
+    with pytest.raises(GLEInputError) as error:
+        load_checkpoint(str(path), net)
+    message = str(error.value)
+    assert str(path) in message and 'delete it or use resume=False' in message
+    assert 'allow_pickle=True' not in message
+
+
+def test_checkpoint_round_trip_restores_state_and_learning_rates(checkpoint):
+    net = small_net()
+    net.set_learning_rate(0.01)               # e.g. a plateau schedule before the checkpoint: the state holds it
+    meta = load_checkpoint(str(checkpoint), net)
+    assert meta == {'epoch': 1} and net.learning_rates == [0.05, 0.05]
+    with np.load(checkpoint, allow_pickle=False) as f:
+        assert json.loads(str(f['settings'])) == net.settings()
+        for key, value in net.get_state().items():
+            np.testing.assert_array_equal(value, f[f'state/{key}'], err_msg=key)
+
+
+OTHER_SETTINGS = [
+    (dict(layers=[Layer(3, 'tanh', tau_m=0.3 * ms, tau_r=0.2 * ms, bias=True), Layer(2, tau_m=0.2 * ms)]),
+     r"settings\['layers'\]\[0\]\['tau_r'\]: \[0.0001, 0.0001, 0.0001\] -> \[0.0002, 0.0002, 0.0002\]"),
+    (dict(layers=[Layer(3, 'sigmoid', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(2, tau_m=0.2 * ms)]),
+     r"settings\['layers'\]\[0\]\['activation'\]\['name'\]: \"tanh\" -> \"sigmoid\""),
+    (dict(layers=[Layer(4, 'tanh', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(2, tau_m=0.2 * ms)]),
+     r"\['layers'\]\[0\]\['size'\]: 3 -> 4"),
+    (dict(learning=Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.1 * ms)),
+     r"\['learning_rates'\]: \[0.05, 0.05\] -> \[0.01, 0.01\]"),
+    (dict(learning=Learning(SGD(lr=0.05, momentum=0.9), tau_m=True, tau_m_min=0.1 * ms)),
+     r"\['optimiser'\]: \"Adam\" -> \"SGD\""),
+    (dict(learning=Learning(Adam(lr=0.05), tau_m=True, tau_m_min=0.2 * ms)), r"\['tau_m_min'\]: 0.0001 -> 0.0002"),
+    (dict(loss='ce'), r"\['loss'\]: \"mse\" -> \"ce\""),
+    (dict(beta=0.5), r"\['beta'\]: 0.2 -> 0.5"),
+    (dict(feedback='random'), r"\['feedback'\]: \"symmetric\" -> \"random\""),
+    (dict(batch=2), r"\['batch'\]: 1 -> 2"),
+    (dict(dt=0.05 * ms), r"\['dt'\]: 0.0001 -> 5e-05"),
+    (dict(form=MicrocircuitNetwork), r"\['form'\]: \"GLENetwork\" -> \"MicrocircuitNetwork\""),
+]
+
+
+@pytest.mark.parametrize('kwargs, match', OTHER_SETTINGS, ids=[m.split("'")[-2] for _, m in OTHER_SETTINGS])
+def test_checkpoint_of_other_settings_is_refused_with_the_differences(kwargs, match, checkpoint):
+    net = small_net(**kwargs)
+    state = trained(net).get_state()
+    with pytest.raises(GLEConfigError, match=match) as error:
+        load_checkpoint(str(checkpoint), net)
+    assert 'other settings' in str(error.value) and 'delete it or use resume=False' in str(error.value)
+    for key, value in net.get_state().items():
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
+
+
+def test_random_feedback_weights_are_part_of_the_settings(tmp_path):
+    path = str(tmp_path / 'checkpoint.npz')
+    save_checkpoint(path, trained(small_net(feedback='random', seed=1)), {})
+    load_checkpoint(path, small_net(feedback='random', seed=1))
+    with pytest.raises(GLEConfigError, match=r"\['feedback_weights'\]: \"[0-9a-f]{16}\" -> \"[0-9a-f]{16}\""):
+        load_checkpoint(path, small_net(feedback='random', seed=2))
+
+
+def test_microcircuit_checkpoint_round_trip(tmp_path):
+    path = str(tmp_path / 'checkpoint.npz')
+    a = trained(small_net(MicrocircuitNetwork))
+    save_checkpoint(path, a, {'epoch': 2})
+    b = small_net(MicrocircuitNetwork)
+    assert load_checkpoint(path, b) == {'epoch': 2}
+    for net in (a, b):
+        trained(net)
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+@pytest.mark.parametrize('fault', ['shape', 'type'])
+def test_bad_state_leaves_the_network_unchanged(fault):
+    net = trained(small_net())
+    before = net.get_state()
+    bad = dict(before)
+    last = sorted(bad)[-1]           # checked last in a layer-by-layer write
+    bad[last] = np.zeros(bad[last].size + 1) if fault == 'shape' else np.array(['x'] * bad[last].size)
+    bad[sorted(bad)[0]] = before[sorted(bad)[0]] + 1.0
+    with pytest.raises(GLEInputError, match=rf"state\['{last}'\] is not an array of shape"):
+        net.set_state(bad)
+    for key, value in net.get_state().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_killed_write_leftovers_are_removed_at_the_next_write(tmp_path):
+    """A write killed before its rename leaves '.<name>.XXXXXXXX<ext>'; the next write of that file removes
+    it, but keeps a fresh one (a concurrent writer's) and the temporary files of other destinations."""
+    old = time.time() - STALE_SECONDS - 10
+    leftovers = {name: tmp_path / name for name in ('.checkpoint.npz.k1ll3d_x.npz', '.checkpoint.npz.wr1t1ng_.npz',
+                                                    '.metrics.json.k1ll3d_x.json')}
+    for path in leftovers.values():
+        path.write_bytes(b'PK half a file')
+        os.utime(path, (old, old))
+    now = time.time()
+    os.utime(leftovers['.checkpoint.npz.wr1t1ng_.npz'], (now, now))
+    save_npz(tmp_path / 'checkpoint.npz', w=np.arange(3.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['.checkpoint.npz.wr1t1ng_.npz',
+                                                          '.metrics.json.k1ll3d_x.json', 'checkpoint.npz']
+    write_json(tmp_path / 'metrics.json', {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['.checkpoint.npz.wr1t1ng_.npz', 'checkpoint.npz',
+                                                          'metrics.json']

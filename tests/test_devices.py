@@ -1,0 +1,152 @@
+"""Devices: standalone and runtime networks alternate in one process; a closed, failed or interrupted
+standalone project raises a clear error (Ctrl-C a KeyboardInterrupt)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from brian2 import ms, prefs
+
+from gle_brian import GLEDeviceError, GLENetwork, Layer, devices
+
+pytestmark = pytest.mark.standalone
+
+STEPS = 50
+
+
+def small_net(device, **kwargs):
+    layers = [Layer(3, 'tanh', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(2, tau_m=0.2 * ms)]
+    return GLENetwork(2, layers, dt=0.1 * ms, device=device, loss='mse', beta=0.2, seed=3, record=['r', 'w'],
+                      biases=[np.full(3, 0.1), None], **kwargs)
+
+
+def signals(k):
+    t = np.arange(STEPS)[:, None] * 0.1
+    return np.hstack([np.sin(t + k), np.cos(2 * t)]), np.full((STEPS, 2), 0.5)
+
+
+@pytest.fixture(scope='module')
+def standalone(tmp_path_factory):
+    """A compiled cpp_standalone network that has run once on signals(0)."""
+    net = small_net('cpp_standalone', directory=str(tmp_path_factory.mktemp('project')))
+    net.run(*signals(0))
+    return net
+
+
+def test_standalone_and_runtime_networks_alternate(standalone):
+    """A numpy network built and run between two runs of the standalone one changes nothing for it."""
+    twin = small_net('numpy')           # built after the standalone network: selects the runtime device
+    twin.run(*signals(0))
+    for k in (1, 2):
+        standalone.run(*signals(k))
+        twin.run(*signals(k))
+        for variable in ('r', 'w'):
+            np.testing.assert_allclose(standalone.trace(variable, 1), twin.trace(variable, 1), atol=1e-12)
+        for ours, theirs in zip(standalone.weights + standalone.biases + standalone.tau_m,
+                                twin.weights + twin.biases + twin.tau_m):
+            np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-12)
+        assert len(standalone.trace_times(1)) == STEPS
+    assert devices.StandaloneProject.compile and standalone.project.builds == 1
+
+
+def test_failed_run_names_the_folder_and_the_output(standalone, tmp_path):
+    """A program that fails (here a stand-in for the binary) gives its folder and the end of its output."""
+    binary = standalone.project.binary
+    os.rename(binary, tmp_path / 'main')
+    with open(binary, 'w') as f:
+        f.write('#!/bin/sh\necho "std::bad_alloc: out of memory"\nexit 3\n')
+    os.chmod(binary, 0o755)
+    before = standalone.get_state()
+    try:
+        with pytest.raises(GLEDeviceError, match=rf'(?s)running the compiled cpp_standalone project in '
+                                                 rf'{standalone.project.directory} failed.*std::bad_alloc'):
+            standalone.run(*signals(3))
+    finally:
+        os.replace(tmp_path / 'main', binary)
+    for key, value in standalone.get_state().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+    standalone.run(*signals(3))                      # the real binary runs again
+
+
+def test_network_closed_by_a_newer_standalone_network(standalone):
+    small_net('cpp_standalone')                       # not compiled: building it resets the device
+    for read in (lambda: standalone.weights, lambda: standalone.biases, lambda: standalone.tau_m,
+                 lambda: standalone.trace('r', 0), lambda: standalone.get_state(),
+                 lambda: standalone.run(*signals(0))):
+        with pytest.raises(GLEDeviceError, match='this cpp_standalone network was closed because another '
+                                                 'standalone network was built'):
+            read()
+
+
+def test_failed_build_names_the_folder_and_the_compiler_output(tmp_path):
+    macros = prefs.codegen.cpp.define_macros
+    prefs.codegen.cpp.define_macros = macros + [('brian', '1')]      # 'namespace brian' does not compile
+    net = small_net('cpp_standalone', directory=str(tmp_path))
+    try:
+        with pytest.raises(GLEDeviceError, match=rf"(?s)compiling the cpp_standalone project in {tmp_path} failed "
+                                                 r"\('make -j\d*' exited with 2\); its output ended with:.*error.*"
+                                                 'build the network again'):
+            net.run(*signals(0))
+    finally:
+        prefs.codegen.cpp.define_macros = macros
+    with pytest.raises(GLEDeviceError, match=rf'project in {tmp_path} has no compiled program: its build failed, '
+                                             'was interrupted.*build the network again'):
+        net.run(*signals(0))
+
+
+SCRIPT = '''
+import sys, time
+import numpy as np
+from brian2 import ms
+from gle_brian import GLENetwork, Layer
+net = GLENetwork(1, [Layer(100, 'tanh', tau_m=1*ms), Layer(100, 'tanh', tau_m=1*ms), Layer(1, tau_m=1*ms)],
+                 dt=0.01*ms, device='cpp_standalone', directory=sys.argv[1])
+x = np.zeros((int(sys.argv[2]), 1))
+try:
+    start = time.perf_counter()
+    net.run(x)
+    print('ran', time.perf_counter() - start, flush=True)
+    net.run(x)
+    print('not interrupted', flush=True)
+except BaseException as error:   # Brian2's excepthook prints no traceback for a KeyboardInterrupt
+    print(type(error).__name__, file=sys.stderr, flush=True)
+    raise
+'''
+
+
+def interrupt(directory, steps, ready):
+    """Run SCRIPT in its own process group and press Ctrl-C (SIGINT to the group) once ``ready(process)``."""
+    process = subprocess.Popen([sys.executable, '-c', SCRIPT, str(directory), str(steps)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        ready(process)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode, out, err
+
+
+def test_ctrl_c_while_compiling_and_while_running_is_a_keyboard_interrupt(tmp_path):
+    """As a terminal does, SIGINT goes to the whole process group (Python, make and the compiler, the binary)."""
+    def compiling(process):
+        while not os.path.exists(tmp_path / 'makefile') and process.poll() is None:
+            time.sleep(0.1)
+        time.sleep(1.0)
+
+    code, out, err = interrupt(tmp_path, 50000, compiling)
+    assert code in (-signal.SIGINT, 128 + signal.SIGINT), err[-2000:]
+    assert err.rstrip().endswith('KeyboardInterrupt') and 'GLEDeviceError' not in err and 'ran' not in out
+
+    def running(process):
+        assert process.stdout.readline().startswith('ran'), process.stderr.read()[-2000:]
+        time.sleep(0.3)
+
+    code, out, err = interrupt(tmp_path, 50000, running)     # the rebuild finishes the interrupted compilation
+    assert code in (-signal.SIGINT, 128 + signal.SIGINT), err[-2000:]
+    assert err.rstrip().endswith('KeyboardInterrupt') and 'GLEDeviceError' not in err and 'not interrupted' not in out
