@@ -23,7 +23,7 @@ setup(
     extras_require={
         'cuda': CUDA,
         'nwb': NWB,
-        'test': ['pytest>=8'] + CUDA + NWB,      # the tests compile CUDA code and write NWB files
+        'test': ['pytest>=8', 'pytest-xdist>=3.5'] + CUDA + NWB,   # the tests (on all cores) compile CUDA code, write NWB
     },
     entry_points={'console_scripts': ['gle-brian = gle_brian.cli:main']},
     license='MIT',

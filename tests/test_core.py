@@ -11,6 +11,8 @@ from gle_brian.reference import VARIABLES
 from gle_brian.synapses import all_to_all
 from bench.make_gpu_reference import parity_layers
 
+pytestmark = pytest.mark.xdist_group('core')   # one worker builds the module's network(s) once
+
 DT = 0.01 * ms
 STEPS = 2000
 

@@ -41,7 +41,7 @@ def test_teacher_equals_reference_step():
 
 def test_gle_learns_and_beats_instantaneous_errors(tmp_path):
     """200 ms of training (CI size): GLE's loss falls by more than 100x and ends below BP's."""
-    results = [lagline.run(variant, train=200.0, device='cython') for variant in ('gle', 'bp')]
+    results = [lagline.run(variant, train=200.0, device='numpy') for variant in ('gle', 'bp')]
     (gle, _), (bp, _) = results
     assert gle['loss_reduction'] > 100, gle           # measured: 390x (bp: 15x)
     assert gle['loss_end'] < bp['loss_end'] / 10, (gle, bp)
@@ -51,14 +51,14 @@ def test_gle_learns_and_beats_instantaneous_errors(tmp_path):
 
 
 def test_batch_of_phase_shifted_inputs():
-    metrics, curves = lagline.run('gle', train=25.0, batch=4, device='cython')
+    metrics, curves = lagline.run('gle', train=25.0, batch=4, device='numpy')
     assert metrics['batch'] == 4 and curves['r'].shape == curves['t'].shape
     assert metrics['w'] != metrics['w_start'] and metrics['loss_end'] < metrics['loss_start']
 
 
 def test_cli_runs_a_model(tmp_path, capsys):
     assert {'lagline', 'demo'} <= set(available_models())
-    cli_main(['lagline', '--variant', 'gle', '--train', '25', '--device', 'cython', '--out', str(tmp_path)])
+    cli_main(['lagline', '--variant', 'gle', '--train', '25', '--device', 'numpy', '--out', str(tmp_path)])
     summary = capsys.readouterr().out
     assert summary.startswith('lagline gle (batch 1) on cython: loss')
     metrics = json.loads((tmp_path / 'lagline_gle.json').read_text())

@@ -27,7 +27,7 @@ os.makedirs(FIGURES, exist_ok=True)
 train, batch = (200.0, 4) if SMALL else (1000.0, 10)
 
 # %% Train a GLE student and one with instantaneous errors, on the same input and initial weights
-results = [lagline.run(variant, train=train, device='cython', batch=batch) for variant in ('gle', 'bp')]
+results = [lagline.run(variant, train=train, device='cpp_standalone', batch=batch) for variant in ('gle', 'bp')]
 for metrics, _ in results:
     print(f"{metrics['variant']}: loss {metrics['loss_start']:.1e} -> {metrics['loss_end']:.1e}; "
           f"w = ({metrics['w'][0]:.3f}, {metrics['w'][1]:.3f}), tau_m = ({metrics['tau_m_ms'][0]:.3f}, "
