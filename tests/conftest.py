@@ -1,24 +1,27 @@
-"""Shared fixtures: every test that takes ``device`` runs on each CPU code-generation target.
+"""Shared fixtures: the code-generation targets a test runs on, and the parity network.
 
-The suite runs on all cores (pytest-xdist, ``-n auto`` in pytest.ini). Modules that compile the most
-(CUDA, then cython networks, then C++ standalone projects) are started first, so that the workers end
-together; modules that share a compiled network through a module fixture carry an ``xdist_group`` mark,
-so that one worker builds it once.
+The suite runs on all cores (pytest-xdist, ``-n auto --dist loadscope`` in pytest.ini): each module
+runs on one worker, so a module fixture builds its network once. Modules that compile the most (CUDA,
+then cython networks, then C++ standalone projects) are started first, so that the workers end together.
 """
 import pytest
 
 from bench.make_gpu_reference import parity_layers
 
-CPU_DEVICES = [
-    pytest.param('numpy'),
-    pytest.param('cython'),
-    pytest.param('cpp_standalone', marks=pytest.mark.standalone),
-]
+NUMPY, CYTHON = pytest.param('numpy'), pytest.param('cython')
+CPP_STANDALONE = pytest.param('cpp_standalone', marks=pytest.mark.standalone)
+
+#: every CPU target, for the parity tests (test_core, test_ce) that compare them all
+CPU_DEVICES = [NUMPY, CYTHON, CPP_STANDALONE]
 
 
-@pytest.fixture(params=CPU_DEVICES)
+@pytest.fixture(params=[NUMPY, CPP_STANDALONE])
 def device(request):
-    """A CPU code-generation target name."""
+    """numpy and cpp_standalone: each feature on the interpreted and on the compiled path.
+
+    Cython compiles every code object of a network on its own (minutes per network on 2 cores, cold),
+    so only the parity tests run it, through ``CPU_DEVICES``.
+    """
     return request.param
 
 

@@ -15,8 +15,6 @@ from gle_brian.optimisers import SGD, Adam, Learning
 from gle_brian.results import STALE_SECONDS, save_npz, write_json
 from gle_brian.training import load_checkpoint, save_checkpoint
 
-pytestmark = pytest.mark.xdist_group('checkpoints')   # one worker builds the module's network(s) once
-
 STEPS = 20
 
 

@@ -10,8 +10,7 @@ from gle_brian import Activation, GLENetwork, Layer, ReferenceNetwork, init_weig
 from gle_brian.reference import VARIABLES
 from gle_brian.synapses import all_to_all
 from bench.make_gpu_reference import parity_layers
-
-pytestmark = pytest.mark.xdist_group('core')   # one worker builds the module's network(s) once
+from conftest import CPU_DEVICES
 
 DT = 0.01 * ms
 STEPS = 2000
@@ -55,6 +54,7 @@ def brian_traces(reference_traces):
     return run
 
 
+@pytest.mark.parametrize('device', CPU_DEVICES)
 def test_matches_reference_step(device, reference_traces, brian_traces):
     *_, expected = reference_traces
     traces = brian_traces(device)

@@ -12,7 +12,7 @@ from brian2 import ms, prefs
 
 from gle_brian import GLEDeviceError, GLENetwork, Layer, devices
 
-pytestmark = [pytest.mark.standalone, pytest.mark.xdist_group('devices')]   # one worker builds the module's network
+pytestmark = pytest.mark.standalone
 
 STEPS = 50
 

@@ -9,8 +9,6 @@ from gle_brian.microcircuit import MicrocircuitNetwork
 from gle_brian.plotting import plot_bode, plot_microcircuit, plot_raster, plot_sine_response, plot_traces
 from gle_brian.recording import poisson_spikes, record, transfer_function
 
-pytestmark = pytest.mark.xdist_group('plotting')   # one worker builds the module's network(s) once
-
 LAYERS = [Layer(3, 'sigmoid', tau_m=2 * ms, tau_r=0.5 * ms), Layer(1, tau_m=1 * ms)]
 
 
