@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from brian2 import ms, prefs
 
-from gle_brian import GLEDeviceError, GLENetwork, Layer, devices
+from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, devices
 
 pytestmark = pytest.mark.standalone
 
@@ -50,6 +50,11 @@ def test_standalone_and_runtime_networks_alternate(standalone):
             np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-12)
         assert len(standalone.trace_times(1)) == STEPS
     assert devices.StandaloneProject.compile and standalone.project.builds == 1
+
+
+def test_steps_per_run_are_fixed_by_the_first_run(standalone):
+    with pytest.raises(GLEInputError, match=f'compiled for {STEPS} steps per run'):
+        standalone.run(np.zeros((STEPS - 20, 2)))
 
 
 def test_failed_run_names_the_folder_and_the_output(standalone, tmp_path):

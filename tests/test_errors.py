@@ -86,14 +86,6 @@ def test_timed_array_input_needs_duration_and_matches_array():
     np.testing.assert_array_equal(nets[0].trace('r', 1), nets[1].trace('r', 1))
 
 
-@pytest.mark.standalone
-def test_standalone_fixed_steps_per_run(tmp_path):
-    net = small_net(device='cpp_standalone', directory=str(tmp_path / 'project'), record=('r',))
-    net.run(np.zeros((20, 2)))
-    with pytest.raises(GLEInputError, match='compiled for 20 steps per run'):
-        net.run(np.zeros((30, 2)))
-
-
 @pytest.mark.parametrize('name', sorted(ACTIVATIONS))
 def test_activation_derivatives(name):
     """Each built-in phi' is the derivative of phi (central differences)."""

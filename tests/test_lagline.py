@@ -60,7 +60,7 @@ def test_cli_runs_a_model(tmp_path, capsys):
     assert {'lagline', 'demo'} <= set(available_models())
     cli_main(['lagline', '--variant', 'gle', '--train', '25', '--device', 'numpy', '--out', str(tmp_path)])
     summary = capsys.readouterr().out
-    assert summary.startswith('lagline gle (batch 1) on cython: loss')
+    assert summary.startswith('lagline gle (batch 1) on numpy: loss')
     metrics = json.loads((tmp_path / 'lagline_gle.json').read_text())
     assert metrics['variant'] == 'gle' and len(metrics['tau_m_ms']) == 2
     assert (tmp_path / 'lagline.png').exists()

@@ -102,8 +102,12 @@ def test_plasticity_equals_mirror(device, mixed_layers):
     assert all(np.abs(w - w0).max() > 1e-3 for w, w0 in zip(net.weights, weights))
 
 
-def test_batch_shares_parameters_and_equals_mirror(device, mixed_layers):
-    """Three copies on different inputs share W, b and tau_m (held once); gradients are batch means."""
+def test_batch_shares_parameters_and_equals_mirror(mixed_layers):
+    """Three copies on different inputs share W, b and tau_m (held once); gradients are batch means.
+
+    On numpy; the compiled batch path (Adam on W, b, tau_m) is checked by the cross-entropy parity test.
+    """
+    device = 'numpy'
     learning = Learning(Adam(lr=0.01), lr=[0.01, 0.02, 0.005], tau_m=True, tau_m_min=0.05 * ms)
     net, weights = run_both(device, mixed_layers, learning, [True, False, None], batch=3)
     assert net.trace('r', 2).shape == (150, 3, 3)

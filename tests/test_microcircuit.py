@@ -24,10 +24,16 @@ def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARI
     return traces, net.weights + net.biases + [np.asarray(tau) for tau in net.tau_m]
 
 
-@pytest.mark.parametrize('learning', [None, Learning(Adam(lr=1e-3), tau_m=True)], ids=['static', 'learning'])
+LEARNING = Learning(Adam(lr=1e-3), tau_m=True)
+
+
+@pytest.mark.parametrize('device, learning', [
+    ('numpy', None), ('numpy', LEARNING), pytest.param('cpp_standalone', LEARNING, marks=pytest.mark.standalone)],
+    ids=['numpy-static', 'numpy-learning', 'cpp_standalone-learning'])
 def test_microcircuit_matches_compact_network(device, mixed_layers, tmp_path, learning):
-    """Rates, errors and (with plasticity of W, b and tau_m) every parameter, on each CPU target."""
-    compact, p_compact = _traces(GLENetwork, mixed_layers, device, str(tmp_path / 'compact'), learning=learning)
+    """Rates, errors and (with plasticity of W, b and tau_m) every parameter, against the compact network
+    on numpy (which equals the compact network on every target, test_core)."""
+    compact, p_compact = _traces(GLENetwork, mixed_layers, 'numpy', None, learning=learning)
     micro, p_micro = _traces(MicrocircuitNetwork, mixed_layers, device, str(tmp_path / 'micro'), learning=learning)
     for run_compact, run_micro in zip(compact, micro):
         for key, values in run_compact.items():

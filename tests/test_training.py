@@ -24,10 +24,11 @@ def toy_data(samples, seed):
     return TimeSeriesData(x + 0.1 * rng.normal(size=x.shape), y, classes=CLASSES)
 
 
-def toy_net(device, tmp_path=None):
+def toy_net(device, directory=None):
     layers = [Layer(6, 'tanh', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(CLASSES, tau_m=0.2 * ms, bias=True)]
     return GLENetwork(2, layers, dt=0.1 * ms, device=device, loss='ce', seed=3, batch=3, record=['r'],
-                      record_layers=[-1], learning=Learning(Adam(lr=0.05), tau_m=True, tau_m_min=0.1 * ms))
+                      record_layers=[-1], learning=Learning(Adam(lr=0.05), tau_m=True, tau_m_min=0.1 * ms),
+                      directory=directory)
 
 
 def strip_times(history):
@@ -49,7 +50,8 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
             shutil.copy(path, stopped)
 
     builds = devices.builds_in_process()
-    net = toy_net(device)
+    project = str(tmp_path / 'project')    # the resumed network's build finds the same code compiled there
+    net = toy_net(device, project)
     straight = train(net, train_set, test_set, epochs=3, seed=4, patience=0, progress=False, checkpoint=str(path),
                      on_epoch=keep_first)
     assert devices.builds_in_process() - builds == (device == 'cpp_standalone')
@@ -60,7 +62,7 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
         plateau.step(h['test_loss'])
     assert [h['lr_scale'] for h in straight[1:]] == scales
     final = net.get_state()
-    resumed_net = toy_net(device)
+    resumed_net = toy_net(device, project)
     resumed = train(resumed_net, train_set, test_set, epochs=3, seed=4, patience=0, progress=False,
                     checkpoint=str(stopped), resume=True)
     assert strip_times(resumed) == strip_times(straight)
