@@ -370,6 +370,10 @@ class GLENetwork:
             steps = int(round(float(self._check_dt(duration, 'duration') / self.dt)))
         x = self._check_signal(x, 'x', self.n_in, steps)
         steps = len(x)
+        if self.steps_per_run not in (None, steps):
+            raise GLEInputError(
+                f'x has {steps} steps, but this {self.device} network was compiled for {self.steps_per_run} '
+                'steps per run; give inputs of that length (split longer ones), or build a new network.')
         if target is None:
             y, beta = np.zeros((steps, self.batch * self.layers[-1].size)), 0.0
         else:
@@ -424,10 +428,6 @@ class GLENetwork:
             namespace = {'x_input': self._x_input, 'y_target': self._y_target, 't_start': 0 * second}
             self.network.run(len(x) * self.dt, namespace=namespace)
             self.project.build()
-        elif len(x) != self.steps_per_run:
-            raise GLEInputError(
-                f'x has {len(x)} steps, but this {self.device} network was compiled for {self.steps_per_run} '
-                'steps per run; give inputs of that length (split longer ones), or build a new network.')
         run_args = {getattr(group, name): value for (group, name), value in self._carried.items()}
         run_args[self._x_input] = x
         if self.loss is not None:      # without a loss the target is not part of the compiled project

@@ -4,8 +4,8 @@ Samples are run in chunks of ``net.batch`` samples side by side, each chunk one 
 of ``data.steps`` steps. Every run therefore has the same length, so a standalone network is compiled on
 the first run and its binary is rerun for every chunk of every epoch, training and testing alike. The
 state is never reset (docs/model.rst, section 'Batches and state'): it carries over between samples,
-from training into testing and across epochs; only the layers named in ``reset_layers`` (e.g. a fixed memory, which the reference
-rebuilds for every batch) start every chunk from rest.
+from training into testing and across epochs; only the layers named in ``reset_layers`` (e.g. a fixed
+memory, which the reference rebuilds for every batch) start every chunk from rest.
 
 Testing follows the reference, which tests all samples in one batch of 1000 whose state is the training
 state tiled, and afterwards truncates that batch back to the training batch: every test chunk starts from

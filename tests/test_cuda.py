@@ -1,8 +1,9 @@
 """The brian2cuda target: selecting it, and generating and compiling a CUDA project without a GPU.
 
 The compile test needs brian2cuda (``pip install -e '.[cuda]'``) and the CUDA toolkit's ``nvcc``; its compile
-takes about 3 minutes of 2 idle cores (about 16 s of CPU per generated file, parsing Thrust's headers). Run it with ``pytest -m cuda``. Where a GPU is visible it also runs the
-network and compares it with the numpy mirror of the reference step.
+takes about 3 minutes of 2 idle cores (about 16 s of CPU per generated file: nvcc parses Thrust's headers for
+each). It is part of the default run; ``pytest -m cuda`` runs it alone. Where a GPU is visible it also runs
+the network and compares it with the numpy mirror of the reference step.
 """
 import importlib.util
 import os

@@ -53,8 +53,12 @@ def test_standalone_and_runtime_networks_alternate(standalone):
 
 
 def test_steps_per_run_are_fixed_by_the_first_run(standalone):
+    """Another length is refused before anything is set for the run: the state stays as it was."""
+    before = standalone.get_state()
     with pytest.raises(GLEInputError, match=f'compiled for {STEPS} steps per run'):
         standalone.run(np.zeros((STEPS - 20, 2)))
+    for key, value in standalone.get_state().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
 
 
 def test_failed_run_names_the_folder_and_the_output(standalone, tmp_path):

@@ -25,14 +25,13 @@ def test_own_data_is_checked():
         TimeSeriesData(np.zeros((4, 10, 1)), [0, 1, 2, 3], classes=2)
 
 
-@pytest.mark.standalone
 def test_e2e_learns_above_chance(tmp_path):
     """300 training samples, one epoch (batch 20): the accuracy during training is clearly above chance.
 
     Chance is 10 %; "clearly" is three binomial standard deviations above it. The test accuracy after so
     few samples is still near chance (as in the reference after one full epoch, 13.5 %).
     """
-    history = mnist1d_e2e.run(epochs=1, device='cpp_standalone', batch=20, seed=12, n_train=300, n_test=20,
+    history = mnist1d_e2e.run(epochs=1, device='numpy', batch=20, seed=12, n_train=300, n_test=20,
                               out=str(tmp_path), progress=False)
     chance, n = 0.1, 300
     assert history[-1]['train_accuracy'] > chance + 3 * np.sqrt(chance * (1 - chance) / n)
