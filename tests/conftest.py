@@ -5,8 +5,10 @@ runs on one worker, so a module fixture builds its network once. Modules that co
 then cython networks, then C++ standalone projects) are started first, so that the workers end together.
 """
 import pytest
+from brian2 import ms
 
 from bench.make_gpu_reference import parity_layers
+from gle_brian import GLENetwork, Layer
 
 NUMPY, CYTHON = pytest.param('numpy'), pytest.param('cython')
 CPP_STANDALONE = pytest.param('cpp_standalone', marks=pytest.mark.standalone)
@@ -29,6 +31,15 @@ def device(request):
 def mixed_layers():
     """The 3-layer net of the parity tests: mixed per-neuron time constants, nudging, a bias."""
     return parity_layers()
+
+
+def small_net(dt=0.01 * ms, **kwargs):
+    """A 2-3-1 numpy network (tanh hidden layer, MSE) for the checks of arguments and inputs; ``kwargs``
+    replace its constructor arguments."""
+    options = dict(n_in=2, layers=[Layer(3, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(1, tau_m=1 * ms)],
+                   dt=dt, device='numpy', loss='mse', seed=0)
+    options.update(kwargs)
+    return GLENetwork(**options)
 
 
 def _compile_rank(item):

@@ -3,7 +3,6 @@ atomic writes clean up what a killed write left."""
 import json
 import os
 import time
-import zipfile
 
 import numpy as np
 import pytest

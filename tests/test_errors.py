@@ -3,17 +3,13 @@ import numpy as np
 import pytest
 from brian2 import TimedArray, ms, mV
 
-from gle_brian import GLEConfigError, GLEDeviceError, GLEInputError, GLENetwork, Layer
+from gle_brian import GLEConfigError, GLEDeviceError, GLEInputError, Layer
 from gle_brian.activations import ACTIVATIONS, get_activation
+from conftest import small_net
 
 DT = 0.01 * ms
 
 
-def small_net(**kwargs):
-    options = dict(n_in=2, layers=[Layer(3, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(1, tau_m=1 * ms)],
-                   dt=DT, device='numpy', loss='mse', seed=0)
-    options.update(kwargs)
-    return GLENetwork(**options)
 
 
 @pytest.mark.parametrize('layer, match', [

@@ -12,6 +12,7 @@ from gle_brian.data import TimeSeriesData
 from gle_brian.neurons import NONFINITE_STEP
 from gle_brian.recording import record
 from gle_brian.training import evaluate, train
+import conftest
 
 DT = 0.1 * ms
 
@@ -192,10 +193,7 @@ def test_mirror_softmax_does_not_overflow():
 # --- clear errors for inputs Brian2 would misread ----------------------------------------------------
 
 def small_net(**kwargs):
-    options = dict(n_in=2, layers=[Layer(3, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(1, tau_m=1 * ms)],
-                   dt=DT, device='numpy', loss='mse', seed=0)
-    options.update(kwargs)
-    return GLENetwork(**options)
+    return conftest.small_net(dt=DT, **kwargs)
 
 
 @pytest.mark.parametrize('kwargs, match', [

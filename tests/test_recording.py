@@ -31,14 +31,14 @@ def test_record_matches_reference(device, mixed_layers, tmp_path):
     assert rec.layers == [0, 2]
     assert np.allclose(rec.t / ms, (0 if net.project else 0.6) + 0.02 * np.arange(30))
     assert rec.dt == 0.02 * ms and rec.t.dim == second.dim
-    for layer, neurons in ((0, [3, 1]), (2, [0, 1, 2])):
+    for layer, cells in ((0, [3, 1]), (2, [0, 1, 2])):
         for variable in VARIABLES[:-1]:
             values = rec[variable, layer]
-            assert values.shape == (30, len(neurons))
-            np.testing.assert_allclose(values, expected[variable][layer][::2, 0, neurons], rtol=0, atol=1e-12)
+            assert values.shape == (30, len(cells))
+            np.testing.assert_allclose(values, expected[variable][layer][::2, 0, cells], rtol=0, atol=1e-12)
         weights = rec['w', layer]
-        assert weights.shape == (30, len(neurons), net.sizes[layer])
-        np.testing.assert_array_equal(weights[-1], net.weights[layer][neurons])
+        assert weights.shape == (30, len(cells), net.sizes[layer])
+        np.testing.assert_array_equal(weights[-1], net.weights[layer][cells])
     if net.project is not None:
         with pytest.raises(GLEConfigError, match='before the first net.run'):
             record(net, ['u'])
