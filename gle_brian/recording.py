@@ -93,6 +93,7 @@ class Recording:
 
     @property
     def t(self):
+        self.net._activate()
         monitor = self._monitors[self.layers[0]][self.variables[0]]
         return monitor.t[monitor.run_start:]
 
@@ -102,6 +103,7 @@ class Recording:
         if variable not in self.variables or layer not in self.neurons:
             raise GLEConfigError(f'{variable!r} of layer {layer} was not recorded; recorded are {list(self.variables)} '
                                  f'of layers {self.layers}: pass them to record(...) before the run.')
+        self.net._activate()               # a clear error if a newer standalone network closed this one
         values = Quantity(self._monitors[layer][variable].values(variable), copy=True)   # outlives the network
         if variable == WEIGHT:
             return values.reshape(len(values), len(self.neurons[layer]), self.net.sizes[layer])

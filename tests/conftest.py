@@ -1,4 +1,4 @@
-"""Shared fixtures: the code-generation targets a test runs on, and the parity network.
+"""Shared fixtures: the code-generation targets a test runs on, and the parity layers.
 
 The suite runs on all cores (pytest-xdist, ``-n auto --dist loadscope`` in pytest.ini): each module
 runs on one worker, so a module fixture builds its network once. Modules that compile the most (CUDA,
@@ -10,19 +10,16 @@ from brian2 import ms
 from bench.make_gpu_reference import parity_layers
 from gle_brian import GLENetwork, Layer
 
-NUMPY, CYTHON = pytest.param('numpy'), pytest.param('cython')
+NUMPY = pytest.param('numpy')
 CPP_STANDALONE = pytest.param('cpp_standalone', marks=pytest.mark.standalone)
-
-#: every CPU target, for the parity tests (test_core, test_ce) that compare them all
-CPU_DEVICES = [NUMPY, CYTHON, CPP_STANDALONE]
 
 
 @pytest.fixture(params=[NUMPY, CPP_STANDALONE])
 def device(request):
-    """numpy and cpp_standalone: each feature on the interpreted and on the compiled path.
+    """numpy and cpp_standalone: a feature on the interpreted and on the compiled path.
 
     Cython compiles every code object of a network on its own (minutes per network on 2 cores, cold),
-    so only the parity tests run it, through ``CPU_DEVICES``.
+    so only test_targets builds a cython network.
     """
     return request.param
 
@@ -46,8 +43,7 @@ def _compile_rank(item):
     """0 for a CUDA compile, 1 for a cython network, 2 for a C++ standalone project, 3 for the rest."""
     if item.get_closest_marker('cuda'):
         return 0
-    params = getattr(item, 'callspec', None)
-    if params is not None and params.params.get('device') == 'cython':
+    if 'cython' in getattr(getattr(item, 'callspec', None), 'id', ''):
         return 1
     return 2 if item.get_closest_marker('standalone') else 3
 

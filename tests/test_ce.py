@@ -1,43 +1,14 @@
-"""Cross-entropy output error: the generated code against the numpy mirror, with learning and batches."""
+"""Cross-entropy output error: its place in the schedule and its values (against the mirror on every target,
+with learning and batches: test_targets)."""
 import numpy as np
-import pytest
 from brian2 import ms
 
-from gle_brian import GLENetwork, ReferenceNetwork
+from gle_brian import GLENetwork
 from gle_brian.network import SCHEDULE
-from gle_brian.optimisers import Adam, Learning
-from gle_brian.reference import VARIABLES
-from mirror import assert_equals_mirror
 
 
 def one_hot(labels, classes):
     return np.eye(classes)[labels]
-
-
-@pytest.mark.parametrize('device, batch', [
-    # batch 3 on every CPU target: every learning code object (Adam on W, b, tau_m, batch sums, softmax);
-    # batch 1 on numpy (its compiled learning path is tested in test_learning)
-    ('numpy', 1), ('numpy', 3), ('cython', 3), pytest.param('cpp_standalone', 3, marks=pytest.mark.standalone)])
-def test_cross_entropy_equals_mirror(device, mixed_layers, batch):
-    """beta*(onehot - softmax(r)) from the old rates; Adam on W, b, tau_m; learning on, off, no target."""
-    rng = np.random.default_rng(5)
-    sizes = [3] + [layer.size for layer in mixed_layers]
-    weights = [rng.uniform(-1, 1, (n, m)) for m, n in zip(sizes[:-1], sizes[1:])]
-    biases = [rng.normal(size=layer.size) for layer in mixed_layers]
-    learning = Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.05 * ms)
-    kwargs = dict(dt=0.01 * ms, beta=0.5, biases=biases, learning=learning, batch=batch)
-    net = GLENetwork(3, mixed_layers, weights=weights, device=device, loss='ce', record=VARIABLES, **kwargs)
-    ref = ReferenceNetwork(3, mixed_layers, weights, loss='ce', **kwargs)
-    steps = 120
-    for learn in (True, False, None):
-        x = 3 * rng.normal(size=(steps, batch, 3))
-        y = None if learn is None else one_hot(rng.integers(0, sizes[-1], (steps, batch)), sizes[-1])
-        net.run(x, y, learn=bool(learn))
-        traces = ref.run(x, y, learn=bool(learn))
-        assert_equals_mirror(net, ref, traces, atol=1e-12)
-    apical = traces['I_apical'][-1]
-    assert np.abs(apical).max() == 0         # no target: no error
-    assert np.abs(traces['r'][-1]).max() > 0.1
 
 
 def test_softmax_normaliser_runs_just_before_output_error():

@@ -1,4 +1,4 @@
-"""The Brian2 network reproduces the reference step on every CPU target.
+"""The Brian2 network reproduces the reference step (numpy here; every target: test_targets).
 
 See docs/model.rst, section 'The discrete step'.
 """
@@ -10,7 +10,6 @@ from gle_brian import Activation, GLENetwork, Layer, ReferenceNetwork, init_weig
 from gle_brian.reference import VARIABLES
 from gle_brian.synapses import all_to_all
 from bench.make_gpu_reference import parity_layers
-from conftest import CPU_DEVICES
 
 DT = 0.01 * ms
 STEPS = 2000
@@ -21,57 +20,23 @@ def _signals(seed=1, steps=STEPS, n_in=3, n_out=3):
     return rng.normal(size=(steps, n_in)), rng.normal(size=(steps, n_out))
 
 
-@pytest.fixture(scope='module')
-def reference_traces():
-    """The parity network (shared with the GPU check) run by the numpy mirror for 2000 steps."""
+def test_matches_reference_step():
+    """The parity network (shared with the GPU check) on numpy, 2000 steps in two runs (the state carries
+    over), without plasticity; the compiled targets, with plasticity: test_targets."""
     rng = np.random.default_rng(0)
     layers = parity_layers()
     biases = [rng.normal(size=4), rng.normal(size=5), rng.normal(size=3)]
     weights = init_weights([3, 4, 5, 3], seed=3)
     x, y = _signals()
-    ref = ReferenceNetwork(3, layers, weights, dt=DT, biases=biases, beta=0.1)
-    return layers, weights, biases, x, y, ref.run(x, y)
-
-
-@pytest.fixture(scope='module')
-def brian_traces(reference_traces):
-    """Each CPU target run once on the parity network, as two runs of 1000 steps (state carries over)."""
-    layers, weights, biases, x, y, _ = reference_traces
-    results = {}
-
-    def run(device):
-        if device not in results:
-            net = GLENetwork(3, layers, dt=DT, device=device, loss='mse', beta=0.1, weights=weights,
-                             biases=biases, record=VARIABLES)
-            half = STEPS // 2
-            parts = []
-            for chunk in (slice(0, half), slice(half, STEPS)):
-                net.run(x[chunk], y[chunk])
-                parts.append({v: [net.trace(v, l) for l in range(len(layers))] for v in VARIABLES})
-            results[device] = {v: [np.concatenate([p[v][l] for p in parts]) for l in range(len(layers))]
-                               for v in VARIABLES}
-        return results[device]
-    return run
-
-
-@pytest.mark.parametrize('device', CPU_DEVICES)
-def test_matches_reference_step(device, reference_traces, brian_traces):
-    *_, expected = reference_traces
-    traces = brian_traces(device)
-    for variable in VARIABLES:
-        for layer, values in enumerate(traces[variable]):
-            np.testing.assert_allclose(values, expected[variable][layer][:, 0], rtol=0, atol=1e-12,
-                                       err_msg=f'{variable} in layer {layer} on {device}')
-
-
-@pytest.mark.standalone
-def test_targets_agree(brian_traces):
-    """numpy, cython and cpp_standalone give the same trajectories."""
-    runs = {device: brian_traces(device) for device in ('numpy', 'cython', 'cpp_standalone')}
-    for device in ('cython', 'cpp_standalone'):
+    expected = ReferenceNetwork(3, layers, weights, dt=DT, biases=biases, beta=0.1).run(x, y)
+    net = GLENetwork(3, layers, dt=DT, device='numpy', loss='mse', beta=0.1, weights=weights, biases=biases,
+                     record=VARIABLES)
+    for chunk in (slice(0, STEPS // 2), slice(STEPS // 2, STEPS)):
+        net.run(x[chunk], y[chunk])
         for variable in VARIABLES:
-            for a, b in zip(runs['numpy'][variable], runs[device][variable]):
-                np.testing.assert_allclose(a, b, rtol=0, atol=1e-12, err_msg=f'{variable}: numpy vs {device}')
+            for layer in range(len(layers)):
+                np.testing.assert_allclose(net.trace(variable, layer), expected[variable][layer][chunk, 0], rtol=0,
+                                           atol=1e-12, err_msg=f'{variable} in layer {layer}')
 
 
 def test_feedback_alignment_and_user_activation():

@@ -11,6 +11,7 @@ import pytest
 from brian2 import ms, prefs
 
 from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, devices
+from gle_brian.recording import record
 
 pytestmark = pytest.mark.standalone
 
@@ -32,6 +33,7 @@ def signals(k):
 def standalone(tmp_path_factory):
     """A compiled cpp_standalone network that has run once on signals(0)."""
     net = small_net('cpp_standalone', directory=str(tmp_path_factory.mktemp('project')))
+    net.output_recording = record(net, ['r'], layers=-1)
     net.run(*signals(0))
     return net
 
@@ -84,6 +86,7 @@ def test_network_closed_by_a_newer_standalone_network(standalone):
     small_net('cpp_standalone')                       # not compiled: building it resets the device
     for read in (lambda: standalone.weights, lambda: standalone.biases, lambda: standalone.tau_m,
                  lambda: standalone.trace('r', 0), lambda: standalone.get_state(),
+                 lambda: standalone.output_recording['r', -1], lambda: standalone.output_recording.t,
                  lambda: standalone.run(*signals(0))):
         with pytest.raises(GLEDeviceError, match='this cpp_standalone network was closed because another '
                                                  'standalone network was built'):
@@ -111,7 +114,7 @@ import sys, time
 import numpy as np
 from brian2 import ms
 from gle_brian import GLENetwork, Layer
-net = GLENetwork(1, [Layer(100, 'tanh', tau_m=1*ms), Layer(100, 'tanh', tau_m=1*ms), Layer(1, tau_m=1*ms)],
+net = GLENetwork(1, [Layer(3000, 'tanh', tau_m=1*ms), Layer(3, tau_m=1*ms)],
                  dt=0.01*ms, device='cpp_standalone', directory=sys.argv[1])
 x = np.zeros((int(sys.argv[2]), 1))
 try:

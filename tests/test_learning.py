@@ -95,21 +95,21 @@ def run_both(device, layers, learning, runs, feedback='symmetric', seed=0, batch
     return net, weights
 
 
-def test_plasticity_equals_mirror(device, mixed_layers):
-    """Weights, biases and tau_m learned with Adam, learning switched off and on between runs."""
+def test_plasticity_equals_mirror(mixed_layers):
+    """Weights, biases and tau_m learned with Adam, learning switched off and on between runs (numpy; every
+    target: test_targets)."""
     learning = Learning(Adam(lr=0.01), lr=[0.01, 0.02, 0.005], tau_m=True, tau_m_min=0.05 * ms)
-    net, weights = run_both(device, mixed_layers, learning, [True, False, True, None])
+    net, weights = run_both('numpy', mixed_layers, learning, [True, False, True, None])
     assert all(np.abs(w - w0).max() > 1e-3 for w, w0 in zip(net.weights, weights))
 
 
 def test_batch_shares_parameters_and_equals_mirror(mixed_layers):
     """Three copies on different inputs share W, b and tau_m (held once); gradients are batch means.
 
-    On numpy; the compiled batch path (Adam on W, b, tau_m) is checked by the cross-entropy parity test.
+    On numpy; the compiled batch path (Adam on W, b, tau_m) is checked in test_targets.
     """
-    device = 'numpy'
     learning = Learning(Adam(lr=0.01), lr=[0.01, 0.02, 0.005], tau_m=True, tau_m_min=0.05 * ms)
-    net, weights = run_both(device, mixed_layers, learning, [True, False, None], batch=3)
+    net, weights = run_both('numpy', mixed_layers, learning, [True, False, None], batch=3)
     assert net.trace('r', 2).shape == (150, 3, 3)
     assert all(np.abs(w - w0).max() > 1e-3 for w, w0 in zip(net.weights, weights))
 

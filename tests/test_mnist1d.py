@@ -26,14 +26,14 @@ def test_own_data_is_checked():
 
 
 def test_e2e_learns_above_chance(tmp_path):
-    """200 training samples, one epoch (batch 20): the accuracy during training is clearly above chance.
+    """100 training samples, one epoch (batch 20): the accuracy during training is clearly above chance.
 
     Chance is 10 %; "clearly" is three binomial standard deviations above it. The test accuracy after so
     few samples is still near chance (as in the reference after one full epoch, 13.5 %).
     """
-    history = mnist1d_e2e.run(epochs=1, device='numpy', batch=20, seed=12, n_train=200, n_test=20,
+    history = mnist1d_e2e.run(epochs=1, device='numpy', batch=20, seed=12, n_train=100, n_test=20,
                               out=str(tmp_path), progress=False)
-    chance, n = 0.1, 200                                          # measured: 40 %
+    chance, n = 0.1, 100                                          # measured: 29 % (19 % needed)
     assert history[-1]['train_accuracy'] > chance + 3 * np.sqrt(chance * (1 - chance) / n)
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert metrics['final']['epoch'] == 1 and metrics['parameters'] == 14956   # docs/model.rst, 'MNIST-1D end to end'

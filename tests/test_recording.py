@@ -3,11 +3,8 @@ import numpy as np
 import pytest
 from brian2 import Equations, Hz, ms, second
 
-from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork, neurons
+from gle_brian import GLEConfigError, GLENetwork, Layer, neurons
 from gle_brian.recording import frequency_response, poisson_spikes, record, to_nwb, transfer_function
-from gle_brian.reference import VARIABLES as STATE
-
-VARIABLES = [*STATE, 'w']
 
 
 def _run_twice(net, steps, seed=0):
@@ -17,31 +14,6 @@ def _run_twice(net, steps, seed=0):
     for x, y in runs:
         net.run(x, target=y)
     return runs
-
-
-def test_record_matches_reference(device, mixed_layers, tmp_path):
-    net = GLENetwork(2, mixed_layers, dt=0.01 * ms, device=device, loss='mse', beta=0.1, seed=3,
-                     directory=str(tmp_path))
-    rec = record(net, VARIABLES, neurons={0: [3, 1], -1: None}, dt=0.02 * ms)
-    runs = _run_twice(net, 60)
-    ref = ReferenceNetwork(2, mixed_layers, net.weights, dt=0.01 * ms, biases=net.initial_biases, beta=0.1)
-    ref.run(*runs[0])
-    expected = ref.run(*runs[1])
-
-    assert rec.layers == [0, 2]
-    assert np.allclose(rec.t / ms, (0 if net.project else 0.6) + 0.02 * np.arange(30))
-    assert rec.dt == 0.02 * ms and rec.t.dim == second.dim
-    for layer, cells in ((0, [3, 1]), (2, [0, 1, 2])):
-        for variable in VARIABLES[:-1]:
-            values = rec[variable, layer]
-            assert values.shape == (30, len(cells))
-            np.testing.assert_allclose(values, expected[variable][layer][::2, 0, cells], rtol=0, atol=1e-12)
-        weights = rec['w', layer]
-        assert weights.shape == (30, len(cells), net.sizes[layer])
-        np.testing.assert_array_equal(weights[-1], net.weights[layer][cells])
-    if net.project is not None:
-        with pytest.raises(GLEConfigError, match='before the first net.run'):
-            record(net, ['u'])
 
 
 def test_every_stored_neuron_variable_is_described():

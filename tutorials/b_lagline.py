@@ -25,7 +25,7 @@ SMALL = os.environ.get('SMALL') == '1'
 FIGURES = os.environ.get('GLE_TUTORIAL_FIGURES', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'figures'))
 os.makedirs(FIGURES, exist_ok=True)
 # SMALL: a short run on numpy, which needs no compilation; else compiled C++ (a project per variant)
-train, batch, device = (50.0, 2, 'numpy') if SMALL else (1000.0, 10, 'cpp_standalone')
+train, batch, device = (20.0, 2, 'numpy') if SMALL else (1000.0, 10, 'cpp_standalone')
 
 # %% Train a GLE student and one with instantaneous errors, on the same input and initial weights
 results = [lagline.run(variant, train=train, device=device, batch=batch) for variant in ('gle', 'bp')]

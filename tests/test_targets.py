@@ -1,0 +1,134 @@
+"""Every code-generation target equals the numpy mirror of the reference step, learning included.
+
+Compilation dominates the suite's time, so each compiled network here is built once and serves every
+check. The networks use the parity layers (mixed per-neuron time constants, nudging, a bias) and Adam on
+W, b and tau_m: one with the MSE error at batch 1 (plus a recording of chosen neurons every other step) on
+numpy and cpp_standalone, one with the cross-entropy error at batch 3 (softmax, batch sums) on numpy,
+cython and cpp_standalone, without the middle layer. Cython compiles each code object on its own (minutes
+per network, cold), so it builds only the second, which has every kind of code object but the MSE error
+(a middle layer has the same kinds as the first). Each network goes through
+the mirror's runs (learning on, off, on, no target; the state carries over) and is compared after every
+run; the last test drives it to NaN and compares the watch's report with the mirror. Brian2 holds one
+standalone network per process: the tests are grouped by network (pytest orders them so).
+
+See docs/model.rst, sections 'The discrete step' and 'Plasticity'.
+"""
+import numpy as np
+import pytest
+from brian2 import ms, second
+
+from gle_brian import GLEConfigError, GLENetwork, GLENumericalError, ReferenceNetwork
+from gle_brian.optimisers import Adam, Learning
+from gle_brian.recording import record
+from gle_brian.reference import VARIABLES
+from mirror import assert_equals_mirror
+
+STEPS = 150
+RUNS = (True, False, True, None)                 # learn on, off, on; None: no target
+DT = 0.01 * ms
+LOSSES = {'mse': dict(batch=1, beta=0.1), 'ce': dict(batch=3, beta=0.5)}
+RECORDED = {0: [3, 1], -1: None}                  # chosen neurons of the first layer, all of the output
+RECORDED_VARIABLES = [*VARIABLES, 'w']
+
+
+class Parity:
+    """One target's network and its mirror after the runs, with what was compared along the way."""
+
+    def __init__(self, device, loss, layers, directory):
+        rng = np.random.default_rng(5)
+        sizes = [3] + [layer.size for layer in layers]
+        weights = [rng.uniform(-1, 1, (n, m)) for m, n in zip(sizes[:-1], sizes[1:])]
+        biases = [rng.normal(size=layer.size) for layer in layers]
+        learning = Learning(Adam(lr=0.01), lr=[0.01, 0.02, 0.005][:len(layers)], tau_m=True, tau_m_min=0.05 * ms)
+        kwargs = dict(dt=DT, biases=biases, learning=learning, loss=loss, **LOSSES[loss])
+        self.net = GLENetwork(3, layers, weights=weights, device=device, record=VARIABLES, directory=directory,
+                              **kwargs)
+        self.ref = ReferenceNetwork(3, layers, weights, **kwargs)
+        self.initial_weights = weights
+        self.recording = record(self.net, RECORDED_VARIABLES, neurons=RECORDED, dt=2 * DT) if loss == 'mse' else None
+        self.failures, self.expected = [], None
+        batch, n_out = self.net.batch, sizes[-1]
+        for number, learn in enumerate(RUNS):
+            x = 3 * rng.normal(size=(STEPS, batch, 3))
+            if loss == 'ce':
+                y = np.eye(n_out)[rng.integers(0, n_out, (STEPS, batch))]
+            else:
+                y = rng.normal(size=(STEPS, batch, n_out))
+            y = None if learn is None else y
+            self.net.run(x, y, learn=bool(learn))
+            self.expected = self.ref.run(x, y, learn=bool(learn))
+            try:
+                assert_equals_mirror(self.net, self.ref, self.expected, atol=1e-12, tau_m=True)
+            except AssertionError as error:
+                self.failures.append(f'run {number} (learn={learn}): {error}')
+
+
+def _network(device, loss):
+    marks = [pytest.mark.standalone] if device == 'cpp_standalone' else []
+    return pytest.param((device, loss), marks=marks, id=f'{device}-{loss}')
+
+
+MSE = [_network('numpy', 'mse'), _network('cpp_standalone', 'mse')]
+NETWORKS = MSE + [_network('numpy', 'ce'), _network('cython', 'ce'), _network('cpp_standalone', 'ce')]
+
+
+@pytest.fixture(scope='module')
+def parity(request, mixed_layers, tmp_path_factory):
+    """The network of one (device, loss) pair after the runs; built once, used by the tests that follow."""
+    device, loss = request.param
+    layers = mixed_layers if loss == 'mse' else [mixed_layers[0], mixed_layers[-1]]
+    return Parity(device, loss, layers, str(tmp_path_factory.mktemp(f'{device}_{loss}')))
+
+
+@pytest.mark.parametrize('parity', NETWORKS, indirect=True)
+def test_equals_mirror(parity):
+    """Every variable of every layer at every step, W, b and tau_m after each run, to 1e-12."""
+    assert not parity.failures, '\n'.join(parity.failures)
+    assert all(np.abs(w - w0).max() > 1e-3 for w, w0 in zip(parity.net.weights, parity.initial_weights))
+    assert np.abs(parity.expected['I_apical'][-1]).max() == 0         # the last run has no target: no error
+    assert np.abs(parity.expected['r'][-1]).max() > 0.1
+
+
+@pytest.mark.parametrize('parity', MSE, indirect=True)
+def test_recording_of_chosen_neurons_equals_mirror(parity):
+    """record(): chosen neurons and all output neurons every other step, weights onto them included."""
+    rec, net, expected = parity.recording, parity.net, parity.expected
+    samples = STEPS // 2
+    assert rec.layers == [0, 2] and rec.dt == 2 * DT and rec.t.dim == second.dim
+    start = 0 if net.project else (len(RUNS) - 1) * STEPS * float(DT / ms)     # standalone runs start at 0
+    np.testing.assert_allclose(rec.t / ms, start + 2 * float(DT / ms) * np.arange(samples))
+    for layer, cells in ((0, RECORDED[0]), (2, [0, 1, 2])):
+        for variable in VARIABLES:
+            values = rec[variable, layer]
+            assert values.shape == (samples, len(cells))
+            np.testing.assert_allclose(values, expected[variable][layer][::2, 0, cells], rtol=0, atol=1e-12,
+                                       err_msg=f'{variable} in layer {layer}')
+        weights = rec['w', layer]
+        assert weights.shape == (samples, len(cells), net.sizes[layer])
+        np.testing.assert_array_equal(weights[-1], net.weights[layer][cells])
+    if net.project is not None:
+        with pytest.raises(GLEConfigError, match='before the first net.run'):
+            record(net, ['u'])
+
+
+def _first_bad_step(trace):
+    """The first step of a (steps, batch, n) trace with a value that is not finite (len(trace) if none)."""
+    finite = np.isfinite(trace).all(axis=(1, 2))
+    return len(trace) if finite.all() else int(np.argmin(finite))
+
+
+@pytest.mark.parametrize('parity', NETWORKS, indirect=True)
+def test_nan_watch_reports_the_mirrors_first_bad_step(parity):
+    """An input of 1e308 from step 100 on overflows the first layer: the watch names the layer and step at
+    which the mirror's state stops being finite."""
+    net, ref = parity.net, parity.ref
+    x = np.zeros((STEPS, net.batch, 3))
+    x[100:] = 1e308
+    y = np.zeros((STEPS, net.batch, net.sizes[-1]))
+    with np.errstate(all='ignore'):
+        traces = ref.run(x, y, learn=True)
+    first = [min(_first_bad_step(traces[v][l]) for v in ('u', 'r', 'err')) for l in range(len(net.layers))]
+    layer = int(np.argmin(first))
+    assert layer == 0 and 100 <= first[0] < STEPS
+    with pytest.raises(GLENumericalError, match=f'layer 0 became NaN or inf at step {first[0]} '):
+        net.run(x, y)
