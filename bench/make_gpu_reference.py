@@ -1,9 +1,10 @@
 """Reference trajectories for the GPU parity check, computed on the CPU with cpp_standalone.
 
-The parity network of ``tests/test_core.py``: 3 inputs -> 4 tanh -> 5 sigmoid -> 3 linear, per-neuron
-``tau_m`` and ``tau_r`` in the first layer, nudging ``gamma = 0.3``, biases, MSE output error
-(``beta = 0.1``) against a random target, no plasticity. 2000 steps of ``dt = 0.01 ms``, run as two runs
-of 1000 steps (the state carries over), every variable recorded every 5th step.
+The parity network of ``tests/test_core.py`` (its layers also serve ``tests/test_targets.py``): 3 inputs ->
+4 tanh -> 5 sigmoid -> 3 linear, per-neuron ``tau_m`` and ``tau_r`` in the first layer, nudging
+``gamma = 0.3``, biases, MSE output error (``beta = 0.1``) against a random target, no plasticity. 2000
+steps of ``dt = 0.01 ms``, run as two runs of 1000 steps (the state carries over), every variable recorded
+every 5th step.
 ``bench/gpu_check.py`` runs the same network on cuda_standalone and compares.
 
 Run::

@@ -104,10 +104,11 @@ def run(variant='gle', train=4000.0, device='cpp_standalone', seed=1, lr=1e-4, b
     t = logged * float(DT / ms)
     loss = ((traces['r'] - teacher[logged]) ** 2).mean(axis=1)            # batch-mean MSE
     smooth = loss[: len(loss) // SMOOTH * SMOOTH].reshape(-1, SMOOTH).mean(axis=1)
-    training = t >= init
+    training = t >= n_init * CHUNK                          # learning starts after whole runs of CHUNK ms
     first, last = loss[training][:SMOOTH].mean(), loss[-SMOOTH:].mean()
     metrics = {
-        'variant': variant, 'device': device, 'dt_ms': float(DT / ms), 'init_ms': init, 'train_ms': train,
+        'variant': variant, 'device': device, 'dt_ms': float(DT / ms), 'init_ms': n_init * CHUNK,
+        'train_ms': n_train * CHUNK,
         'steps': steps, 'seed': seed, 'lr': lr, 'beta': beta, 'batch': batch,
         'loss_start': float(first), 'loss_end': float(last), 'loss_reduction': float(first / last),
         'w': w, 'tau_m_ms': tau_m, 'w_start': w0.tolist(), 'tau_m_start_ms': tau0.tolist(),
@@ -190,6 +191,8 @@ def main(argv=None):
                         help='Brian2 device of gle and bp (BPTT variants always run in numpy)')
     parser.add_argument('--train', type=ranged(float, CHUNK), default=4000.0,
                         help=f'training time in ms, at least one run of {CHUNK:g} ms (default 4000)')
+    parser.add_argument('--init', type=ranged(float, 0), default=50.0,
+                        help=f'ms of running before learning starts, in runs of {CHUNK:g} ms (default 50)')
     parser.add_argument('--seed', type=non_negative_int, default=1)
     parser.add_argument('--batch', type=positive_int, default=1, help='copies on phase-shifted inputs (reference: 100)')
     parser.add_argument('--out', default='results/lagline')
@@ -197,8 +200,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     results = []
     for variant in args.variant:
-        metrics, curves = run(variant, train=args.train, device=args.device, seed=args.seed, batch=args.batch,
-                              directory=os.path.join(args.out, f'project_{variant}'))
+        metrics, curves = run(variant, train=args.train, init=args.init, device=args.device, seed=args.seed,
+                              batch=args.batch, directory=os.path.join(args.out, f'project_{variant}'))
         write_json(os.path.join(args.out, f'lagline_{variant}.json'), metrics)
         results.append((metrics, curves))
         print(f'lagline {variant} (batch {args.batch}) on {metrics["device"]}: loss {metrics["loss_start"]:.2e} -> '

@@ -42,7 +42,7 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
     The straight run keeps a copy of its epoch-1 checkpoint (the loop is deterministic, so that is what
     a run stopped after one epoch leaves); each experiment compiles once.
     """
-    train_set, test_set = toy_data(13, 0), toy_data(7, 1)      # incomplete chunks in both sets
+    train_set, test_set = toy_data(7, 0), toy_data(4, 1)       # incomplete chunks (batch 3) in both sets
     path, stopped = tmp_path / 'checkpoint.npz', tmp_path / 'stopped.npz'
 
     def keep_first(history, test):

@@ -24,11 +24,12 @@ from models import lagline  # noqa: E402
 SMALL = os.environ.get('SMALL') == '1'
 FIGURES = os.environ.get('GLE_TUTORIAL_FIGURES', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'figures'))
 os.makedirs(FIGURES, exist_ok=True)
-# SMALL: a short run on numpy, which needs no compilation; else compiled C++ (a project per variant)
-train, batch, device = (20.0, 2, 'numpy') if SMALL else (1000.0, 10, 'cpp_standalone')
+# SMALL: a short run on numpy, which needs no compilation; else compiled C++ (a project per variant).
+# init: ms of running before learning starts (the student settles on its input; in runs of 25 ms).
+train, init, batch, device = (25.0, 0.0, 2, 'numpy') if SMALL else (1000.0, 50.0, 10, 'cpp_standalone')
 
 # %% Train a GLE student and one with instantaneous errors, on the same input and initial weights
-results = [lagline.run(variant, train=train, device=device, batch=batch) for variant in ('gle', 'bp')]
+results = [lagline.run(variant, train=train, init=init, device=device, batch=batch) for variant in ('gle', 'bp')]
 for metrics, _ in results:
     print(f"{metrics['variant']}: loss {metrics['loss_start']:.1e} -> {metrics['loss_end']:.1e}; "
           f"w = ({metrics['w'][0]:.3f}, {metrics['w'][1]:.3f}), tau_m = ({metrics['tau_m_ms'][0]:.3f}, "
