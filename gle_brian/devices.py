@@ -18,6 +18,7 @@ Example::
     >>> check_device('cpp_standalone')
     'cpp_standalone'
 """
+import gc
 import glob
 import os
 import shutil
@@ -207,6 +208,8 @@ def activate(device):
         if device == 'cuda_standalone' and not _cuda_configured:
             configure_cuda()
         brian_device = all_devices[device]
+        if _active_project is not None:
+            _active_project.close()
         brian_device.reinit()
         set_device(brian_device, build_on_run=False)
         _active_project = None
@@ -249,7 +252,23 @@ class StandaloneProject:
         self.built = False       # generated and compiled: the binary can run
         self.builds = 0
         self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run
+        self.network = None      # the Brian2 Network generated into this project (set by its GLENetwork)
         _active_project = self
+
+    def close(self):
+        """Give up the device to a newer network: drop the code objects of this project's network.
+
+        Brian2 names code objects ``<owner>_codeobject``, with a number added while an object of that name
+        is alive; once these are gone, a network built again the same way generates the same code and its
+        build in the same folder reuses the compiled files.
+        """
+        if self.network is not None:
+            for obj in self.network.objects:
+                for owner in (obj, *obj.contained_objects):
+                    owner._code_objects = []
+                    if hasattr(owner, 'codeobj'):
+                        owner.codeobj = None
+            gc.collect()
 
     def activate(self):
         """Select this project's device again (e.g. after a runtime network ran), without resetting it.

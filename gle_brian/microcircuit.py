@@ -31,7 +31,7 @@ Example::
 from brian2 import Clock, Equations, Network, NeuronGroup, StateMonitor, Synapses, linked_var, second
 
 from .errors import GLEConfigError
-from .network import SCHEDULE, GLENetwork, _positions
+from .network import SCHEDULE, GLENetwork, _positions, _sampling_clock
 from .neurons import (INSTANTANEOUS_ERROR, PROSPECTIVE_ERROR, SOMA, error_code, plasticity_equations,
                       representation_code)
 from . import synapses
@@ -168,7 +168,9 @@ class MicrocircuitNetwork(GLENetwork):
             pre = rep
         self.output = self.neurons[-1]
         self.network = Network(self.input, *self.neurons, *self.error_neurons, *self.synapses, *self.links,
-                               *self._monitor_objects())
+                               *self._monitor_objects(), name='network')
+        if self.project is not None:
+            self.project.network = self.network
 
     def _layer_monitors(self, rep, err, projection):
         """``{variable: StateMonitor}`` for the ``record=`` variables of one layer."""
@@ -180,7 +182,8 @@ class MicrocircuitNetwork(GLENetwork):
                 if 'v' in names and 'v' not in err.variables:
                     raise GLEConfigError("record=[..., 'v']: v exists only with prospective_errors=True; drop it "
                                          'from record or change the Layer.')
-                monitor = StateMonitor(source, names, record=True, dt=self.record_dt, name=f'record_{source.name}')
+                monitor = StateMonitor(source, names, record=True, name=f'record_{source.name}',
+                                       clock=_sampling_clock(source.clock, self.record_dt, f'record_{source.name}'))
                 _schedule(monitor, 'record')
                 monitors.update(dict.fromkeys(names, monitor))
         return monitors

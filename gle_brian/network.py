@@ -75,6 +75,12 @@ def init_weights(sizes, seed=None):
     return [rng.uniform(-1, 1, (n_post, n_pre)) / np.sqrt(n_pre) for n_pre, n_post in zip(sizes[:-1], sizes[1:])]
 
 
+def _sampling_clock(clock, dt, name):
+    """``clock`` or, for another interval, a clock named after the monitor ``name`` (fixed names: a network
+    built again the same way generates the same code, so a standalone build reuses the compiled files)."""
+    return clock if dt is None or dt == clock.dt else Clock(dt, name=f'{name}_clock')
+
+
 def _schedule(obj, operation):
     obj.when, obj.order = SCHEDULE[operation]
 
@@ -284,8 +290,8 @@ class GLENetwork:
                 for target, names in ((group, [v for v in self.record if v != 'w']),
                                       (holder, [v for v in self.record if v == 'w'])):
                     if names:
-                        monitor = StateMonitor(target, names, record=True, dt=self.record_dt,
-                                               name=f'record_{target.name}')
+                        monitor = StateMonitor(target, names, record=True, clock=_sampling_clock(
+                            clock, self.record_dt, f'record_{target.name}'), name=f'record_{target.name}')
                         _schedule(monitor, 'record')
                         self.monitors[l].update(dict.fromkeys(names, monitor))
             self.neurons.append(group)
@@ -294,7 +300,10 @@ class GLENetwork:
             self._weight_groups.append(holder)
             pre = group
         self.output = self.neurons[-1]
-        self.network = Network(self.input, *self.neurons, *self.synapses, *extra, *self._monitor_objects())
+        self.network = Network(self.input, *self.neurons, *self.synapses, *extra, *self._monitor_objects(),
+                               name='network')
+        if self.project is not None:
+            self.project.network = self.network
 
     def _input_group(self, clock):
         """The input population; its rates are the input signal of the current run."""

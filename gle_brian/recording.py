@@ -31,7 +31,7 @@ from brian2.devices import get_device
 from brian2.devices.device import RuntimeDevice
 
 from .errors import GLEConfigError, check_units
-from .network import RECORDABLE, SCHEDULE, GLENetwork
+from .network import RECORDABLE, SCHEDULE, GLENetwork, _sampling_clock
 from .neurons import DESCRIPTIONS as NEURON_DESCRIPTIONS, Layer
 
 __all__ = ['Recording', 'record', 'to_nwb', 'WEIGHT', 'transfer_function', 'frequency_response', 'poisson_spikes']
@@ -188,7 +188,11 @@ def _layer_groups(net, layer):
 
 
 def _monitor(net, source, variables, indices, dt):
-    monitor = _LastRunMonitor(source, variables, record=indices, dt=dt, name=f'{source.name}_recording*')
+    # numbered, not Brian2's name*: a network built again the same way generates the same code
+    prefix = f'{source.name}_recording_'
+    name = prefix + str(sum(o.name.startswith(prefix) for o in net.network.objects))
+    monitor = _LastRunMonitor(source, variables, record=indices, clock=_sampling_clock(source.clock, dt, name),
+                              name=name)
     monitor.when, monitor.order = SCHEDULE['record']
     net.network.add(monitor)
     return monitor

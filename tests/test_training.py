@@ -1,5 +1,7 @@
 """Training loop: one build per experiment, checkpoints, bit-for-bit resume, state save and restore."""
+import glob
 import json
+import os
 import shutil
 
 import numpy as np
@@ -62,9 +64,12 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
         plateau.step(h['test_loss'])
     assert [h['lr_scale'] for h in straight[1:]] == scales
     final = net.get_state()
+    compiled = {path: os.path.getmtime(path) for path in glob.glob(os.path.join(project, 'code_objects', '*.o'))}
     resumed_net = toy_net(device, project)
     resumed = train(resumed_net, train_set, test_set, epochs=2, seed=4, patience=0, progress=False,
                     checkpoint=str(stopped), resume=True)
+    # the same code generated again: no code object is compiled again (only main.cpp may change)
+    assert compiled == {path: os.path.getmtime(path) for path in compiled}
     assert strip_times(resumed) == strip_times(straight)
     state = resumed_net.get_state()
     assert state.keys() == final.keys()
