@@ -8,6 +8,7 @@ counter (so process start-up and file transfer of standalone runs are excluded a
 Run::
 
     python bench/step_speed.py --sizes 100 300 1000 --out bench/step_speed.json
+    python bench/step_speed.py --sizes 300 1000 --devices cpp_standalone --precisions double single
 """
 import argparse
 import json
@@ -41,8 +42,8 @@ def time_mirror(n, steps, x, y, weights):
     return (time.perf_counter() - start) / steps * 1e6
 
 
-def time_brian(device, n, steps, x, y, weights):
-    net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights)
+def time_brian(device, n, steps, x, y, weights, precision='double'):
+    net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights, precision=precision)
     net.run(x, y)                         # generates and compiles the code
     start = time.perf_counter()
     net.run(x, y)
@@ -55,8 +56,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', type=int, nargs='+', default=[100, 300, 1000])
     parser.add_argument('--devices', nargs='+', default=['cython', 'cpp_standalone'])
+    parser.add_argument('--precisions', nargs='+', default=['double'], choices=['double', 'single'],
+                        help='floating-point types of the Brian2 networks (the mirror is always double)')
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
+    # (label, device, precision); double precision keeps the device's name as label
+    targets = [(device if precision == 'double' else f'{device}_{precision}', device, precision)
+               for device in args.devices for precision in args.precisions]
     rows = []
     for n in args.sizes:
         steps = steps_for(n)
@@ -64,16 +70,16 @@ def main(argv=None):
         x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
         weights = init_weights([n] * 4, seed=0)
         row = {'N': n, 'steps': steps, 'numpy_mirror_us': time_mirror(n, steps, x, y, weights)}
-        for device in args.devices:
-            row[f'{device}_us'], row[f'{device}_wall_us'] = time_brian(device, n, steps, x, y, weights)
-            row[f'{device}_vs_mirror'] = row[f'{device}_us'] / row['numpy_mirror_us']
+        for label, device, precision in targets:
+            row[f'{label}_us'], row[f'{label}_wall_us'] = time_brian(device, n, steps, x, y, weights, precision)
+            row[f'{label}_vs_mirror'] = row[f'{label}_us'] / row['numpy_mirror_us']
         rows.append(row)
         print(json.dumps(row), flush=True)
-    header = ['N', 'numpy mirror (us)'] + [f'{d} (us, ratio to mirror)' for d in args.devices]
+    header = ['N', 'numpy mirror (us)'] + [f'{label} (us, ratio to mirror)' for label, *_ in targets]
     print('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header))
     for row in rows:
         cells = [str(row['N']), f"{row['numpy_mirror_us']:.1f}"] + [
-            f"{row[f'{d}_us']:.1f} ({row[f'{d}_vs_mirror']:.2f}x)" for d in args.devices]
+            f"{row[f'{label}_us']:.1f} ({row[f'{label}_vs_mirror']:.2f}x)" for label, *_ in targets]
         print('| ' + ' | '.join(cells) + ' |')
     if args.out:
         write_json(args.out, {'machine': platform.processor() or platform.machine(), 'rows': rows})

@@ -86,6 +86,7 @@ OTHER_SETTINGS = [
     (dict(feedback='random'), r"\['feedback'\]: \"symmetric\" -> \"random\""),
     (dict(batch=2), r"\['batch'\]: 1 -> 2"),
     (dict(dt=0.05 * ms), r"\['dt'\]: 0.0001 -> 5e-05"),
+    (dict(precision='single'), r"\['precision'\]: \"double\" -> \"single\""),
     (dict(form=MicrocircuitNetwork), r"\['form'\]: \"GLENetwork\" -> \"MicrocircuitNetwork\""),
 ]
 
