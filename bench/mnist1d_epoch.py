@@ -9,6 +9,7 @@ Testing (1000 samples, no plasticity) is not included.
 Run::
 
     python -m bench.mnist1d_epoch --batches 100 1 --out bench/mnist1d_epoch.json
+    python -m bench.mnist1d_epoch --batches 100 --precision single
 """
 import argparse
 import json
@@ -34,8 +35,8 @@ def chunks(data, batch, runs):
         yield x, target
 
 
-def time_brian(data, batch, runs):
-    net = mnist1d_e2e.build('cpp_standalone', batch, seed=12)
+def time_brian(data, batch, runs, precision='double'):
+    net = mnist1d_e2e.build('cpp_standalone', batch, seed=12, precision=precision)
     times = []
     for k, (x, target) in enumerate(chunks(data, batch, runs)):
         start = time.perf_counter()
@@ -64,14 +65,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batches', type=int, nargs='+', default=[100, 1])
     parser.add_argument('--runs', type=int, default=3, help='timed chunks per runner (after a warm-up chunk)')
+    parser.add_argument('--precision', default='double', choices=['double', 'single'],
+                        help='of the cpp_standalone network (the mirror computes in double)')
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
     train, _ = mnist1d()
     rows = []
     for batch in args.batches:
         chunks_per_epoch = TRAIN_SAMPLES // batch
-        row = {'batch': batch, 'runs_timed': args.runs}
-        for runner, timer in (('cpp_standalone', time_brian), ('numpy_mirror', time_mirror)):
+        row = {'batch': batch, 'runs_timed': args.runs, 'precision': args.precision}
+        for runner, timer in (('cpp_standalone', lambda *a: time_brian(*a, args.precision)),
+                              ('numpy_mirror', time_mirror)):
             per_chunk = timer(train, batch, args.runs)
             row[f'{runner}_s_per_chunk'] = per_chunk
             row[f'{runner}_s_per_epoch'] = per_chunk * chunks_per_epoch

@@ -31,6 +31,7 @@ from gle_brian import GLENetwork, Layer
 from gle_brian.cli import non_negative_int, positive_int
 from gle_brian.data import TimeSeriesData, mnist1d
 from gle_brian.devices import DEVICES
+from gle_brian.network import PRECISIONS
 from gle_brian.optimisers import Adam, Learning
 from gle_brian.results import atomic_path, save_figure, write_json
 from gle_brian.training import train
@@ -50,10 +51,11 @@ def layers():
     return hidden + [Layer(10, tau_m=TAU_OUT, bias=True)]
 
 
-def build(device, batch, seed, lr=1e-3, directory=None):
+def build(device, batch, seed, lr=1e-3, directory=None, precision='double'):
     """The network: CE output error, Adam on W and b every step, output rates recorded."""
     return GLENetwork(1, layers(), dt=DT, device=device, loss='ce', beta=1.0, seed=seed, batch=batch,
-                      learning=Learning(Adam(lr=lr)), record=['r'], record_layers=[-1], directory=directory)
+                      learning=Learning(Adam(lr=lr)), record=['r'], record_layers=[-1], directory=directory,
+                      precision=precision)
 
 
 def subset(data, n):
@@ -123,7 +125,7 @@ def output_traces(test, epoch, samples=4):
 
 
 def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_test=None, out='results/mnist1d_e2e',
-        resume=False, progress=True, model=None):
+        resume=False, progress=True, model=None, precision='double'):
     """Train and test; returns the history (one dict per epoch, see :func:`gle_brian.training.train`).
 
     ``model`` is the module whose ``build(device, batch, seed)`` makes the network (default: this one).
@@ -131,9 +133,9 @@ def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_te
     model = model or __import__(__name__, fromlist=['build'])
     train_set, test_set = mnist1d()
     train_set, test_set = subset(train_set, n_train), subset(test_set, n_test)
-    net = model.build(device, batch, seed)
-    meta = {'model': model_name(model), 'device': device, 'batch': batch, 'seed': seed, 'train_samples': len(train_set),
-            'test_samples': len(test_set), 'steps_per_sample': train_set.steps, 'dt_ms': float(DT / ms),
+    net = model.build(device, batch, seed, precision=precision)
+    meta = {'model': model_name(model), 'device': device, 'precision': precision, 'batch': batch, 'seed': seed,
+            'train_samples': len(train_set), 'test_samples': len(test_set), 'steps_per_sample': train_set.steps, 'dt_ms': float(DT / ms),
             'parameters': int(sum(w.size for w in net.weights) + sum(b.size for b in net.biases)),
             'reference_test_accuracy': model.REFERENCE_ACCURACY}
     return train(net, train_set, test_set, epochs, seed=seed, checkpoint=os.path.join(out, 'checkpoint.npz'),
@@ -157,11 +159,13 @@ def main(argv=None, model=None):
     parser.add_argument('--seed', type=non_negative_int, default=12, help='weight initialisation and shuffling')
     parser.add_argument('--train', type=positive_int, default=None, help='use only the first N training samples')
     parser.add_argument('--test', type=positive_int, default=None, help='use only the first N test samples')
+    parser.add_argument('--precision', default='double', choices=list(PRECISIONS),
+                        help='floating-point type: double (64 bit) or single (32 bit, as the published code)')
     parser.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint.npz')
     parser.add_argument('--out', default=f'results/{name}')
     args = parser.parse_args(argv)
     history = run(args.epochs, args.device, args.batch, args.seed, args.train, args.test, args.out, args.resume,
-                  model=model)
+                  model=model, precision=args.precision)
     last = history[-1]
     print(f"{name}: epoch {last['epoch']}, test accuracy {100 * last['test_accuracy']:.1f} % "
           f"(chance 10 %), {last['seconds']:.0f} s per epoch on {args.device}")

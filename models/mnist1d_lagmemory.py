@@ -38,12 +38,12 @@ def layers():
     return memory + classifier + [Layer(10, tau_m=TAU, bias=True, prospective_errors=False)]
 
 
-def build(device, batch, seed, lr=1e-3):
+def build(device, batch, seed, lr=1e-3, precision='double'):
     """The network; the classifier's weights drawn as PyTorch's ``nn.Linear`` with ``seed``."""
     memory = [np.ones((CHANNELS, 1))] + [np.eye(CHANNELS)] * (STAGES - 1)
     return GLENetwork(1, layers(), dt=DT, device=device, loss='ce', beta=1.0, weights=memory + init_weights([CHANNELS, HIDDEN, HIDDEN, 10], seed),
                       batch=batch, learning=Learning(Adam(lr=lr), lr=[0.0] * STAGES + [lr] * 3), record=['r'],
-                      record_layers=[-1])
+                      record_layers=[-1], precision=precision)
 
 
 def main(argv=None):

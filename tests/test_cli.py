@@ -12,6 +12,7 @@ BAD_OPTIONS = [
     (lagline, '--train', '10'),          # less than one 25 ms run: no training, NaN metrics
     (lagline, '--train', 'nan'),
     (lagline, '--batch', '0'),
+    (lagline, '--init', '-5'),
     (lagline, '--seed', '-3'),
     (lagline_bptt, '--train', '-5'),
     (lagnet, '--duration', '50'),        # shorter than the warm-up and one run
