@@ -5,6 +5,8 @@ See docs/model.rst, section 'The discrete step'.
 import numpy as np
 import pytest
 from brian2 import ms
+from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
+from brian2.core.functions import DEFAULT_FUNCTIONS
 
 from gle_brian import Activation, GLENetwork, Layer, ReferenceNetwork, init_weights
 from gle_brian.reference import VARIABLES
@@ -55,6 +57,12 @@ def test_feedback_alignment_and_user_activation():
         for layer in range(2):
             np.testing.assert_allclose(net.trace(variable, layer), expected[variable][layer][:, 0], atol=1e-12)
     assert np.abs(net.trace('err', 0)).max() > 1e-3      # errors did reach the hidden layer
+
+
+def test_numpy_target_calls_log1p_and_expm1_directly():
+    """Not through Brian2's unit-checking wrapper, which formats every result (gle_brian/activations.py)."""
+    for name in ('log1p', 'expm1'):
+        assert DEFAULT_FUNCTIONS[name].implementations[NumpyCodeObject].get_code(None) is getattr(np, name)
 
 
 def test_prospective_errors_off_is_instantaneous():
