@@ -19,6 +19,7 @@ import numpy as np
 
 from gle_brian import Adam, Learning, ReferenceNetwork
 from gle_brian.data import mnist1d
+from gle_brian.network import PRECISIONS
 from gle_brian.results import write_json
 from models import mnist1d_e2e
 
@@ -65,7 +66,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batches', type=int, nargs='+', default=[100, 1])
     parser.add_argument('--runs', type=int, default=3, help='timed chunks per runner (after a warm-up chunk)')
-    parser.add_argument('--precision', default='double', choices=['double', 'single'],
+    parser.add_argument('--precision', default='double', choices=list(PRECISIONS),
                         help='of the cpp_standalone network (the mirror computes in double)')
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)

@@ -20,6 +20,7 @@ from brian2 import ms
 from brian2.devices import get_device
 
 from gle_brian import GLENetwork, Layer, ReferenceNetwork, init_weights
+from gle_brian.network import PRECISIONS
 from gle_brian.results import write_json
 
 DT = 0.01 * ms
@@ -56,7 +57,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', type=int, nargs='+', default=[100, 300, 1000])
     parser.add_argument('--devices', nargs='+', default=['cython', 'cpp_standalone'])
-    parser.add_argument('--precisions', nargs='+', default=['double'], choices=['double', 'single'],
+    parser.add_argument('--precisions', nargs='+', default=['double'], choices=list(PRECISIONS),
                         help='floating-point types of the Brian2 networks (the mirror is always double)')
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)

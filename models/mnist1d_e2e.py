@@ -128,14 +128,16 @@ def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_te
         resume=False, progress=True, model=None, precision='double'):
     """Train and test; returns the history (one dict per epoch, see :func:`gle_brian.training.train`).
 
-    ``model`` is the module whose ``build(device, batch, seed)`` makes the network (default: this one).
+    ``model`` is the module whose ``build(device, batch, seed, precision=...)`` makes the network (default: this
+    one); ``precision`` is ``'double'`` or ``'single'`` (see :class:`~gle_brian.GLENetwork`).
     """
     model = model or __import__(__name__, fromlist=['build'])
     train_set, test_set = mnist1d()
     train_set, test_set = subset(train_set, n_train), subset(test_set, n_test)
     net = model.build(device, batch, seed, precision=precision)
     meta = {'model': model_name(model), 'device': device, 'precision': precision, 'batch': batch, 'seed': seed,
-            'train_samples': len(train_set), 'test_samples': len(test_set), 'steps_per_sample': train_set.steps, 'dt_ms': float(DT / ms),
+            'train_samples': len(train_set), 'test_samples': len(test_set), 'steps_per_sample': train_set.steps,
+            'dt_ms': float(DT / ms),
             'parameters': int(sum(w.size for w in net.weights) + sum(b.size for b in net.biases)),
             'reference_test_accuracy': model.REFERENCE_ACCURACY}
     return train(net, train_set, test_set, epochs, seed=seed, checkpoint=os.path.join(out, 'checkpoint.npz'),
