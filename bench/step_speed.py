@@ -1,7 +1,9 @@
 """Microseconds per simulated step: Brian2 (cython, cpp_standalone) side by side with the numpy mirror.
 
 Network: input(N) -> N -> N -> N, tanh hidden layers, linear output, GLE time constants, MSE output
-error with a random target so that errors flow down every step (no plasticity). Each Brian2 target is
+error with a random target so that errors flow down every step; without plasticity, or (``--plasticity
+on``) with Adam on the weights every step. Projections dense (matrix products in the generated code, the
+default) or as Brian2 Synapses (``--projections dense synapses``). Each Brian2 target is
 timed on a run after the one that generated and compiled its code, with the simulator's own run-time
 counter (so process start-up and file transfer of standalone runs are excluded and reported apart).
 
@@ -9,6 +11,7 @@ Run::
 
     python bench/step_speed.py --sizes 100 300 1000 --out bench/step_speed.json
     python bench/step_speed.py --sizes 300 1000 --devices cpp_standalone --precisions double single
+    python bench/step_speed.py --devices cpp_standalone --projections dense synapses --plasticity off on
 """
 import argparse
 import json
@@ -19,8 +22,8 @@ import numpy as np
 from brian2 import ms
 from brian2.devices import get_device
 
-from gle_brian import GLENetwork, Layer, ReferenceNetwork, init_weights
-from gle_brian.network import PRECISIONS
+from gle_brian import Adam, GLENetwork, Layer, Learning, ReferenceNetwork, init_weights
+from gle_brian.network import PRECISIONS, PROJECTIONS
 from gle_brian.results import write_json
 
 DT = 0.01 * ms
@@ -35,16 +38,22 @@ def steps_for(n):
     return {100: 4000, 300: 1000}.get(n, 300)
 
 
-def time_mirror(n, steps, x, y, weights):
-    ref = ReferenceNetwork(n, layers(n), weights, dt=DT, beta=0.1)
+def learning(plastic):
+    """Adam on the weights (a small learning rate: the timing runs must stay finite), or None."""
+    return Learning(Adam(lr=1e-5)) if plastic else None
+
+
+def time_mirror(n, steps, x, y, weights, plastic=False):
+    ref = ReferenceNetwork(n, layers(n), weights, dt=DT, beta=0.1, learning=learning(plastic))
     start = time.perf_counter()
     for k in range(steps):
-        ref.step(x[k:k + 1], y[k:k + 1])
+        ref.step(x[k:k + 1], y[k:k + 1], learn=plastic)
     return (time.perf_counter() - start) / steps * 1e6
 
 
-def time_brian(device, n, steps, x, y, weights, precision='double'):
-    net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights, precision=precision)
+def time_brian(device, n, steps, x, y, weights, precision='double', projection=None, plastic=False):
+    net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights, precision=precision,
+                     projection=projection, learning=learning(plastic))
     net.run(x, y)                         # generates and compiles the code
     start = time.perf_counter()
     net.run(x, y)
@@ -59,27 +68,35 @@ def main(argv=None):
     parser.add_argument('--devices', nargs='+', default=['cython', 'cpp_standalone'])
     parser.add_argument('--precisions', nargs='+', default=['double'], choices=list(PRECISIONS),
                         help='floating-point types of the Brian2 networks (the mirror is always double)')
+    parser.add_argument('--projections', nargs='+', default=['dense'], choices=list(PROJECTIONS))
+    parser.add_argument('--plasticity', nargs='+', default=['off'], choices=['off', 'on'],
+                        help='without plasticity, and/or with Adam on the weights every step')
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
-    # (label, device, precision); double precision keeps the device's name as label
-    targets = [(device if precision == 'double' else f'{device}_{precision}', device, precision)
-               for device in args.devices for precision in args.precisions]
+    # (label, device, precision, projection): the device's name, with what differs from double and dense
+    targets = [('_'.join([device] + [precision] * (precision != 'double') + [projection] * (projection != 'dense')),
+                device, precision, projection)
+               for device in args.devices for precision in args.precisions for projection in args.projections]
     rows = []
-    for n in args.sizes:
-        steps = steps_for(n)
-        rng = np.random.default_rng(n)
-        x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
-        weights = init_weights([n] * 4, seed=0)
-        row = {'N': n, 'steps': steps, 'numpy_mirror_us': time_mirror(n, steps, x, y, weights)}
-        for label, device, precision in targets:
-            row[f'{label}_us'], row[f'{label}_wall_us'] = time_brian(device, n, steps, x, y, weights, precision)
-            row[f'{label}_vs_mirror'] = row[f'{label}_us'] / row['numpy_mirror_us']
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    header = ['N', 'numpy mirror (us)'] + [f'{label} (us, ratio to mirror)' for label, *_ in targets]
+    for plasticity in args.plasticity:
+        for n in args.sizes:
+            steps = steps_for(n)
+            rng = np.random.default_rng(n)
+            x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
+            weights = init_weights([n] * 4, seed=0)
+            plastic = plasticity == 'on'
+            row = {'N': n, 'plasticity': plasticity, 'steps': steps,
+                   'numpy_mirror_us': time_mirror(n, steps, x, y, weights, plastic)}
+            for label, device, precision, projection in targets:
+                row[f'{label}_us'], row[f'{label}_wall_us'] = time_brian(device, n, steps, x, y, weights, precision,
+                                                                        projection, plastic)
+                row[f'{label}_vs_mirror'] = row[f'{label}_us'] / row['numpy_mirror_us']
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    header = ['N', 'plasticity', 'numpy mirror (us)'] + [f'{label} (us, ratio to mirror)' for label, *_ in targets]
     print('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header))
     for row in rows:
-        cells = [str(row['N']), f"{row['numpy_mirror_us']:.1f}"] + [
+        cells = [str(row['N']), row['plasticity'], f"{row['numpy_mirror_us']:.1f}"] + [
             f"{row[f'{label}_us']:.1f} ({row[f'{label}_vs_mirror']:.2f}x)" for label, *_ in targets]
         print('| ' + ' | '.join(cells) + ' |')
     if args.out:

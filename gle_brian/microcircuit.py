@@ -11,8 +11,8 @@ the error) becomes two Brian2 populations of the same size, wired one-to-one:
   retrospective low-pass ``v``) and emit the prospective error ``e = v + tau_m dv/dt``: the two time
   constants swap roles.
 
-Synapses: the feed-forward projection ``layer_{l-1} -> layer_l`` (weight ``w``, the same equations as
-the compact network, also carrying ``W^T e`` down to the apical dendrites, so each weight exists once);
+Projections: the feed-forward projection ``layer_{l-1} -> layer_l`` is built as in the compact network
+(weights ``w`` held once, ``W r`` onto the basal dendrites, ``W^T e`` down to the apical dendrites);
 a one-to-one link ``layer_l -> error_l`` carrying ``phi'`` and the apical input; a one-to-one link
 ``error_l -> layer_l`` carrying the error into the representation neuron's apical compartment.
 The populations follow the compact network's ``SCHEDULE``, so both forms compute the same numbers
@@ -31,11 +31,9 @@ Example::
 from brian2 import Clock, Equations, Network, NeuronGroup, StateMonitor, Synapses, linked_var, second
 
 from .errors import GLEConfigError
-from .network import SCHEDULE, GLENetwork, _positions, _sampling_clock
+from .network import SCHEDULE, GLENetwork, _sampling_clock
 from .neurons import (INSTANTANEOUS_ERROR, PROSPECTIVE_ERROR, SOMA, error_code, plasticity_equations,
                       representation_code)
-from . import synapses
-from .synapses import all_to_all, projection_equations
 
 __all__ = ['MicrocircuitNetwork', 'representation_equations', 'error_equations', 'MICROCIRCUIT_SCHEDULE']
 
@@ -108,10 +106,11 @@ class MicrocircuitNetwork(GLENetwork):
     def _build(self, weights):
         clock = Clock(self.dt, name='gle_clock')
         self.input = self._input_group(clock)
-        self.neurons, self.error_neurons, self.synapses, self.links, self.monitors = [], [], [], [], []
+        self.neurons, self.error_neurons, self.links, self.monitors = [], [], [], []
         self.learned = []             # (group, parameter, layer) of every learned parameter
+        self.weight_groups, self.weight_positions, self.functions = [], [], {}   # see GLENetwork._project
+        projections = []
         learning = self.learning
-        self._weight_positions = []
         top = len(self.layers) - 1
         pre = self.input
         for l, layer in enumerate(self.layers):
@@ -133,7 +132,8 @@ class MicrocircuitNetwork(GLENetwork):
             rep.b = self.initial_biases[l]
             _schedule(err.run_regularly(error_code(layer.prospective_errors), name=f'error_{l}_dendrites'),
                       'error_dendrites')
-            _schedule(rep.run_regularly(representation_code('tau_m' in learned),
+            holder, basal = self._project(l, pre, rep, weights[l], clock, projections)
+            _schedule(rep.run_regularly(basal + representation_code('tau_m' in learned),
                                         name=f'layer_{l}_dendrites'), 'dendrites')
             self._schedule_neurons(rep, rep, l, learned)
 
@@ -145,39 +145,23 @@ class MicrocircuitNetwork(GLENetwork):
                 _schedule(rate_link.summed_updaters[name], 'rate_link')
             _schedule(error_link.summed_updaters['err_post'], 'error_link')
 
-            learn_w = learning is not None and learning.weights
-            projection = Synapses(pre, rep, projection_equations(self.feedback, sends_errors=l > 0)
-                                  + (synapses.plasticity_equations(learning.optimiser) if learn_w else ''),
-                                  clock=clock, name=f'projection_{l}')
-            n_pre, n_post = self.sizes[l], self.sizes[l + 1]
-            i, j, k = all_to_all(n_pre, n_post)     # k: row-major index of each weight in W
-            projection.connect(i=i, j=j)
-            projection.w = weights[l].ravel()[k]
-            self._weight_positions.append(_positions(k, n_post, n_pre))
-            self._wire_feedback(projection, l, k)
-            if learn_w:
-                _schedule(projection.run_regularly(synapses.plasticity_code(learning.optimiser),
-                                                   name=f'projection_{l}_plasticity'), 'plasticity')
-                self._init_learning(projection, 'w', l)
-
-            self.monitors.append(self._layer_monitors(rep, err, projection))
+            self.monitors.append(self._layer_monitors(rep, err, holder))
             self.neurons.append(rep)
             self.error_neurons.append(err)
-            self.synapses.append(projection)
             self.links += [rate_link, error_link]
             pre = rep
         self.output = self.neurons[-1]
-        self.network = Network(self.input, *self.neurons, *self.error_neurons, *self.synapses, *self.links,
+        self.network = Network(self.input, *self.neurons, *self.error_neurons, *projections, *self.links,
                                *self._monitor_objects(), name='network')
         if self.project is not None:
             self.project.network = self.network
 
-    def _layer_monitors(self, rep, err, projection):
+    def _layer_monitors(self, rep, err, weights):
         """``{variable: StateMonitor}`` for the ``record=`` variables of one layer."""
         monitors = {}
         for source, names in ((rep, [v for v in self.record if v not in ('v', 'w')]),
                               (err, [v for v in self.record if v == 'v']),
-                              (projection, [v for v in self.record if v == 'w'])):
+                              (weights, [v for v in self.record if v == 'w'])):
             if names:
                 if 'v' in names and 'v' not in err.variables:
                     raise GLEConfigError("record=[..., 'v']: v exists only with prospective_errors=True; drop it "

@@ -36,12 +36,13 @@ from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
 from . import devices, neurons, synapses
 from .errors import GLEConfigError, GLEInputError, GLENumericalError, check_number, check_units
+from .dense import DenseProjection, check_serial
 from .neurons import (CE_OUTPUT_ERROR, NONFINITE_STEP, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code,
                       neuron_equations, rate_code)
 from .optimisers import Learning
 from .synapses import FEEDBACK_MODES, projection_equations
 
-__all__ = ['GLENetwork', 'SCHEDULE', 'LOSSES', 'init_weights']
+__all__ = ['GLENetwork', 'SCHEDULE', 'LOSSES', 'PROJECTIONS', 'init_weights']
 
 #: (slot, order) of every operation in one time step. Every order here matters: the reference's
 #: "compute all layers from old values, then write" step is reproduced by this table alone.
@@ -66,6 +67,9 @@ LOSSES = (None, 'mse', 'ce')
 
 #: variables every layer can record (``'w'``: the weights of the layer's incoming projection)
 RECORDABLE = neurons.STATE_VARIABLES + ('b', 'tau_m', 'w')
+
+#: how all-to-all projections are computed (``GLENetwork(projection=...)``)
+PROJECTIONS = ('dense', 'synapses')
 
 #: floating-point types of ``GLENetwork(precision=...)``
 PRECISIONS = {'double': np.float64, 'single': np.float32}
@@ -139,20 +143,33 @@ class GLENetwork:
         Number of copies of the network that run side by side on different inputs and share their
         weights, biases and ``tau_m`` (held once; gradients are batch means). Inputs then have shape
         ``(T, batch, n_in)`` and traces ``(samples, batch, n_l)``.
+    projection : None, 'dense' or 'synapses'
+        How the all-to-all projections are computed: ``'dense'``, as matrix products inside the generated
+        code (:mod:`gle_brian.dense`; the weights held once, row-major, also for a batch), or ``'synapses'``,
+        as Brian2 Synapses with summed variables (one synapse at a time; a cross-check, and the path of
+        ``'cuda_standalone'``). ``None``: ``'dense'``, except on ``'cuda_standalone'``.
     precision : 'double' or 'single'
         Floating-point type of the state and of the generated code: 64 bit (the default; the numbers of the
         reference step to round-off) or 32 bit (as the published PyTorch code; about 1e-6 relative deviation
         from the double-precision run after 1000 steps).
 
     Standalone devices compile the network on the first :meth:`run`; later runs reuse the binary and
-    must have the same number of steps. The state carries over from one :meth:`run` to the next on
+    must have the same number of steps.
+
+    The Brian2 objects: ``input`` and ``neurons`` (one NeuronGroup per layer, ``batch`` copies of it);
+    ``weight_groups``, per layer the object holding ``w`` (a group of ``n_l*n_{l-1}`` elements, or the
+    Synapses of ``projection='synapses'`` at batch 1), and ``weight_positions``, per layer an integer array
+    ``(n_l, n_{l-1})`` of where ``W_l[post, pre]`` sits in ``weight_groups[l].w``; ``parameter_groups``;
+    ``network``, the Brian2 Network. The state carries over from one :meth:`run` to the next on
     every device; :meth:`get_state` and :meth:`set_state` save and restore it (checkpoints).
     """
 
     def __init__(self, n_in, layers, dt, device='cpp_standalone', loss=None, beta=1.0, weights=None,
                  biases=None, feedback='symmetric', feedback_weights=None, seed=None, record=(),
-                 record_dt=None, directory=None, learning=None, batch=1, record_layers=None, precision='double'):
+                 record_dt=None, directory=None, learning=None, batch=1, record_layers=None, precision='double',
+                 projection=None):
         self.device = devices.check_device(device)
+        self.projection = self._check_projection(projection)
         if precision not in PRECISIONS:
             raise GLEConfigError(f"precision={precision!r} is not known; use 'double' (64 bit, the default) or "
                                  "'single' (32 bit).")
@@ -216,16 +233,17 @@ class GLENetwork:
         clock = Clock(self.dt, name='gle_clock')
         B = self.batch
         self.input = self._input_group(clock)
-        self.neurons, self.synapses, self.monitors = [], [], []
-        self._parameter_groups, self._weight_groups = [], []   # see parameter_groups, weight_groups
-        self._weight_positions = []   # see weight_positions
+        self.neurons, self.monitors = [], []
+        self._parameter_groups = []   # see parameter_groups
+        self.weight_groups, self.weight_positions = [], []    # see _project
+        self.functions = {}           # the Functions of dense projections, by name (part of every run's namespace)
         self.learned = []             # (group, parameter, layer) of every learned parameter
-        extra = []                    # parameter groups and gradient synapses of batches
+        extra = []                    # projections, parameter groups and gradient synapses of batches
         learning = self.learning
         top = len(self.layers) - 1
         pre = self.input
         for l, layer in enumerate(self.layers):
-            n_pre, n_post = self.sizes[l], self.sizes[l + 1]
+            n_post = self.sizes[l + 1]
             copies = np.arange(B * n_post) % n_post           # neuron k of the batch is neuron k % n_post
             learned = self._learned(layer)
             equations = neuron_equations(layer.prospective_errors, shared_parameters=B > 1)
@@ -257,7 +275,8 @@ class GLENetwork:
             params.b = self.initial_biases[l]
             group.tau_r = np.tile(tau_r, B) * second
             group.gamma = layer.gamma
-            _schedule(group.run_regularly(dendrite_code(layer.prospective_errors, 'tau_m' in learned),
+            holder, basal = self._project(l, pre, group, weights[l], clock, extra)
+            _schedule(group.run_regularly(basal + dendrite_code(layer.prospective_errors, 'tau_m' in learned),
                                           name=f'layer_{l}_dendrites'), 'dendrites')
             self._schedule_neurons(group, params, l, learned)
             if l == top and self.loss == 'ce':
@@ -268,37 +287,6 @@ class GLENetwork:
                 _schedule(softmax.summed_updaters['softmax_sum_post'], 'softmax')
                 extra.append(softmax)
 
-            learn_w = learning is not None and learning.weights
-            equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=B > 1)
-            if learn_w and B == 1:
-                equations += synapses.plasticity_equations(learning.optimiser)
-            projection = Synapses(pre, group, equations, clock=clock, name=f'projection_{l}')
-            i, j, k = synapses.all_to_all(n_pre, n_post, copies=B)   # k: row-major index of each weight in W
-            projection.connect(i=i, j=j)
-            holder = projection
-            if B > 1:
-                holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + (synapses.plasticity_equations(
-                    learning.optimiser, B) if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
-                projection.weight_index = k
-                projection.w = linked_var(holder, 'w', index='weight_index')
-                extra.append(holder)
-                if learn_w:
-                    sums = Synapses(pre, holder, synapses.BATCH_GRADIENT, clock=clock, name=f'projection_{l}_batch_sums')
-                    sums.connect(i=i, j=k)
-                    sums.err_index = j
-                    sums.err_post_copy = linked_var(group, 'err', index='err_index')
-                    _schedule(sums.summed_updaters['g_w_post'], 'gradient')
-                    extra.append(sums)
-                self._weight_positions.append(np.arange(n_post * n_pre).reshape(n_post, n_pre))
-                holder.w = weights[l].ravel()
-            else:
-                self._weight_positions.append(_positions(k, n_post, n_pre))
-                holder.w = weights[l].ravel()[k]
-            self._wire_feedback(projection, l, k)
-            if learn_w:
-                _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, B),
-                                               name=f'projection_{l}_plasticity'), 'plasticity')
-                self._init_learning(holder, 'w', l)
             self.monitors.append({})
             if self.record and l in self.record_layers:
                 for target, names in ((group, [v for v in self.record if v != 'w']),
@@ -309,15 +297,72 @@ class GLENetwork:
                         _schedule(monitor, 'record')
                         self.monitors[l].update(dict.fromkeys(names, monitor))
             self.neurons.append(group)
-            self.synapses.append(projection)
             self._parameter_groups.append(params)
-            self._weight_groups.append(holder)
             pre = group
         self.output = self.neurons[-1]
-        self.network = Network(self.input, *self.neurons, *self.synapses, *extra, *self._monitor_objects(),
-                               name='network')
+        self.network = Network(self.input, *self.neurons, *extra, *self._monitor_objects(), name='network')
         if self.project is not None:
             self.project.network = self.network
+
+    def _project(self, l, pre, post, weights, clock, objects):
+        """Build the projection of layer ``l`` (``pre -> post``, initial ``weights``): its weights, feedback and
+        plasticity, added to ``objects``.
+
+        Returns the object holding ``w`` and the abstract code that computes the post group's basal input,
+        to run first in its dendrites (dense projections; ``''`` for Synapses, whose summed variable is
+        scheduled on its own). Appends to ``weight_groups`` and ``weight_positions``.
+        """
+        B, learning = self.batch, self.learning
+        n_pre, n_post = self.sizes[l], self.sizes[l + 1]
+        learn_w = learning is not None and learning.weights
+        row_major = np.arange(n_post * n_pre).reshape(n_post, n_pre)
+        if self.projection == 'dense':
+            random = self.feedback == 'random' and l > 0
+            holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + synapses.FEEDBACK_WEIGHTS * random
+                                 + (synapses.plasticity_equations(learning.optimiser) if learn_w else ''),
+                                 clock=clock, name=f'projection_{l}_weights')
+            holder.w = weights.ravel()
+            if random:
+                holder.w_feedback = self.feedback_weights[l].ravel()
+            dense = DenseProjection(f'projection_{l}', holder, pre, post, B, self.device,
+                                    'w_feedback' if random else 'w')
+            self.functions.update(dense.functions)
+            if l > 0:
+                _schedule(pre.run_regularly(dense.apical_code, name=f'projection_{l}_apical'), 'apical')
+            gradient, basal, positions = dense.gradient, dense.basal_code + '\n', row_major
+            objects.append(holder)
+        else:
+            equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=B > 1)
+            if learn_w and B == 1:
+                equations += synapses.plasticity_equations(learning.optimiser)
+            projection = Synapses(pre, post, equations, clock=clock, name=f'projection_{l}')
+            i, j, k = synapses.all_to_all(n_pre, n_post, copies=B)   # k: row-major index of each weight in W
+            projection.connect(i=i, j=j)
+            objects.append(projection)
+            holder, gradient, basal, positions = projection, synapses.WEIGHT_GRADIENT, '', _positions(k, n_post, n_pre)
+            if B > 1:
+                holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + (synapses.plasticity_equations(
+                    learning.optimiser, summed=True) if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
+                projection.weight_index = k
+                projection.w = linked_var(holder, 'w', index='weight_index')
+                objects.append(holder)
+                if learn_w:
+                    sums = Synapses(pre, holder, synapses.BATCH_GRADIENT, clock=clock, name=f'projection_{l}_batch_sums')
+                    sums.connect(i=i, j=k)
+                    sums.err_index = j
+                    sums.err_post_copy = linked_var(post, 'err', index='err_index')
+                    _schedule(sums.summed_updaters['g_w_post'], 'gradient')
+                    objects.append(sums)
+                gradient, positions = f'g_w/{B}', row_major
+            holder.w = weights.ravel()[k] if B == 1 else weights.ravel()
+            self._wire_feedback(projection, l, k)
+        if learn_w:
+            _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, gradient),
+                                           name=f'projection_{l}_plasticity'), 'plasticity')
+            self._init_learning(holder, 'w', l)
+        self.weight_groups.append(holder)
+        self.weight_positions.append(positions)
+        return holder, basal
 
     def _input_group(self, clock):
         """The input population; its rates are the input signal of the current run."""
@@ -455,7 +500,7 @@ class GLENetwork:
         self._record_start = {m.name: len(m.t) for m in self._monitor_objects()}
         namespace = {'x_input': TimedArray(x, dt=self.dt, name='x_input'),
                      'y_target': TimedArray(y, dt=self.dt, name='y_target'),
-                     't_start': self.network.t}
+                     't_start': self.network.t, **self.functions}
         self.network.run(len(x) * self.dt, namespace=namespace)
 
     def _run_standalone(self, x, y):
@@ -464,7 +509,8 @@ class GLENetwork:
             self.steps_per_run = len(x)
             self._x_input = TimedArray(x, dt=self.dt, name='x_input')
             self._y_target = TimedArray(y, dt=self.dt, name='y_target')
-            namespace = {'x_input': self._x_input, 'y_target': self._y_target, 't_start': 0 * second}
+            namespace = {'x_input': self._x_input, 'y_target': self._y_target, 't_start': 0 * second,
+                         **self.functions}
             self.network.run(len(x) * self.dt, namespace=namespace)
             self.project.build()
         run_args = {getattr(group, name): value for (group, name), value in self._carried.items()}
@@ -587,7 +633,7 @@ class GLENetwork:
             np.concatenate([w.ravel() for w in self.feedback_weights]).tobytes()).hexdigest()[:16])
         return {
             'form': type(self).__name__, 'n_in': self.n_in, 'dt': float(self.dt), 'batch': self.batch,
-            'precision': self.precision,
+            'precision': self.precision, 'projection': self.projection,
             'layers': [{'size': int(layer.size), 'activation': dataclasses.asdict(activation),
                         'tau_m': tau_m.tolist(), 'tau_r': tau_r.tolist(), 'gamma': float(layer.gamma),
                         'bias': bool(layer.bias), 'prospective_errors': bool(layer.prospective_errors)}
@@ -659,16 +705,6 @@ class GLENetwork:
     def parameter_groups(self):
         """Per layer, the group holding ``b`` and ``tau_m``: the layer, or for a batch a group holding them once."""
         return self._parameter_groups if self.batch > 1 else self.neurons
-
-    @property
-    def weight_groups(self):
-        """Per layer, the object holding ``w``: the projection, or for a batch a group holding it once."""
-        return self._weight_groups if self.batch > 1 else self.synapses
-
-    @property
-    def weight_positions(self):
-        """Per layer, an integer array ``(n_l, n_{l-1})``: where ``W_l[post, pre]`` is in ``weight_groups[l].w``."""
-        return self._weight_positions
 
     @property
     def weights(self):
@@ -759,6 +795,19 @@ class GLENetwork:
         if self.learning is not None and self.learning.tau_m and tau_m.min() < self.tau_m_min * (1 - 1e-12):
             raise GLEConfigError(f'{name}={tau_m.min()} s is below the clamp of learned time constants, '
                                  f'tau_m_min={self.tau_m_min} s; raise {name} or lower Learning(tau_m_min=...).')
+
+    def _check_projection(self, projection):
+        if projection is None:
+            projection = 'synapses' if self.device == 'cuda_standalone' else 'dense'
+        if projection not in PROJECTIONS:
+            raise GLEConfigError(f'projection={projection!r} is not known; use one of {list(PROJECTIONS)} '
+                                 "(None: 'dense', except on cuda_standalone).")
+        if projection == 'dense' and self.device == 'cuda_standalone':
+            raise GLEConfigError("projection='dense' is not implemented for device='cuda_standalone' yet; use "
+                                 "projection='synapses' (or None).")
+        if projection == 'dense':
+            check_serial(self.device)
+        return projection
 
     @staticmethod
     def _check_size(n, name):

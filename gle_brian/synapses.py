@@ -1,6 +1,9 @@
 """Synapses of a GLE network, as Brian2 equations.
 
-One :class:`brian2.Synapses` object per projection carries both directions, so a symmetric weight is
+A projection's weights ``w`` (``WEIGHTS``), its optimiser step and its three sums, written per synapse.
+All-to-all projections compute the sums as dense products (:mod:`gle_brian.dense`, the default), with
+the weights in a group of ``n_post*n_pre`` elements; ``projection='synapses'`` computes them with one
+:class:`brian2.Synapses` object per projection that carries both directions, so a symmetric weight is
 held once and there is no copy to keep in sync:
 
 * feed-forward: ``I_basal_post = w*r_pre`` (onto the basal dendrite of the layer above);
@@ -18,7 +21,7 @@ import numpy as np
 from .errors import GLEConfigError
 
 __all__ = ['FEEDBACK_MODES', 'projection_equations', 'all_to_all', 'plasticity_equations', 'plasticity_code',
-           'WEIGHTS', 'BATCH_GRADIENT']
+           'WEIGHTS', 'FEEDBACK_WEIGHTS', 'WEIGHT_GRADIENT', 'BATCH_GRADIENT']
 
 WEIGHT = {False: '''
 w : 1                                              # synaptic weight W[post, pre]
@@ -36,6 +39,9 @@ I_basal_post = w*r_pre : 1 (summed)                # feed-forward drive onto the
 WEIGHTS = '''
 w : 1                                              # weight W[post, pre], one per element
 '''
+FEEDBACK_WEIGHTS = '''
+w_feedback : 1 (constant)                          # fixed random feedback weight (feedback alignment)
+'''
 BATCH_GRADIENT = '''
 g_w_post = -err_post_copy*r_pre : 1 (summed)       # sum over the batch of -err_post*r_pre
 err_post_copy : 1 (linked)                         # err of the postsynaptic neuron of the same copy
@@ -46,8 +52,7 @@ FEEDBACK = {
     'symmetric': '''
 I_apical_pre = w*err_post : 1 (summed)             # error sent down through the same weight
 ''',
-    'random': '''
-w_feedback : 1 (constant)                          # fixed random feedback weight (feedback alignment)
+    'random': FEEDBACK_WEIGHTS + '''
 I_apical_pre = w_feedback*err_post : 1 (summed)
 ''',
 }
@@ -70,15 +75,16 @@ def projection_equations(feedback='symmetric', sends_errors=True, shared_weights
 WEIGHT_GRADIENT = '-err_post*r_pre'
 
 
-def plasticity_equations(optimiser, batch=1):
-    """Equations of the learning state of ``w`` (flag, learning rate, optimiser state), per synapse or,
-    with ``batch > 1``, per element of the weight group (with the summed drive ``g_w``)."""
-    return ('g_w : 1\n' if batch > 1 else '') + optimiser.equations('w')
+def plasticity_equations(optimiser, summed=False):
+    """Equations of the learning state of ``w`` (flag, learning rate, optimiser state), per synapse or per
+    element of a weight group; ``summed=True`` adds the drive ``g_w`` that synapses sum over a batch."""
+    return ('g_w : 1\n' if summed else '') + optimiser.equations('w')
 
 
-def plasticity_code(optimiser, batch=1):
-    """Code run once per step after the errors are known: an optimiser step on ``w`` (batch mean)."""
-    return optimiser.code('w', WEIGHT_GRADIENT if batch == 1 else f'g_w/{batch}')
+def plasticity_code(optimiser, gradient=WEIGHT_GRADIENT):
+    """Code run once per step after the errors are known: an optimiser step on ``w`` with the expression
+    ``gradient`` (per synapse ``-err_post*r_pre``; for a batch the mean over its copies)."""
+    return optimiser.code('w', gradient)
 
 
 def all_to_all(n_pre, n_post, copies=1, tile=32):

@@ -1,7 +1,7 @@
 """Bad input raises an error that names the parameter and the fix."""
 import numpy as np
 import pytest
-from brian2 import TimedArray, ms, mV
+from brian2 import TimedArray, ms, mV, prefs
 
 from gle_brian import GLEConfigError, GLEDeviceError, GLEInputError, Layer
 from gle_brian.activations import ACTIVATIONS, get_activation
@@ -47,10 +47,25 @@ def test_groups_mix_time_constants():
     (dict(weights=[np.ones((3, 2))]), GLEConfigError, r'weights has 1 matrices for 2 layers'),
     (dict(weights=[np.full((3, 2), np.nan), np.ones((1, 3))]), GLEConfigError, r'weights\[0\] contains NaN'),
     (dict(record=('u', 'spikes')), GLEConfigError, r"\['spikes'\] cannot be recorded"),
+    (dict(projection='sparse'), GLEConfigError, r"projection='sparse' is not known; use one of \['dense', 'synapses'\]"),
+    (dict(device='cuda_standalone', projection='dense'), GLEConfigError,
+     r"projection='dense' is not implemented for device='cuda_standalone' yet; use projection='synapses'"),
 ])
 def test_bad_network_parameters(kwargs, error, match):
     with pytest.raises(error, match=match):
         small_net(**kwargs)
+
+
+def test_dense_projections_refuse_openmp():
+    """The dense products are computed by one thread: Brian2's OpenMP option is refused, with the fix."""
+    previous = prefs.devices.cpp_standalone.openmp_threads
+    prefs.devices.cpp_standalone.openmp_threads = 2
+    try:
+        with pytest.raises(GLEConfigError, match=r"openmp_threads=2: dense projections run serially; set it to 0, "
+                                                 r"or build the network with projection='synapses'"):
+            small_net(device='cpp_standalone')
+    finally:
+        prefs.devices.cpp_standalone.openmp_threads = previous
 
 
 @pytest.mark.parametrize('x, target, match', [

@@ -151,7 +151,7 @@ def test_set_learning_rate_needs_learning_and_a_layer():
     with pytest.raises(GLEConfigError, match='layer=2 is not a layer of this 2-layer network'):
         net.set_learning_rate(1e-3, layer=2)
     net.set_learning_rate(1e-3, layer=-1)            # -1: the output layer, the same as layer 1
-    assert net.learning_rates == [10.0, 1e-3] and float(net.synapses[1].lr_w[:]) == 1e-3
+    assert net.learning_rates == [10.0, 1e-3] and float(net.weight_groups[1].lr_w[:]) == 1e-3
 
 
 # --- cross-entropy with large rates -------------------------------------------------------------

@@ -3,10 +3,12 @@
 Compilation dominates the suite's time, so each compiled network here is built once and serves every
 check. The networks use the parity layers (mixed per-neuron time constants, nudging, a bias) and Adam on
 W, b and tau_m: one with the MSE error at batch 1 (plus a recording of chosen neurons every other step) on
-numpy and cpp_standalone, one with the cross-entropy error at batch 3 (softmax, batch sums) on numpy,
-cython and cpp_standalone, without the middle layer. Cython compiles each code object on its own (minutes
-per network, cold), so it builds only the second, which has every kind of code object but the MSE error
-(a middle layer has the same kinds as the first). Each network goes through
+numpy and cpp_standalone, one with the cross-entropy error at batch 3 (softmax, batch sums) and feedback
+alignment on numpy, cython and cpp_standalone, without the middle layer. Both are built with dense
+projections (the default) and, on numpy and cpp_standalone, with Brian2 Synapses: the two paths equal the
+mirror, so they equal each other. Cython compiles each code object on its own (minutes per network, cold),
+so it builds only the dense CE network, which has every kind of code object but the MSE error (a middle
+layer has the same kinds as the first). Each network goes through
 the mirror's runs (learning on, off, on, no target; the state carries over) and is compared after every
 run; the last test drives it to NaN and compares the watch's report with the mirror. Brian2 holds one
 standalone network per process: the tests are grouped by network (pytest orders them so).
@@ -27,6 +29,7 @@ STEPS = 150
 RUNS = (True, False, True, None)                 # learn on, off, on; None: no target
 DT = 0.01 * ms
 LOSSES = {'mse': dict(batch=1, beta=0.1), 'ce': dict(batch=3, beta=0.5)}
+FEEDBACK = {'mse': 'symmetric', 'ce': 'random'}
 RECORDED = {0: [3, 1], -1: None}                  # chosen neurons of the first layer, all of the output
 RECORDED_VARIABLES = [*VARIABLES, 'w']
 
@@ -34,16 +37,17 @@ RECORDED_VARIABLES = [*VARIABLES, 'w']
 class Parity:
     """One target's network and its mirror after the runs, with what was compared along the way."""
 
-    def __init__(self, device, loss, layers, directory):
+    def __init__(self, device, loss, projection, layers, directory):
         rng = np.random.default_rng(5)
         sizes = [3] + [layer.size for layer in layers]
         weights = [rng.uniform(-1, 1, (n, m)) for m, n in zip(sizes[:-1], sizes[1:])]
+        feedback = [rng.uniform(-1, 1, w.shape) for w in weights] if FEEDBACK[loss] == 'random' else None
         biases = [rng.normal(size=layer.size) for layer in layers]
         learning = Learning(Adam(lr=0.01), lr=[0.01, 0.02, 0.005][:len(layers)], tau_m=True, tau_m_min=0.05 * ms)
         kwargs = dict(dt=DT, biases=biases, learning=learning, loss=loss, **LOSSES[loss])
         self.net = GLENetwork(3, layers, weights=weights, device=device, record=VARIABLES, directory=directory,
-                              **kwargs)
-        self.ref = ReferenceNetwork(3, layers, weights, **kwargs)
+                              feedback=FEEDBACK[loss], feedback_weights=feedback, projection=projection, **kwargs)
+        self.ref = ReferenceNetwork(3, layers, weights, feedback=feedback, **kwargs)
         self.initial_weights = weights
         self.recording = record(self.net, RECORDED_VARIABLES, neurons=RECORDED, dt=2 * DT) if loss == 'mse' else None
         self.failures, self.expected = [], None
@@ -63,21 +67,23 @@ class Parity:
                 self.failures.append(f'run {number} (learn={learn}): {error}')
 
 
-def _network(device, loss):
+def _network(device, loss, projection='dense'):
     marks = [pytest.mark.standalone] if device == 'cpp_standalone' else []
-    return pytest.param((device, loss), marks=marks, id=f'{device}-{loss}')
+    return pytest.param((device, loss, projection), marks=marks, id=f'{device}-{loss}-{projection}')
 
 
-MSE = [_network('numpy', 'mse'), _network('cpp_standalone', 'mse')]
-NETWORKS = MSE + [_network('numpy', 'ce'), _network('cython', 'ce'), _network('cpp_standalone', 'ce')]
+MSE = [_network(device, 'mse', projection) for device in ('numpy', 'cpp_standalone')
+       for projection in ('dense', 'synapses')]
+NETWORKS = MSE + [_network('numpy', 'ce'), _network('numpy', 'ce', 'synapses'), _network('cython', 'ce'),
+                  _network('cpp_standalone', 'ce')]
 
 
 @pytest.fixture(scope='module')
 def parity(request, mixed_layers, tmp_path_factory):
-    """The network of one (device, loss) pair after the runs; built once, used by the tests that follow."""
-    device, loss = request.param
+    """The network of one (device, loss, projection) after the runs; built once, used by the tests that follow."""
+    device, loss, projection = request.param
     layers = mixed_layers if loss == 'mse' else [mixed_layers[0], mixed_layers[-1]]
-    return Parity(device, loss, layers, str(tmp_path_factory.mktemp(f'{device}_{loss}')))
+    return Parity(device, loss, projection, layers, str(tmp_path_factory.mktemp(f'{device}_{loss}_{projection}')))
 
 
 @pytest.mark.parametrize('parity', NETWORKS, indirect=True)

@@ -1,0 +1,242 @@
+"""All-to-all projections as dense products inside Brian2's generated code.
+
+Brian2 sums a ``(summed)`` synaptic variable one synapse at a time, through index arrays, and a batch
+of copies multiplies every synapse. A projection in which every presynaptic neuron reaches every
+postsynaptic one is a matrix ``W`` (``n_post x n_pre``): its three sums are dense products,
+
+* **basal** (forward): ``I_basal[c, k] = sum_j W[k, j] r_pre[c, j]``, for every copy ``c`` of the batch;
+* **apical** (feedback): ``I_apical[c, j] = sum_k W[k, j] err_post[c, k]`` (``W`` or the fixed random
+  feedback matrix);
+* **gradient**: ``G[k, j] = sum_c err_post[c, k] r_pre[c, j]``, the weight drive summed over the batch
+  (the optimiser step uses ``-G/batch``, the batch mean of ``-err_post r_pre``).
+
+Each is a Brian2 :class:`~brian2.Function` of the neuron (or weight) index ``i`` with an implementation
+per target: numpy (``matmul``), cython and C++ (contiguous loops over one row of ``W``, which the compiler
+vectorises). The weights are held once, row-major, in a group of ``n_post*n_pre`` elements that also holds
+the optimiser state, so the optimiser step stays the generated element-wise code of
+:mod:`gle_brian.optimisers`. Brian2 writes the results: the network's generated code assigns
+``I_basal = <name>_basal(i)`` (with the dendrites), ``I_apical = <name>_apical(i)`` and the gradient
+inside the optimiser step, so Brian2 knows every variable that changes (standalone runs read them back).
+
+Why Functions, not a derived templater (the route of brian2cuda and brian2genn): the products need no
+new kind of code object, only a few lines inside the ones Brian2 already generates and schedules
+(``run_regularly``), on every target at once, and the generated code stays Brian2's own, so the schedule
+that makes the network equal the reference step is untouched. A templater would be a second device to
+keep up to date with each Brian2 release.
+
+The feedback and the batch gradient are computed whole, once per step, by the call for index 0 (into a
+buffer the later calls read): the loops of ``run_regularly`` are serial on these targets. Brian2's OpenMP
+option (``prefs.devices.cpp_standalone.openmp_threads``) would split them; it is refused with dense
+projections (:func:`check_serial`).
+
+Example::
+
+    >>> from gle_brian import GLENetwork, Layer
+    >>> from brian2 import ms
+    >>> net = GLENetwork(2, [Layer(3, 'tanh', tau_m=1*ms)], dt=0.01*ms, device='numpy')
+    >>> net.projection
+    'dense'
+"""
+import numpy as np
+from brian2 import Function, prefs
+from brian2.devices import get_device
+
+from .errors import GLEConfigError
+
+__all__ = ['DenseProjection', 'check_serial']
+
+# C and Cython types of Brian2's float arrays
+_C_TYPES = {np.dtype(np.float64): 'double', np.dtype(np.float32): 'float'}
+
+
+def check_serial(device):
+    """Refuse Brian2's OpenMP option on C++ standalone: the dense products are computed by one thread."""
+    if device == 'cpp_standalone' and prefs.devices.cpp_standalone.openmp_threads:
+        raise GLEConfigError(
+            f'prefs.devices.cpp_standalone.openmp_threads={prefs.devices.cpp_standalone.openmp_threads}: dense '
+            "projections run serially; set it to 0, or build the network with projection='synapses'.")
+
+
+class DenseProjection:
+    """The basal, apical and gradient products of the all-to-all projection ``pre -> post``.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of the function names (unique in the network), e.g. ``'projection_1'``.
+    weights : NeuronGroup
+        ``n_post*n_pre`` elements holding ``w`` (and ``w_feedback``), row-major: element ``k*n_pre + j``
+        is ``W[k, j]``.
+    pre, post : NeuronGroup
+        ``batch*n_pre`` and ``batch*n_post`` neurons (copy ``c`` first, then the neuron): ``pre`` has the
+        rates ``r`` (and receives ``I_apical``), ``post`` the errors ``err`` (and receives ``I_basal``).
+    batch : int
+        Number of copies.
+    device : str
+        The code-generation target the functions are generated for.
+    feedback : str
+        The variable of ``weights`` that carries errors down: ``'w'`` or ``'w_feedback'``.
+    """
+
+    def __init__(self, name, weights, pre, post, batch, device, feedback='w'):
+        self.name = name
+        self.n_pre, self.n_post, self.batch = pre.N // batch, post.N // batch, batch
+        if weights.N != self.n_pre * self.n_post:
+            raise GLEConfigError(f'{name}: {weights.N} weights for {self.n_post} x {self.n_pre} neurons.')
+        self.arrays = {'w': weights.variables['w'], 'feedback': weights.variables[feedback],
+                       'r': pre.variables['r'], 'err': post.variables['err']}
+        self.c_type = _C_TYPES[np.dtype(self.arrays['w'].dtype)]
+        self.functions = {}
+        for kind in ('basal', 'apical', 'gradient'):
+            function = Function(None, arg_units=[1], arg_names=['i'], arg_types=['integer'], return_unit=1,
+                                return_type='float', stateless=False)
+            function.implementations.add_implementation(*self._implementation(kind, device))
+            self.functions[f'{name}_{kind}'] = function
+
+    # --- the expressions the network's generated code uses -----------------------------------------
+
+    @property
+    def basal_code(self):
+        """Abstract code of the post group: its basal input from the stored presynaptic rates."""
+        return f'I_basal = {self.name}_basal(i)'
+
+    @property
+    def apical_code(self):
+        """Abstract code of the pre group: its apical input from this step's postsynaptic errors."""
+        return f'I_apical = {self.name}_apical(i)'
+
+    @property
+    def gradient(self):
+        """The gradient of ``w`` (an expression of the weight group): the batch mean of ``-err_post r_pre``."""
+        return f'-{self.name}_gradient(i)' + (f'/{self.batch}' if self.batch > 1 else '')
+
+    # --- implementations -------------------------------------------------------------------------
+
+    def _implementation(self, kind, device):
+        if device == 'numpy':
+            return 'numpy', self._numpy(kind)
+        if device == 'cython':
+            code, namespace = self._cython(kind)
+            return 'cython', code, namespace
+        if device == 'cpp_standalone':
+            return 'cpp', self._cpp(kind)
+        raise GLEConfigError(f"dense projections are not implemented for device={device!r}; build the network "
+                             "with projection='synapses'.")
+
+    def _numpy(self, kind):
+        """A numpy function of the index array ``i`` (Brian2's numpy target calls it once per step)."""
+        B, n_pre, n_post = self.batch, self.n_pre, self.n_post
+        arrays = self.arrays
+
+        def basal(i):
+            W, r = arrays['w'].get_value().reshape(n_post, n_pre), arrays['r'].get_value().reshape(B, n_pre)
+            return (r @ W.T).ravel()[i]
+
+        def apical(i):
+            W, e = arrays['feedback'].get_value().reshape(n_post, n_pre), arrays['err'].get_value().reshape(B, n_post)
+            return (e @ W).ravel()[i]
+
+        def gradient(i):
+            e, r = arrays['err'].get_value().reshape(B, n_post), arrays['r'].get_value().reshape(B, n_pre)
+            return (e.T @ r).ravel()[i]
+
+        return {'basal': basal, 'apical': apical, 'gradient': gradient}[kind]
+
+    def _cpp(self, kind):
+        B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type
+        device = get_device()
+        a = {key: 'brian::' + device.get_array_name(variable) for key, variable in self.arrays.items()}
+        name = f'{self.name}_{kind}'
+        if kind == 'basal':       # one row of W times the rates of the neuron's copy
+            return f'''
+static {t} {name}(const int i)
+{{
+    const {t}* __restrict w = {a['w']} + (i % {n_post})*{n_pre};
+    const {t}* __restrict r = {a['r']} + (i / {n_post})*{n_pre};
+    {t} s = 0;
+    for (int j = 0; j < {n_pre}; j++)
+        s += w[j]*r[j];
+    return s;
+}}
+'''
+        if kind == 'gradient' and B == 1:   # one product per weight
+            return f'''
+static {t} {name}(const int i)
+{{
+    return {a['err']}[i / {n_pre}]*{a['r']}[i % {n_pre}];
+}}
+'''
+        # apical: rows of W scaled by the errors, added up (W^T err); gradient: err^T r, the outer products of
+        # the copies added up. Both whole, into a buffer, when Brian2's loop asks for index 0.
+        if kind == 'apical':      # out = W^T err per copy: rows of W scaled by the errors
+            size, rows, out = B * n_pre, a['feedback'], f'c*{n_pre}'
+        else:                     # out = err^T r: per copy, the rates scaled by each error
+            size, rows, out = n_post * n_pre, a['r'], f'k*{n_pre}'
+        row = f'k*{n_pre}' if kind == 'apical' else f'c*{n_pre}'
+        body = f'''
+        for (int c = 0; c < {B}; c++)
+            for (int k = 0; k < {n_post}; k++)
+            {{
+                const {t} e = {a['err']}[c*{n_post} + k];
+                const {t}* __restrict x = {rows} + {row};
+                {t}* __restrict out = buffer + {out};
+                for (int j = 0; j < {n_pre}; j++)
+                    out[j] += e*x[j];
+            }}'''
+        return f'''
+static {t} {name}(const int i)
+{{
+    static {t} buffer[{size}];
+    if (i == 0)
+    {{
+        for (int m = 0; m < {size}; m++)
+            buffer[m] = 0;{body}
+    }}
+    return buffer[i];
+}}
+'''
+
+    def _cython(self, kind):
+        B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type
+        name = f'{self.name}_{kind}'
+        # Brian2 hands the arrays of a function's namespace to Cython as pointers named _namespace<key>
+        keys = {key: f'_{name}_{key}' for key in self.arrays}
+        namespace = {keys[key]: variable.get_value() for key, variable in self.arrays.items()}
+        p = {key: f'_namespace{k}' for key, k in keys.items()}
+        if kind == 'basal':
+            return f'''
+cdef {t} {name}(int i):
+    cdef int w0 = (i % {n_post})*{n_pre}
+    cdef int r0 = (i // {n_post})*{n_pre}
+    cdef {t} s = 0
+    cdef int j
+    for j in range({n_pre}):
+        s += {p['w']}[w0 + j]*{p['r']}[r0 + j]
+    return s
+''', namespace
+        if kind == 'gradient' and B == 1:
+            return f'''
+cdef {t} {name}(int i):
+    return {p['err']}[i // {n_pre}]*{p['r']}[i % {n_pre}]
+''', namespace
+        size = B * n_pre if kind == 'apical' else n_post * n_pre
+        namespace[f'_{name}_buffer'] = np.zeros(size, dtype=self.arrays['w'].dtype)
+        buffer = f'_namespace_{name}_buffer'
+        if kind == 'apical':
+            update = f'{buffer}[c*{n_pre} + j] += e*{p["feedback"]}[k*{n_pre} + j]'
+        else:
+            update = f'{buffer}[k*{n_pre} + j] += e*{p["r"]}[c*{n_pre} + j]'
+        return f'''
+cdef {t} {name}(int i):
+    cdef int c, k, j, m
+    cdef {t} e
+    if i == 0:
+        for m in range({size}):
+            {buffer}[m] = 0
+        for c in range({B}):
+            for k in range({n_post}):
+                e = {p['err']}[c*{n_post} + k]
+                for j in range({n_pre}):
+                    {update}
+    return {buffer}[i]
+''', namespace
