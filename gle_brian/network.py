@@ -170,6 +170,8 @@ class GLENetwork:
                  projection=None):
         self.device = devices.check_device(device)
         self.projection = self._check_projection(projection)
+        # optimiser counters held once per parameter; per element on GPUs (every thread would write it)
+        self.shared_counters = self.device != 'cuda_standalone'
         if precision not in PRECISIONS:
             raise GLEConfigError(f"precision={precision!r} is not known; use 'double' (64 bit, the default) or "
                                  "'single' (32 bit).")
@@ -252,14 +254,14 @@ class GLENetwork:
             if l == top and self.loss == 'ce':
                 equations += 'softmax_sum : 1  # sum_j exp(r_j - r_k) over the outputs j of the same batch copy\n'
             if learned and B == 1:
-                equations += neurons.plasticity_equations(learning.optimiser, learned)
+                equations += neurons.plasticity_equations(learning.optimiser, learned, shared_counters=self.shared_counters)
             if 'tau_m' in learned and B > 1:
                 equations += neurons.TAU_M_DRIVE
             group = NeuronGroup(B * n_post, equations, method='euler', clock=clock, name=f'layer_{l}')
             params = group
             if B > 1:
                 params = NeuronGroup(n_post, neurons.PARAMETERS + (neurons.plasticity_equations(
-                    learning.optimiser, learned, B) if learned else ''), clock=clock, name=f'layer_{l}_parameters')
+                    learning.optimiser, learned, B, self.shared_counters) if learned else ''), clock=clock, name=f'layer_{l}_parameters')
                 group.b = linked_var(params, 'b', index=copies)
                 group.tau_m = linked_var(params, 'tau_m', index=copies)
                 extra.append(params)
@@ -319,7 +321,8 @@ class GLENetwork:
         if self.projection == 'dense':
             random = self.feedback == 'random' and l > 0
             holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + synapses.FEEDBACK_WEIGHTS * random
-                                 + (synapses.plasticity_equations(learning.optimiser) if learn_w else ''),
+                                 + (synapses.plasticity_equations(learning.optimiser, shared_counters=self.shared_counters)
+                                    if learn_w else ''),
                                  clock=clock, name=f'projection_{l}_weights')
             holder.w = weights.ravel()
             if random:
@@ -334,7 +337,7 @@ class GLENetwork:
         else:
             equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=B > 1)
             if learn_w and B == 1:
-                equations += synapses.plasticity_equations(learning.optimiser)
+                equations += synapses.plasticity_equations(learning.optimiser, shared_counters=self.shared_counters)
             projection = Synapses(pre, post, equations, clock=clock, name=f'projection_{l}')
             i, j, k = synapses.all_to_all(n_pre, n_post, copies=B)   # k: row-major index of each weight in W
             projection.connect(i=i, j=j)
@@ -342,7 +345,7 @@ class GLENetwork:
             holder, gradient, basal, positions = projection, synapses.WEIGHT_GRADIENT, '', _positions(k, n_post, n_pre)
             if B > 1:
                 holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + (synapses.plasticity_equations(
-                    learning.optimiser, summed=True) if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
+                    learning.optimiser, True, self.shared_counters) if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
                 projection.weight_index = k
                 projection.w = linked_var(holder, 'w', index='weight_index')
                 objects.append(holder)

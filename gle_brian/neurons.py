@@ -171,14 +171,16 @@ def dendrite_code(prospective_errors=True, learn_tau_m=False):
     return error_code(prospective_errors) + '\n' + representation_code(learn_tau_m)
 
 
-def plasticity_equations(optimiser, params, batch=1):
+def plasticity_equations(optimiser, params, batch=1, shared_counters=True):
     """Equations of the per-neuron learning state of ``params`` (``'b'``, ``'tau_m'``).
 
-    With ``batch > 1`` they belong to the parameter group (see :data:`PARAMETERS`).
+    With ``batch > 1`` they belong to the parameter group (see :data:`PARAMETERS`). ``shared_counters``:
+    see :meth:`Optimiser.equations <gle_brian.optimisers.Optimiser.equations>`.
     """
     if batch > 1:
-        return ''.join(_BATCH_SUMS[param][0] + optimiser.equations(param) for param in params)
-    return ''.join((TAU_M_DRIVE if param == 'tau_m' else '') + optimiser.equations(param) for param in params)
+        return ''.join(_BATCH_SUMS[param][0] + optimiser.equations(param, shared_counters) for param in params)
+    return ''.join((TAU_M_DRIVE if param == 'tau_m' else '') + optimiser.equations(param, shared_counters)
+                   for param in params)
 
 
 def batch_gradient_equations(params):

@@ -1,8 +1,10 @@
 """Optimisers as per-element state and update code, and the specification of what learns.
 
 An optimiser turns the gradient ``g`` of a parameter ``p`` into a step ``delta`` (``p <- p - delta``)
-and keeps its state next to ``p``: one value per synapse (weights) or per neuron (biases, ``tau_m``),
-Adam's step counter included (a shared counter would be a write race on GPUs). The updates are written
+and keeps its state next to ``p``: one value per synapse (weights) or per neuron (biases, ``tau_m``).
+Adam's step counter is the same for every element: it is held once per parameter (``shared``; its bias
+corrections are then computed once per step instead of once per element), except on GPUs, where every
+thread would write a shared counter (one per element there). The updates are written
 once, as expression strings in the generic names ``g``, ``lr``, ``delta`` and the state names; the same
 strings become Brian2 abstract code (names suffixed with the parameter, e.g. ``m_w``) and the numpy
 implementation (evaluated with numpy), so both compute the same numbers. Semantics are PyTorch's: ``SGD(lr, momentum=0)``; with momentum ``buf = mu*buf + g``
@@ -42,6 +44,7 @@ class Optimiser:
 
     STATE = ()
     UPDATES = ()
+    COUNTERS = ()     # state that is the same for every element (may be held once, see equations())
 
     def constants(self):
         """Hyperparameters other than ``lr``, substituted as literals into the update strings."""
@@ -56,12 +59,16 @@ class Optimiser:
     def _names(self, param):
         return {name: f'{name}_{param}' for name in ('g', 'lr', 'delta', 'plastic', *self.STATE)}
 
-    def equations(self, param):
-        """Brian2 equation lines of the state of ``param``, its learning rate ``lr_<param>`` and flag."""
+    def equations(self, param, shared_counters=True):
+        """Brian2 equation lines of the state of ``param``, its learning rate ``lr_<param>`` and flag.
+
+        ``shared_counters``: ``COUNTERS`` (Adam's step) held once for all elements (not on GPUs).
+        """
         names = self._names(param)
         lines = [f'{names["plastic"]} : 1 (shared)  # learning of {param} on (1) or off (0)',
                  f'{names["lr"]} : 1 (shared)  # learning rate of {param}']
-        lines += [f'{names[s]} : 1  # optimiser state of {param}' for s in self.STATE]
+        lines += [f'{names[s]} : 1' + ' (shared)' * (shared_counters and s in self.COUNTERS)
+                  + f'  # optimiser state of {param}' for s in self.STATE]
         return '\n'.join(lines) + '\n'
 
     def code(self, param, gradient, apply='p = p - plastic*delta'):
@@ -70,21 +77,27 @@ class Optimiser:
         ``apply`` is the final assignment in the generic names ``p``, ``plastic`` and ``delta``.
         """
         names = dict(self._names(param), p=param)
-        lines = [f'{names["g"]} = {gradient}']
         gate = names['plastic']
-        for name, expression in self._updates():
+
+        def assignment(name, expression):
             expression = word_substitute(expression, names)
             if name == 'delta':
-                lines.append(f'{names["delta"]} = {expression}')
-            else:    # keep the state while the flag is 0 (exact for a flag in {0, 1})
-                lines.append(f'{names[name]} = {gate}*({expression}) + (1 - {gate})*{names[name]}')
+                return f'{names["delta"]} = {expression}'
+            # keep the state while the flag is 0 (exact for a flag in {0, 1})
+            return f'{names[name]} = {gate}*({expression}) + (1 - {gate})*{names[name]}'
+
+        # the counters first: Brian2 runs the statements on shared variables before the per-element ones
+        updates = self._updates()
+        lines = ([assignment(*update) for update in updates if update[0] in self.COUNTERS]
+                 + [f'{names["g"]} = {gradient}']
+                 + [assignment(*update) for update in updates if update[0] not in self.COUNTERS])
         return '\n'.join(lines + [word_substitute(apply, names)])
 
     # --- numpy -----------------------------------------------------------------------------------
 
     def numpy_state(self, shape):
-        """Fresh optimiser state for a parameter of ``shape`` (zeros, as in Brian2)."""
-        state = {name: np.zeros(shape) for name in self.STATE}
+        """Fresh optimiser state for a parameter of ``shape`` (zeros, as in Brian2; the counters held once)."""
+        state = {name: np.zeros(() if name in self.COUNTERS else shape) for name in self.STATE}
         state['lr'] = self.lr
         return state
 
@@ -134,6 +147,7 @@ class Adam(Optimiser):
     eps: float = 1e-8
 
     STATE = ('m', 'v', 'step')
+    COUNTERS = ('step',)
     # clip(step, 1, inf) only keeps the (discarded) delta finite while learning is off before the first step
     UPDATES = (('step', 'step + 1'),
                ('m', 'beta1*m + (1 - beta1)*g'),

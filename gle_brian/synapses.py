@@ -75,10 +75,11 @@ def projection_equations(feedback='symmetric', sends_errors=True, shared_weights
 WEIGHT_GRADIENT = '-err_post*r_pre'
 
 
-def plasticity_equations(optimiser, summed=False):
+def plasticity_equations(optimiser, summed=False, shared_counters=True):
     """Equations of the learning state of ``w`` (flag, learning rate, optimiser state), per synapse or per
-    element of a weight group; ``summed=True`` adds the drive ``g_w`` that synapses sum over a batch."""
-    return ('g_w : 1\n' if summed else '') + optimiser.equations('w')
+    element of a weight group; ``summed=True`` adds the drive ``g_w`` that synapses sum over a batch.
+    ``shared_counters``: see :meth:`Optimiser.equations <gle_brian.optimisers.Optimiser.equations>`."""
+    return ('g_w : 1\n' if summed else '') + optimiser.equations('w', shared_counters)
 
 
 def plasticity_code(optimiser, gradient=WEIGHT_GRADIENT):
