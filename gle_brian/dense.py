@@ -15,8 +15,9 @@ per target: numpy (``matmul``), cython and C++ (contiguous loops over one row of
 vectorises). The weights are held once, row-major, in a group of ``n_post*n_pre`` elements that also holds
 the optimiser state, so the optimiser step stays the generated element-wise code of
 :mod:`gle_brian.optimisers`. Brian2 writes the results: the network's generated code assigns
-``I_basal = <name>_basal(i)`` (with the dendrites), ``I_apical = <name>_apical(i)`` and the gradient
-inside the optimiser step, so Brian2 knows every variable that changes (standalone runs read them back).
+``I_basal = <name>_basal(i)`` (with the dendrites), ``I_apical = <name>_apical(i)`` and
+``g_w = -<name>_gradient(i)`` (read by the optimiser step), so Brian2 knows every variable that changes
+(standalone runs read them back).
 
 Why Functions, not a derived templater (the route of brian2cuda and brian2genn): the products need no
 new kind of code object, only a few lines inside the ones Brian2 already generates and schedules
@@ -24,8 +25,8 @@ new kind of code object, only a few lines inside the ones Brian2 already generat
 that makes the network equal the reference step is untouched. A templater would be a second device to
 keep up to date with each Brian2 release.
 
-The feedback and the batch gradient are computed whole, once per step, by the call for index 0 (into a
-buffer the later calls read): the loops of ``run_regularly`` are serial on these targets. Brian2's OpenMP
+The feedback and the gradient are computed whole, once per step, by the call for index 0 (into a
+buffer the later calls read; contiguous loops): the loops of ``run_regularly`` are serial on these targets. Brian2's OpenMP
 option (``prefs.devices.cpp_standalone.openmp_threads``) would split them; it is refused with dense
 projections (:func:`check_serial`).
 
@@ -106,9 +107,13 @@ class DenseProjection:
         return f'I_apical = {self.name}_apical(i)'
 
     @property
-    def gradient(self):
-        """The gradient of ``w`` (an expression of the weight group): the batch mean of ``-err_post r_pre``."""
-        return f'-{self.name}_gradient(i)' + (f'/{self.batch}' if self.batch > 1 else '')
+    def gradient_code(self):
+        """Abstract code of the weight group: the drive ``g_w``, the sum over the batch of ``-err_post r_pre``.
+
+        It has a code object of its own, so that the optimiser's loop reads ``g_w`` like its other arrays
+        (C++ compilers vectorise that loop then).
+        """
+        return f'g_w = -{self.name}_gradient(i)'
 
     # --- implementations -------------------------------------------------------------------------
 
@@ -159,18 +164,10 @@ static {t} {name}(const int i)
     return s;
 }}
 '''
-        if kind == 'gradient' and B == 1:   # one product per weight
-            return f'''
-static {t} {name}(const int i)
-{{
-    return {a['err']}[i / {n_pre}]*{a['r']}[i % {n_pre}];
-}}
-'''
-        # apical: rows of W scaled by the errors, added up (W^T err); gradient: err^T r, the outer products of
-        # the copies added up. Both whole, into a buffer, when Brian2's loop asks for index 0.
+        # apical and gradient: whole, into a buffer, when Brian2's loop asks for index 0
         if kind == 'apical':      # out = W^T err per copy: rows of W scaled by the errors
             size, rows, out = B * n_pre, a['feedback'], f'c*{n_pre}'
-        else:                     # out = err^T r: per copy, the rates scaled by each error
+        else:                     # out = err^T r: the outer products of the copies added up
             size, rows, out = n_post * n_pre, a['r'], f'k*{n_pre}'
         row = f'k*{n_pre}' if kind == 'apical' else f'c*{n_pre}'
         body = f'''
@@ -213,11 +210,6 @@ cdef {t} {name}(int i):
     for j in range({n_pre}):
         s += {p['w']}[w0 + j]*{p['r']}[r0 + j]
     return s
-''', namespace
-        if kind == 'gradient' and B == 1:
-            return f'''
-cdef {t} {name}(int i):
-    return {p['err']}[i // {n_pre}]*{p['r']}[i % {n_pre}]
 ''', namespace
         size = B * n_pre if kind == 'apical' else n_post * n_pre
         namespace[f'_{name}_buffer'] = np.zeros(size, dtype=self.arrays['w'].dtype)

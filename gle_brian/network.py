@@ -321,9 +321,8 @@ class GLENetwork:
         if self.projection == 'dense':
             random = self.feedback == 'random' and l > 0
             holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + synapses.FEEDBACK_WEIGHTS * random
-                                 + (synapses.plasticity_equations(learning.optimiser, shared_counters=self.shared_counters)
-                                    if learn_w else ''),
-                                 clock=clock, name=f'projection_{l}_weights')
+                                 + (synapses.plasticity_equations(learning.optimiser, True, self.shared_counters)
+                                    if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
             holder.w = weights.ravel()
             if random:
                 holder.w_feedback = self.feedback_weights[l].ravel()
@@ -332,7 +331,9 @@ class GLENetwork:
             self.functions.update(dense.functions)
             if l > 0:
                 _schedule(pre.run_regularly(dense.apical_code, name=f'projection_{l}_apical'), 'apical')
-            gradient, basal, positions = dense.gradient, dense.basal_code + '\n', row_major
+            if learn_w:
+                _schedule(holder.run_regularly(dense.gradient_code, name=f'projection_{l}_gradient'), 'gradient')
+            basal, positions = dense.basal_code + '\n', row_major
             objects.append(holder)
         else:
             equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=B > 1)
@@ -342,10 +343,11 @@ class GLENetwork:
             i, j, k = synapses.all_to_all(n_pre, n_post, copies=B)   # k: row-major index of each weight in W
             projection.connect(i=i, j=j)
             objects.append(projection)
-            holder, gradient, basal, positions = projection, synapses.WEIGHT_GRADIENT, '', _positions(k, n_post, n_pre)
+            holder, basal, positions = projection, '', _positions(k, n_post, n_pre)
             if B > 1:
                 holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + (synapses.plasticity_equations(
-                    learning.optimiser, True, self.shared_counters) if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
+                    learning.optimiser, True, self.shared_counters) if learn_w else ''), clock=clock,
+                    name=f'projection_{l}_weights')
                 projection.weight_index = k
                 projection.w = linked_var(holder, 'w', index='weight_index')
                 objects.append(holder)
@@ -356,9 +358,11 @@ class GLENetwork:
                     sums.err_post_copy = linked_var(post, 'err', index='err_index')
                     _schedule(sums.summed_updaters['g_w_post'], 'gradient')
                     objects.append(sums)
-                gradient, positions = f'g_w/{B}', row_major
+                positions = row_major
             holder.w = weights.ravel()[k] if B == 1 else weights.ravel()
             self._wire_feedback(projection, l, k)
+        # per synapse, or the batch mean of the drive g_w summed into the weight group
+        gradient = synapses.WEIGHT_GRADIENT if isinstance(holder, Synapses) else 'g_w' + f'/{B}' * (B > 1)
         if learn_w:
             _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, gradient),
                                            name=f'projection_{l}_plasticity'), 'plasticity')

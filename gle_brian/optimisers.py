@@ -74,7 +74,8 @@ class Optimiser:
     def code(self, param, gradient, apply='p = p - plastic*delta'):
         """Brian2 abstract code of one step on ``param`` with the gradient expression ``gradient``.
 
-        ``apply`` is the final assignment in the generic names ``p``, ``plastic`` and ``delta``.
+        ``apply`` is the final assignment in the generic names ``p``, ``plastic`` and ``delta``. A ``gradient``
+        that is the name ``g_<param>`` itself is a variable of the group (written before this code runs).
         """
         names = dict(self._names(param), p=param)
         gate = names['plastic']
@@ -89,7 +90,7 @@ class Optimiser:
         # the counters first: Brian2 runs the statements on shared variables before the per-element ones
         updates = self._updates()
         lines = ([assignment(*update) for update in updates if update[0] in self.COUNTERS]
-                 + [f'{names["g"]} = {gradient}']
+                 + [f'{names["g"]} = {gradient}'] * (gradient != names['g'])
                  + [assignment(*update) for update in updates if update[0] not in self.COUNTERS])
         return '\n'.join(lines + [word_substitute(apply, names)])
 

@@ -1,15 +1,17 @@
 """Training a GLE classifier on a labelled time-series data set, compiling the network once.
 
 Samples are run in chunks of ``net.batch`` samples side by side, each chunk one :meth:`GLENetwork.run`
-of ``data.steps`` steps. Every run therefore has the same length, so a standalone network is compiled on
-the first run and its binary is rerun for every chunk of every epoch, training and testing alike. The
+of ``data.steps`` steps, or ``chunks_per_run`` chunks one after the other in one run (online learning at
+batch 1: many samples per run). Every run therefore has the same length, so a standalone network is
+compiled on the first run and its binary is rerun for every run of every epoch, training and testing alike. The
 state is never reset (docs/model.rst, section 'Batches and state'): it carries over between samples,
 from training into testing and across epochs; only the layers named in ``reset_layers`` (e.g. a fixed
 memory, which the reference rebuilds for every batch) start every chunk from rest.
 
 Testing follows the reference, which tests all samples in one batch of 1000 whose state is the training
-state tiled, and afterwards truncates that batch back to the training batch: every test chunk starts from
-the state the training left, and training continues from the end state of the first test chunk. Test
+state tiled, and afterwards truncates that batch back to the training batch: every test run starts from
+the state the training left, and training continues from the end state of the first test run (with
+``chunks_per_run > 1``, the chunks inside a test run follow each other, as in training). Test
 runs have no target (no output error, nothing learned). The set is tested once before the first epoch.
 
 Per epoch: the training set in a shuffled order (learning on; an incomplete last chunk is left out), then
@@ -88,7 +90,13 @@ def cross_entropy(rates, labels):
     return (log_z - picked).mean(axis=0)
 
 
-def _check(net, data):
+def _check(net, data, chunks_per_run=1, reset_layers=()):
+    if not isinstance(chunks_per_run, (int, np.integer)) or isinstance(chunks_per_run, bool) or chunks_per_run < 1:
+        raise GLEConfigError(f'chunks_per_run={chunks_per_run!r} must be a positive integer (1: one chunk of '
+                             'net.batch samples per run).')
+    if reset_layers and chunks_per_run > 1:
+        raise GLEConfigError(f'reset_layers={list(reset_layers)} start every chunk from rest, which happens between '
+                             f'runs only: use chunks_per_run=1 (not {chunks_per_run}), or no reset_layers.')
     if net.loss is None:
         raise GLEConfigError("the network has no loss; build it with loss='ce' (or 'mse') to train it.")
     if 'r' not in net.record or len(net.layers) - 1 not in net.record_layers:
@@ -97,58 +105,65 @@ def _check(net, data):
     if (net.n_in, net.layers[-1].size) != (data.channels, data.classes):
         raise GLEConfigError(f'the network has {net.n_in} inputs and {net.layers[-1].size} outputs, the data '
                              f'{data.channels} channels and {data.classes} classes; make them match.')
-    if net.project is not None and net.steps_per_run not in (None, data.steps):
-        raise GLEConfigError(f'the network was compiled for {net.steps_per_run} steps per run, the samples have '
-                             f'{data.steps}; build a new network for this data.')
+    if net.project is not None and net.steps_per_run not in (None, chunks_per_run * data.steps):
+        raise GLEConfigError(f'the network was compiled for {net.steps_per_run} steps per run, and '
+                             f'chunks_per_run={chunks_per_run} chunks of {data.steps}-step samples make '
+                             f'{chunks_per_run * data.steps}; build a new network, or give the same chunks_per_run.')
 
 
-def _run_chunk(net, data, indices, learn, reset_layers=()):
-    """Run ``net.batch`` samples side by side; returns their outputs ``(steps, batch, classes)``.
+def _run_chunks(net, data, chunks, learn, reset_layers=()):
+    """Run chunks of ``net.batch`` samples side by side, the chunks one after the other in one run.
 
-    The output at step n is the rate stored before the step, as the reference's network returns it.
+    ``chunks`` is a list of index arrays. Returns the outputs ``(steps, batch, classes)`` of each chunk. The
+    output at step n is the rate stored before the step, as the reference's network returns it.
     """
-    x, labels = data.batch(indices)
+    batches = [data.batch(indices) for indices in chunks]
+    x = np.concatenate([x for x, _ in batches])
+    target = np.concatenate([np.broadcast_to(np.eye(data.classes)[labels], (data.steps, len(labels), data.classes))
+                             for _, labels in batches])
     before = net.rates(-1)
     if reset_layers:
         net.reset_state(reset_layers)
-    target = np.broadcast_to(np.eye(data.classes)[labels], (data.steps,) + (len(labels), data.classes))
     net.run(x, target if learn else None, learn=learn)
-    after = net.trace('r', -1).reshape(data.steps, len(labels), data.classes)
-    return np.concatenate([before[None], after[:-1]])
+    after = net.trace('r', -1).reshape(len(x), net.batch, data.classes)
+    outputs = np.concatenate([before[None], after[:-1]])
+    return np.split(outputs, len(chunks))
 
 
 def _metrics(rates, labels):
     return cross_entropy(rates, labels), rates.sum(axis=0).argmax(axis=1)
 
 
-def evaluate(net, data, progress=False, reset_layers=()):
+def evaluate(net, data, progress=False, reset_layers=(), chunks_per_run=1):
     """Test ``net`` on ``data``; returns ``{'loss', 'accuracy', 'predictions', 'labels', 'outputs'}``.
 
     ``outputs`` are the outputs of the first chunk's samples, shape ``(steps, samples, classes)``.
 
-    Every chunk starts from the network's present state, without a target, so nothing is learned;
-    afterwards the network holds the end state of the first chunk (see the module's description).
+    Every run starts from the network's present state, without a target, so nothing is learned;
+    afterwards the network holds the end state of the first run (see the module's description). With
+    ``chunks_per_run > 1`` the chunks of one run follow each other, each from the end state of the one before.
     """
-    _check(net, data)
+    _check(net, data, chunks_per_run, reset_layers)
     B, n = net.batch, len(data)
-    order = np.resize(np.arange(n), -(-n // B) * B)       # the last chunk filled up from the start
-    start_state = net.get_state() if net.started and n > B else None     # None: at rest
+    per_run = B * chunks_per_run
+    order = np.resize(np.arange(n), -(-n // per_run) * per_run)       # the last run filled up from the start
+    start_state = net.get_state() if net.started and n > per_run else None     # None: at rest
     first_end = None
     losses, predictions = [], []
-    for start in tqdm(range(0, len(order), B), desc='test', leave=False, disable=not progress):
+    for start in tqdm(range(0, len(order), per_run), desc='test', leave=False, disable=not progress):
         if start:
             first_end = first_end or net.get_state()
             if start_state is None:
                 net.reset_state()
             else:
                 net.set_state(start_state)
-        indices = order[start:start + B]
-        rates = _run_chunk(net, data, indices, False, reset_layers)
-        loss, prediction = _metrics(rates, data.y[indices])
-        if start == 0:
-            outputs = rates
-        losses.append(loss)
-        predictions.append(prediction)
+        chunks = np.split(order[start:start + per_run], chunks_per_run)
+        for indices, rates in zip(chunks, _run_chunks(net, data, chunks, False, reset_layers)):
+            loss, prediction = _metrics(rates, data.y[indices])
+            if not losses:
+                outputs = rates
+            losses.append(loss)
+            predictions.append(prediction)
     if first_end is not None:
         net.set_state(first_end)
     losses, predictions = np.concatenate(losses)[:n], np.concatenate(predictions)[:n]
@@ -206,7 +221,7 @@ def _short(value, width=60):
 
 
 def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=False, patience=2, factor=0.5,
-          progress=True, on_epoch=None, reset_layers=()):
+          progress=True, on_epoch=None, reset_layers=(), chunks_per_run=1):
     """Train ``net`` for ``epochs`` epochs (in total, counting those of a resumed checkpoint).
 
     Parameters
@@ -230,14 +245,20 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
         Called as ``on_epoch(history, test_result)`` after each epoch's checkpoint (e.g. to write plots);
         ``test_result`` as returned by :func:`evaluate`.
     reset_layers : sequence of int
-        Layers set back to rest before every chunk (:meth:`GLENetwork.reset_state`).
+        Layers set back to rest before every chunk (:meth:`GLENetwork.reset_state`; only with
+        ``chunks_per_run=1``: resets happen between runs).
+    chunks_per_run : int
+        Chunks of ``net.batch`` samples presented one after the other in one run (the state carries from one
+        to the next, as between runs): online learning at batch 1 becomes runs of many samples, so a
+        compiled network starts its program tens of times per epoch, not thousands. Per epoch, chunks that
+        do not fill a whole run are left out.
 
     Returns the history: one dict per epoch with ``epoch``, ``train_loss``, ``train_accuracy``,
     ``test_loss``, ``test_accuracy``, ``lr_scale``, ``train_seconds`` and ``seconds`` (wall time of the
     epoch, testing included). Its first entry, epoch 0, is the test before training (train values None).
     """
-    _check(net, train_data)
-    _check(net, test_data)
+    _check(net, train_data, chunks_per_run, reset_layers)
+    _check(net, test_data, chunks_per_run, reset_layers)
     if net.learning is None:
         raise GLEConfigError('the network has no plasticity; build it with learning=Learning(Adam(lr=...)).')
     if resume and checkpoint is None:
@@ -251,28 +272,28 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
         rng.bit_generator.state = meta['rng']
         plateau.load(meta['plateau'])
         base_rates, history = meta['base_rates'], meta['history']
-    B = net.batch
-    chunks = len(train_data) // B
-    if chunks == 0:
-        raise GLEConfigError(f'the training set has {len(train_data)} samples, fewer than batch={B}; '
-                             'lower the batch or give more samples.')
+    B, K = net.batch, chunks_per_run
+    runs = len(train_data) // (B * K)
+    if runs == 0:
+        raise GLEConfigError(f'the training set has {len(train_data)} samples, fewer than one run of batch={B} x '
+                             f'chunks_per_run={K}; lower them or give more samples.')
     first = history[-1]['epoch'] + 1 if history else 0
     for epoch in range(first, epochs + 1):
         start = time.perf_counter()
         losses, correct, seen = [], 0, 0
         if epoch:
             order = rng.permutation(len(train_data))
-            bar = tqdm(range(chunks), desc=f'epoch {epoch}/{epochs}', disable=not progress)
-            for c in bar:
-                indices = order[c * B:(c + 1) * B]
-                rates = _run_chunk(net, train_data, indices, True, reset_layers)
-                loss, prediction = _metrics(rates, train_data.y[indices])
-                losses.append(loss)
-                correct += int((prediction == train_data.y[indices]).sum())
-                seen += B
+            bar = tqdm(range(runs), desc=f'epoch {epoch}/{epochs}', disable=not progress)
+            for run in bar:
+                chunks = np.split(order[run * B * K:(run + 1) * B * K], K)
+                for indices, rates in zip(chunks, _run_chunks(net, train_data, chunks, True, reset_layers)):
+                    loss, prediction = _metrics(rates, train_data.y[indices])
+                    losses.append(loss)
+                    correct += int((prediction == train_data.y[indices]).sum())
+                    seen += B
                 bar.set_postfix(loss=f'{np.concatenate(losses).mean():.4f}', acc=f'{correct / seen:.3f}')
         train_seconds = time.perf_counter() - start
-        test = evaluate(net, test_data, progress, reset_layers)
+        test = evaluate(net, test_data, progress, reset_layers, chunks_per_run)
         record = {'epoch': epoch, 'train_loss': float(np.concatenate(losses).mean()) if epoch else None,
                   'train_accuracy': correct / seen if epoch else None, 'test_loss': test['loss'],
                   'test_accuracy': test['accuracy'], 'lr_scale': plateau.scale, 'train_seconds': train_seconds,

@@ -16,6 +16,7 @@ Run::
 
     python -m models.mnist1d_e2e --epochs 5 --device cpp_standalone --out results/mnist1d_e2e
     python -m models.mnist1d_e2e --train 300 --test 200 --batch 20 --epochs 1      # a quick check
+    python -m models.mnist1d_e2e --batch 1 --chunks-per-run 100 --epochs 1         # online learning
 """
 import argparse
 import csv
@@ -125,23 +126,26 @@ def output_traces(test, epoch, samples=4):
 
 
 def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_test=None, out='results/mnist1d_e2e',
-        resume=False, progress=True, model=None, precision='double'):
+        resume=False, progress=True, model=None, precision='double', chunks_per_run=1):
     """Train and test; returns the history (one dict per epoch, see :func:`gle_brian.training.train`).
 
     ``model`` is the module whose ``build(device, batch, seed, precision=...)`` makes the network (default: this
-    one); ``precision`` is ``'double'`` or ``'single'`` (see :class:`~gle_brian.GLENetwork`).
+    one); ``precision`` is ``'double'`` or ``'single'`` (see :class:`~gle_brian.GLENetwork`); ``chunks_per_run``
+    chunks of ``batch`` samples follow each other in one run (e.g. 100 at batch 1: online learning, 40 runs
+    per epoch).
     """
     model = model or __import__(__name__, fromlist=['build'])
     train_set, test_set = mnist1d()
     train_set, test_set = subset(train_set, n_train), subset(test_set, n_test)
     net = model.build(device, batch, seed, precision=precision)
-    meta = {'model': model_name(model), 'device': device, 'precision': precision, 'batch': batch, 'seed': seed,
+    meta = {'model': model_name(model), 'device': device, 'precision': precision, 'batch': batch,
+            'chunks_per_run': chunks_per_run, 'seed': seed,
             'train_samples': len(train_set), 'test_samples': len(test_set), 'steps_per_sample': train_set.steps,
             'dt_ms': float(DT / ms),
             'parameters': int(sum(w.size for w in net.weights) + sum(b.size for b in net.biases)),
             'reference_test_accuracy': model.REFERENCE_ACCURACY}
     return train(net, train_set, test_set, epochs, seed=seed, checkpoint=os.path.join(out, 'checkpoint.npz'),
-                 resume=resume, progress=progress, reset_layers=model.RESET_LAYERS,
+                 resume=resume, progress=progress, reset_layers=model.RESET_LAYERS, chunks_per_run=chunks_per_run,
                  on_epoch=lambda history, test: write_outputs(out, history, test, meta))
 
 
@@ -163,11 +167,13 @@ def main(argv=None, model=None):
     parser.add_argument('--test', type=positive_int, default=None, help='use only the first N test samples')
     parser.add_argument('--precision', default='double', choices=list(PRECISIONS),
                         help='floating-point type: double (64 bit) or single (32 bit, as the published code)')
+    parser.add_argument('--chunks-per-run', type=positive_int, default=1,
+                        help='chunks of BATCH samples one after the other in one run (e.g. 100 with --batch 1)')
     parser.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint.npz')
     parser.add_argument('--out', default=f'results/{name}')
     args = parser.parse_args(argv)
     history = run(args.epochs, args.device, args.batch, args.seed, args.train, args.test, args.out, args.resume,
-                  model=model, precision=args.precision)
+                  model=model, precision=args.precision, chunks_per_run=args.chunks_per_run)
     last = history[-1]
     print(f"{name}: epoch {last['epoch']}, test accuracy {100 * last['test_accuracy']:.1f} % "
           f"(chance 10 %), {last['seconds']:.0f} s per epoch on {args.device}")

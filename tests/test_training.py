@@ -26,9 +26,9 @@ def toy_data(samples, seed):
     return TimeSeriesData(x + 0.1 * rng.normal(size=x.shape), y, classes=CLASSES)
 
 
-def toy_net(device, directory=None):
+def toy_net(device, directory=None, batch=3):
     layers = [Layer(6, 'tanh', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(CLASSES, tau_m=0.2 * ms, bias=True)]
-    return GLENetwork(2, layers, dt=0.1 * ms, device=device, loss='ce', seed=3, batch=3, record=['r'],
+    return GLENetwork(2, layers, dt=0.1 * ms, device=device, loss='ce', seed=3, batch=batch, record=['r'],
                       record_layers=[-1], learning=Learning(Adam(lr=0.05), tau_m=True, tau_m_min=0.1 * ms),
                       directory=directory)
 
@@ -116,6 +116,33 @@ def test_testing_starts_every_chunk_from_the_training_state():
     assert not np.array_equal(ends[0]['layer_0.u'], ends[1]['layer_0.u'])
     for key, value in net.get_state().items():
         np.testing.assert_array_equal(value, ends[0][key], err_msg=key)
+
+
+def test_online_learning_with_many_samples_per_run_equals_one_run_per_sample():
+    """Batch 1, 4 samples per run: the parameters learn exactly what one run per sample learns (the state
+    carries either way), in 6 runs instead of 18 (test before training, training, test)."""
+    train_set, test_set = toy_data(8, 0), toy_data(5, 1)
+    net, twin = toy_net('numpy', batch=1), toy_net('numpy', batch=1)
+    run, runs = net.run, []
+    net.run = lambda *args, **kwargs: runs.append(run(*args, **kwargs))
+    history = train(net, train_set, test_set, epochs=1, seed=4, progress=False, chunks_per_run=4)
+    assert len(runs) == 2 + 2 + 2 and 0 <= history[1]['test_accuracy'] <= 1
+    # the twin: the same test before training, then one run per sample in train()'s order
+    evaluate(twin, test_set, chunks_per_run=4)
+    for index in np.random.default_rng(4).permutation(len(train_set)):
+        x, labels = train_set.batch([index])
+        twin.run(x, np.broadcast_to(np.eye(CLASSES)[labels], (STEPS, 1, CLASSES)))
+    for name in ('weights', 'biases', 'tau_m'):
+        for learned, expected in zip(getattr(net, name), getattr(twin, name)):
+            np.testing.assert_array_equal(learned, expected, err_msg=name)
+    assert not np.array_equal(net.weights[0], toy_net('numpy', batch=1).weights[0])
+    with pytest.raises(GLEConfigError, match=r'chunks_per_run=0 must be a positive integer'):
+        train(toy_net('numpy', batch=1), train_set, test_set, epochs=1, progress=False, chunks_per_run=0)
+    with pytest.raises(GLEConfigError, match=r'reset_layers=\[0\] start every chunk from rest.*use chunks_per_run=1'):
+        train(toy_net('numpy', batch=1), train_set, test_set, epochs=1, progress=False, chunks_per_run=2,
+              reset_layers=[0])
+    with pytest.raises(GLEConfigError, match=r'fewer than one run of batch=1 x chunks_per_run=9'):
+        train(toy_net('numpy', batch=1), train_set, test_set, epochs=1, progress=False, chunks_per_run=9)
 
 
 def test_reset_state_zeroes_the_neurons_of_the_given_layers_only():
