@@ -40,8 +40,8 @@ for _name in ('log1p', 'expm1'):
     DEFAULT_FUNCTIONS[_name].implementations.add_implementation(NumpyCodeGenerator, code=_NUMPY_NAMESPACE[_name])
 
 
-def _check_expression(name, part, expression):
-    """Parse ``expression`` as Brian2 does; it may use ``x`` and the names of ``_NUMPY_NAMESPACE`` only."""
+def _check_expression(name, part, expression, variables=('x',)):
+    """Parse ``expression`` as Brian2 does; it may use ``variables`` and the names of ``_NUMPY_NAMESPACE`` only."""
     where = f'Activation({name!r}, {part}={expression!r})'
     if not isinstance(expression, str):
         raise GLEConfigError(f'{where}: {part} must be a string, an expression in x such as "tanh(x)".')
@@ -50,9 +50,9 @@ def _check_expression(name, part, expression):
     except (SyntaxError, TypeError, ValueError) as error:
         raise GLEConfigError(f'{where}: {part} does not parse ({error}); write an expression in x, e.g. '
                              '"tanh(x)".') from None
-    unknown = sorted(get_identifiers(expression) - {'x'} - set(_NUMPY_NAMESPACE))
+    unknown = sorted(get_identifiers(expression) - set(variables) - set(_NUMPY_NAMESPACE))
     if unknown:
-        raise GLEConfigError(f'{where}: {part} uses the unknown names {unknown}; use x and '
+        raise GLEConfigError(f'{where}: {part} uses the unknown names {unknown}; use {" and ".join(variables)} and '
                              f'{sorted(_NUMPY_NAMESPACE)}.')
 
 
@@ -62,31 +62,36 @@ class Activation:
 
     ``phi`` and ``phi_prime`` are Brian2 expressions in ``x``; they may use the functions Brian2 and the
     numpy mirror share (``exp``, ``log1p``, ``tanh``, ``clip``, ``abs``, ``int``, ...) and ``inf``, ``pi``.
-    Both are parsed when the Activation is made: a typo raises :class:`GLEConfigError` at once.
+    ``phi_prime`` may also use ``phi``, the rate ``phi(x)`` (``'1 - phi**2'`` for tanh), which the neuron has
+    just computed: one transcendental call per neuron and step instead of two. Both are parsed when the
+    Activation is made: a typo raises :class:`GLEConfigError` at once.
     """
     name: str
     phi: str
     phi_prime: str
 
     def __post_init__(self):
-        for part in ('phi', 'phi_prime'):
-            _check_expression(self.name, part, getattr(self, part))
+        _check_expression(self.name, 'phi', self.phi)
+        _check_expression(self.name, 'phi_prime', self.phi_prime, ('x', 'phi'))
 
-    def expressions(self, variable):
-        """The pair ``(phi, phi_prime)`` with ``x`` replaced by ``variable``."""
-        return (word_substitute(self.phi, {'x': variable}),
-                word_substitute(self.phi_prime, {'x': variable}))
+    def expressions(self, variable, rate=None):
+        """The pair ``(phi, phi_prime)`` with ``x`` replaced by ``variable`` and ``phi`` in ``phi_prime`` by
+        ``rate`` (the name of a variable holding ``phi(variable)``), or else by ``phi``'s expression."""
+        phi = word_substitute(self.phi, {'x': variable})
+        return phi, word_substitute(self.phi_prime, {'x': variable, 'phi': rate or f'({phi})'})
 
     def numpy_functions(self):
         """``(phi, phi_prime)`` as numpy callables, compiled from the same expressions."""
-        return tuple(_numpy_function(expr) for expr in (self.phi, self.phi_prime))
+        phi = _numpy_function(self.phi)
+        phi_prime = _numpy_function(self.phi_prime)
+        return phi, lambda x: phi_prime(x, phi(x))
 
 
 # The model's rate functions, written in overflow-free forms: the logistic sigmoid
 # 1/(1 + exp(-x)) as (1 + tanh(x/2))/2, softplus log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)).
 ACTIVATIONS = {
     'linear': Activation('linear', 'x', '1.0'),
-    'tanh': Activation('tanh', 'tanh(x)', '1 - tanh(x)**2'),
+    'tanh': Activation('tanh', 'tanh(x)', '1 - phi**2'),
     'sigmoid': Activation('sigmoid', '0.5*(1 + tanh(0.5*x))', '0.25*(1 - tanh(0.5*x)**2)'),
     'softplus': Activation('softplus', 'clip(x, 0, inf) + log1p(exp(-abs(x)))', '0.5*(1 + tanh(0.5*x))'),
     'relu': Activation('relu', 'clip(x, 0, inf)', 'int(x > 0)*1.0'),
@@ -96,8 +101,8 @@ ACTIVATIONS = {
 def _numpy_function(expression):
     code = compile(expression, f'<activation {expression}>', 'eval')
 
-    def function(x):
-        return np.broadcast_to(eval(code, dict(_NUMPY_NAMESPACE), {'x': x}), np.shape(x)).astype(float)
+    def function(x, phi=None):
+        return np.broadcast_to(eval(code, dict(_NUMPY_NAMESPACE), {'x': x, 'phi': phi}), np.shape(x)).astype(float)
     return function
 
 
@@ -109,4 +114,4 @@ def get_activation(activation):
         return ACTIVATIONS[activation]
     raise GLEConfigError(
         f"activation={activation!r} is not known. Use one of {sorted(ACTIVATIONS)}, or give your own "
-        "as Activation(name, phi='expression in x', phi_prime='its derivative').")
+        "as Activation(name, phi='expression in x', phi_prime='its derivative (in x and phi)').")

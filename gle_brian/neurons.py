@@ -204,7 +204,7 @@ def plasticity_code(optimiser, param, time_unit=None, tau_m_min=None, batch=1):
 
 def rate_code(activation):
     """Code run at the end of each step: the rate and its derivative from ``u_breve``, then the NaN watch."""
-    phi, phi_prime = get_activation(activation).expressions('u_breve')
+    phi, phi_prime = get_activation(activation).expressions('u_breve', rate='r')
     return f'r = {phi}\nr_prime = {phi_prime}\n{_NONFINITE_CODE}'
 
 

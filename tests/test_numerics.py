@@ -240,6 +240,17 @@ def test_activation_is_parsed_when_made(phi, match):
         Activation('bad', phi=phi, phi_prime='1.0')
 
 
+def test_derivative_may_use_the_rate():
+    """phi_prime in x and phi: the rate is not computed twice, and the numpy form gives the same values."""
+    logistic = Activation('logistic', phi='1/(1 + exp(-x))', phi_prime='phi*(1 - phi)')
+    assert logistic.expressions('u_breve', rate='r')[1] == 'r*(1 - r)'
+    assert logistic.expressions('u')[1] == '(1/(1 + exp(-u)))*(1 - (1/(1 + exp(-u))))'
+    x = np.linspace(-4, 4, 9)
+    np.testing.assert_allclose(logistic.numpy_functions()[1](x), np.exp(-x) / (1 + np.exp(-x)) ** 2, rtol=1e-14)
+    with pytest.raises(GLEConfigError, match=r"phi_prime uses the unknown names \['rate'\]; use x and phi"):
+        Activation('bad', phi='x', phi_prime='rate')
+
+
 @pytest.mark.parametrize('layer', [2, 5, -3, 1.0])
 def test_trace_layer_out_of_range(layer):
     net = small_net(record=['r'])
