@@ -81,14 +81,16 @@ def main(argv=None):
         per_run = max(1, args.samples_per_run // batch)
         row = {'batch': batch, 'samples_per_run': batch * per_run, 'runs_timed': args.runs,
                'precision': args.precision}
-        per_sample = {'cpp_standalone': time_brian(train, batch, args.runs, args.precision, per_run) / (batch * per_run),
+        cpp_run = time_brian(train, batch, args.runs, args.precision, per_run)
+        per_sample = {'cpp_standalone': cpp_run / (batch * per_run),
                       'numpy_mirror': time_mirror(train, batch, args.runs) / batch}
         for runner, seconds in per_sample.items():
             row[f'{runner}_s_per_epoch'] = seconds * TRAIN_SAMPLES
         row['cpp_vs_mirror'] = row['cpp_standalone_s_per_epoch'] / row['numpy_mirror_s_per_epoch']
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print('| batch | samples per run | cpp_standalone (s/epoch) | numpy mirror (s/epoch) | ratio |\n|---|---|---|---|---|')
+    print('| batch | samples per run | cpp_standalone (s/epoch) | numpy mirror (s/epoch) | ratio |\n'
+          '|---|---|---|---|---|')
     for row in rows:
         print(f"| {row['batch']} | {row['samples_per_run']} | {row['cpp_standalone_s_per_epoch']:.1f} | "
               f"{row['numpy_mirror_s_per_epoch']:.0f} | {row['cpp_vs_mirror']:.2f}x |")

@@ -16,8 +16,8 @@ vectorises). The weights are held once, row-major, in a group of ``n_post*n_pre`
 the optimiser state, so the optimiser step stays the generated element-wise code of
 :mod:`gle_brian.optimisers`. Brian2 writes the results: the network's generated code assigns
 ``I_basal = <name>_basal(i)`` (with the dendrites), ``I_apical = <name>_apical(i)`` and
-``g_w = -<name>_gradient(i)`` (read by the optimiser step), so Brian2 knows every variable that changes
-(standalone runs read them back).
+``g_w = -<name>_gradient(i)`` (read by the optimiser step), so Brian2 knows every variable that
+changes (standalone runs read them back).
 
 Why Functions, not a derived templater (the route of brian2cuda and brian2genn): the products need no
 new kind of code object, only a few lines inside the ones Brian2 already generates and schedules
@@ -25,10 +25,10 @@ new kind of code object, only a few lines inside the ones Brian2 already generat
 that makes the network equal the reference step is untouched. A templater would be a second device to
 keep up to date with each Brian2 release.
 
-The feedback and the gradient are computed whole, once per step, by the call for index 0 (into a
-buffer the later calls read; contiguous loops): the loops of ``run_regularly`` are serial on these targets. Brian2's OpenMP
-option (``prefs.devices.cpp_standalone.openmp_threads``) would split them; it is refused with dense
-projections (:func:`check_serial`).
+The feedback and the gradient are computed whole, once per step, by the call for index 0 (contiguous
+loops, into a buffer the later calls read): the loops of ``run_regularly`` are serial on these targets.
+Brian2's OpenMP option (``prefs.devices.cpp_standalone.openmp_threads``) would split them; it is refused
+with dense projections (:func:`check_serial`).
 
 Example::
 

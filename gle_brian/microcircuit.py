@@ -118,7 +118,8 @@ class MicrocircuitNetwork(GLENetwork):
             learned = self._learned(layer)
             rep = NeuronGroup(layer.size, representation_equations()
                               + Equations('beta : 1 (shared)' if output_error else '')
-                              + Equations(plasticity_equations(learning.optimiser, learned, shared_counters=self.shared_counters)
+                              + Equations(plasticity_equations(learning.optimiser, learned,
+                                                             shared_counters=self.shared_counters)
                                           if learned else ''),
                               method='euler', clock=clock, name=f'layer_{l}')
             err = NeuronGroup(layer.size, error_equations(layer.prospective_errors), method='euler', clock=clock,

@@ -56,7 +56,8 @@ SCHEDULE = {
     'dendrites': ('groups', 0),        # per layer: err from v, r_prime, I_apical; u_breve from old u
     'soma': ('groups', 1),             # Euler update of u (and v)
     'apical': ('after_groups', 0),     # every feedback sum W^T err (new errors, old weights)
-    'gradient': ('after_groups', 0),   # batches: drives summed over the copies into the shared parameters
+    'gradient': ('after_groups', 0),   # drives of the shared parameters summed over the batch copies; the
+                                       # dense weight drive err^T r (new errors, old rates)
     'plasticity': ('after_groups', 1),  # optimiser steps on w (err_post, old r_pre), b and tau_m (this
                                         # step's err and du/dt): new values are used from the next step on
     'rate': ('end', 0),                # r = phi(u_breve), r_prime = phi'(u_breve); the NaN watch on u, r, err
@@ -254,14 +255,16 @@ class GLENetwork:
             if l == top and self.loss == 'ce':
                 equations += 'softmax_sum : 1  # sum_j exp(r_j - r_k) over the outputs j of the same batch copy\n'
             if learned and B == 1:
-                equations += neurons.plasticity_equations(learning.optimiser, learned, shared_counters=self.shared_counters)
+                equations += neurons.plasticity_equations(learning.optimiser, learned,
+                                                          shared_counters=self.shared_counters)
             if 'tau_m' in learned and B > 1:
                 equations += neurons.TAU_M_DRIVE
             group = NeuronGroup(B * n_post, equations, method='euler', clock=clock, name=f'layer_{l}')
             params = group
             if B > 1:
                 params = NeuronGroup(n_post, neurons.PARAMETERS + (neurons.plasticity_equations(
-                    learning.optimiser, learned, B, self.shared_counters) if learned else ''), clock=clock, name=f'layer_{l}_parameters')
+                    learning.optimiser, learned, B, self.shared_counters) if learned else ''), clock=clock,
+                    name=f'layer_{l}_parameters')
                 group.b = linked_var(params, 'b', index=copies)
                 group.tau_m = linked_var(params, 'tau_m', index=copies)
                 extra.append(params)
@@ -352,7 +355,8 @@ class GLENetwork:
                 projection.w = linked_var(holder, 'w', index='weight_index')
                 objects.append(holder)
                 if learn_w:
-                    sums = Synapses(pre, holder, synapses.BATCH_GRADIENT, clock=clock, name=f'projection_{l}_batch_sums')
+                    sums = Synapses(pre, holder, synapses.BATCH_GRADIENT, clock=clock,
+                                    name=f'projection_{l}_batch_sums')
                     sums.connect(i=i, j=k)
                     sums.err_index = j
                     sums.err_post_copy = linked_var(post, 'err', index='err_index')

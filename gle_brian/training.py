@@ -3,8 +3,8 @@
 Samples are run in chunks of ``net.batch`` samples side by side, each chunk one :meth:`GLENetwork.run`
 of ``data.steps`` steps, or ``chunks_per_run`` chunks one after the other in one run (online learning at
 batch 1: many samples per run). Every run therefore has the same length, so a standalone network is
-compiled on the first run and its binary is rerun for every run of every epoch, training and testing alike. The
-state is never reset (docs/model.rst, section 'Batches and state'): it carries over between samples,
+compiled on the first run and its binary is rerun for every run of every epoch, training and testing
+alike. The state is never reset (docs/model.rst, section 'Batches and state'): it carries over between samples,
 from training into testing and across epochs; only the layers named in ``reset_layers`` (e.g. a fixed
 memory, which the reference rebuilds for every batch) start every chunk from rest.
 
@@ -14,8 +14,8 @@ the state the training left, and training continues from the end state of the fi
 ``chunks_per_run > 1``, the chunks inside a test run follow each other, as in training). Test
 runs have no target (no output error, nothing learned). The set is tested once before the first epoch.
 
-Per epoch: the training set in a shuffled order (learning on; an incomplete last chunk is left out), then
-the test set (the last chunk is filled up with repeated samples, whose outputs are ignored). The network's
+Per epoch: the training set in a shuffled order (learning on; an incomplete last run is left out), then
+the test set (the last run is filled up with repeated samples, whose outputs are ignored). The network's
 output at a step is the output rate stored before the step (the reference's return value); the prediction
 for a sample is the argmax over classes of these outputs summed over its steps, the loss the
 cross-entropy of their softmax against the label, averaged over the steps. ReduceLROnPlateau scales the
