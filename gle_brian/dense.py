@@ -164,19 +164,20 @@ static {t} {name}(const int i)
     return s;
 }}
 '''
-        # apical and gradient: whole, into a buffer, when Brian2's loop asks for index 0
-        if kind == 'apical':      # out = W^T err per copy: rows of W scaled by the errors
-            size, rows, out = B * n_pre, a['feedback'], f'c*{n_pre}'
-        else:                     # out = err^T r: the outer products of the copies added up
-            size, rows, out = n_post * n_pre, a['r'], f'k*{n_pre}'
-        row = f'k*{n_pre}' if kind == 'apical' else f'c*{n_pre}'
+        # apical and gradient: whole, into a buffer, when Brian2's loop asks for index 0. Per copy c and
+        # postsynaptic neuron k, a row x (of W, or the rates of copy c) times err[c, k] is added to a row of the
+        # buffer (of copy c for W^T err, of neuron k for err^T r).
+        if kind == 'apical':
+            size, source, source_row, out_row = B * n_pre, a['feedback'], f'k*{n_pre}', f'c*{n_pre}'
+        else:
+            size, source, source_row, out_row = n_post * n_pre, a['r'], f'c*{n_pre}', f'k*{n_pre}'
         body = f'''
         for (int c = 0; c < {B}; c++)
             for (int k = 0; k < {n_post}; k++)
             {{
                 const {t} e = {a['err']}[c*{n_post} + k];
-                const {t}* __restrict x = {rows} + {row};
-                {t}* __restrict out = buffer + {out};
+                const {t}* __restrict x = {source} + {source_row};
+                {t}* __restrict out = buffer + {out_row};
                 for (int j = 0; j < {n_pre}; j++)
                     out[j] += e*x[j];
             }}'''
