@@ -321,11 +321,13 @@ class GLENetwork:
         n_pre, n_post = self.sizes[l], self.sizes[l + 1]
         learn_w = learning is not None and learning.weights
         row_major = np.arange(n_post * n_pre).reshape(n_post, n_pre)
+        # the learning state of a weight group (with the drive g_w summed over the batch)
+        group_learning = (synapses.plasticity_equations(learning.optimiser, True, self.shared_counters)
+                          if learn_w else '')
         if self.projection == 'dense':
             random = self.feedback == 'random' and l > 0
-            holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + synapses.FEEDBACK_WEIGHTS * random
-                                 + (synapses.plasticity_equations(learning.optimiser, True, self.shared_counters)
-                                    if learn_w else ''), clock=clock, name=f'projection_{l}_weights')
+            holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + synapses.FEEDBACK_WEIGHTS * random + group_learning,
+                                 clock=clock, name=f'projection_{l}_weights')
             holder.w = weights.ravel()
             if random:
                 holder.w_feedback = self.feedback_weights[l].ravel()
@@ -348,9 +350,8 @@ class GLENetwork:
             objects.append(projection)
             holder, basal, positions = projection, '', _positions(k, n_post, n_pre)
             if B > 1:
-                holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + (synapses.plasticity_equations(
-                    learning.optimiser, True, self.shared_counters) if learn_w else ''), clock=clock,
-                    name=f'projection_{l}_weights')
+                holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + group_learning, clock=clock,
+                                     name=f'projection_{l}_weights')
                 projection.weight_index = k
                 projection.w = linked_var(holder, 'w', index='weight_index')
                 objects.append(holder)
