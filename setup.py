@@ -2,6 +2,7 @@ from setuptools import find_packages, setup
 
 CUDA = ['brian2cuda==1.0b1', 'nvidia-curand']   # cuda_standalone; nvidia-curand where the toolkit lacks cuRAND
 NWB = ['pynwb>=3']                               # NWB export of recordings
+SWEEP = ['dask[distributed]>=2024.1', 'pandas>=2']   # sweeps over seeds and parameters (gle_brian.sweep)
 
 setup(
     name='gle-brian',
@@ -23,7 +24,8 @@ setup(
     extras_require={
         'cuda': CUDA,
         'nwb': NWB,
-        'test': ['pytest>=8', 'pytest-xdist>=3.5'] + CUDA + NWB,   # the tests (on all cores) compile CUDA code, write NWB
+        'sweep': SWEEP,
+        'test': ['pytest>=8', 'pytest-xdist>=3.5'] + CUDA + NWB + SWEEP,   # the tests compile CUDA code, write NWB, sweep
     },
     entry_points={'console_scripts': ['gle-brian = gle_brian.cli:main']},
     license='MIT',

@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .recording import transfer_function
 
-__all__ = ['plot_traces', 'plot_sine_response', 'plot_bode', 'plot_raster', 'plot_microcircuit']
+__all__ = ['plot_traces', 'plot_sine_response', 'plot_bode', 'plot_raster', 'plot_microcircuit', 'plot_band']
 
 #: figure labels of the variables whose symbol is not their name
 LABELS = {'u_breve': 'ŭ', 'r_prime': "φ'", 'err': 'e'}
@@ -300,6 +300,45 @@ def plot_microcircuit(net):
     ax.text(err_x - 0.1, -0.12, 'error neurons', fontsize=8, va='center')
     ax.set_xlim(-1.6, 3.2)
     ax.set_ylim(-0.5, n_layers + 0.9)
+    return fig
+
+
+def plot_band(table, metric, x='epoch', over='seed', reference=None, reference_scale=1.0, title=None):
+    """A metric of a sweep as mean +- std over ``over`` (seeds) against ``x``, one band per combination of the
+    other parameters; thin lines are the single runs.
+
+    ``table`` is a sweep's table (:func:`gle_brian.sweep.collect`); ``reference`` a CSV file (or DataFrame)
+    with columns ``x``, ``mean`` and ``std`` (e.g. published runs), multiplied by ``reference_scale`` to the
+    units of ``metric``, drawn as a grey band. Example::
+
+        >>> fig = plot_band(result.table, 'test_accuracy', reference='reference.csv',
+        ...                 reference_scale=0.01)                                   # doctest: +SKIP
+    """
+    import pandas
+    parameters = [name for name in table.attrs.get('parameters', []) if name not in (over, x)]
+    fig = Figure(figsize=(5.5, 3.6), layout='constrained')
+    ax = fig.add_subplot()
+    if reference is not None:
+        curve = pandas.read_csv(reference) if isinstance(reference, str) else reference
+        mean, std = curve['mean'] * reference_scale, curve['std'] * reference_scale
+        ax.fill_between(curve[x], mean - std, mean + std, color='0.8', lw=0, label='reference (mean ± std)')
+        ax.plot(curve[x], mean, color='0.5', lw=1)
+    groups = table.groupby(parameters, sort=True) if parameters else [((), table)]
+    for number, (values, group) in enumerate(groups):
+        values = values if isinstance(values, tuple) else (values,)
+        color = f'C{number % 10}'
+        for _, run in group.groupby(over) if over in group else [(None, group)]:
+            ax.plot(run[x], run[metric], color=color, lw=0.5, alpha=0.35)
+        statistics = group.groupby(x)[metric].agg(['mean', 'std', 'count'])
+        spread = statistics['std'].fillna(0)
+        runs = int(statistics['count'].max())
+        label = ', '.join(f'{name}={value}' for name, value in zip(parameters, values)) or 'this package'
+        ax.fill_between(statistics.index, statistics['mean'] - spread, statistics['mean'] + spread, color=color,
+                        alpha=0.3, lw=0)
+        ax.plot(statistics.index, statistics['mean'], color=color, lw=1.5, label=f'{label} ({runs} {over}s)')
+    ax.set(xlabel=x, ylabel=metric.replace('_', ' '), title=title)
+    ax.spines[['top', 'right']].set_visible(False)
+    ax.legend(fontsize=7, frameon=False)
     return fig
 
 

@@ -124,6 +124,15 @@ def run(variant='gle', train=4000.0, device='cpp_standalone', seed=1, lr=1e-4, b
     return metrics, curves
 
 
+def task(out, variant='gle', seed=1, train=4000.0, init=50.0, device='cpp_standalone', batch=1, lr=1e-4, beta=0.01):
+    """One task of a sweep (:mod:`gle_brian.sweep`): :func:`run` with its project in ``out``; writes
+    ``lagline_<variant>.json`` there and returns the metrics (one row)."""
+    metrics, _ = run(variant, train=train, device=device, seed=seed, lr=lr, beta=beta, init=init, batch=batch,
+                     directory=os.path.join(out, 'project'))
+    write_json(os.path.join(out, f'lagline_{variant}.json'), metrics)
+    return metrics
+
+
 def _train_network(variant, x, target, w0, tau0, chunk, n_init, device, lr, beta, directory):
     """The ``gle``/``bp`` student as a GLENetwork: ``(traces, w, tau_m)`` with traces logged every 10 steps."""
     steps, batch = x.shape

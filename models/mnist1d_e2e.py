@@ -44,6 +44,11 @@ TAU_OUT = 1.2 * ms
 RESET_LAYERS = ()                     # layers started from rest for every chunk (none: the state carries over)
 # test accuracy of the reference after these epochs, mean of 10 seeds (docs/model.rst, 'Reference results')
 REFERENCE_ACCURACY = {1: 0.135, 5: 0.377, 10: 0.458, 50: 0.877, 150: 0.917}
+# sweeps (gle_brian.sweep): the metric of the band figure, and the published runs' band (10 seeds, in percent)
+SWEEP_METRIC = 'test_accuracy'
+REFERENCE_CURVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'reference',
+                               'mnist1d_e2e_test_accuracy.csv')
+REFERENCE_SCALE = 0.01
 
 
 def layers():
@@ -126,7 +131,7 @@ def output_traces(test, epoch, samples=4):
 
 
 def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_test=None, out='results/mnist1d_e2e',
-        resume=False, progress=True, model=None, precision='double', chunks_per_run=1):
+        resume=False, progress=True, model=None, precision='double', chunks_per_run=1, lr=1e-3):
     """Train and test; returns the history (one dict per epoch, see :func:`gle_brian.training.train`).
 
     ``model`` is the module whose ``build(device, batch, seed, precision=...)`` makes the network (default: this
@@ -137,8 +142,8 @@ def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_te
     model = model or __import__(__name__, fromlist=['build'])
     train_set, test_set = mnist1d()
     train_set, test_set = subset(train_set, n_train), subset(test_set, n_test)
-    net = model.build(device, batch, seed, precision=precision)
-    meta = {'model': model_name(model), 'device': device, 'precision': precision, 'batch': batch,
+    net = model.build(device, batch, seed, lr=lr, precision=precision)
+    meta = {'model': model_name(model), 'device': device, 'precision': precision, 'batch': batch, 'lr': lr,
             'chunks_per_run': chunks_per_run, 'seed': seed,
             'train_samples': len(train_set), 'test_samples': len(test_set), 'steps_per_sample': train_set.steps,
             'dt_ms': float(DT / ms),
@@ -147,6 +152,14 @@ def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_te
     return train(net, train_set, test_set, epochs, seed=seed, checkpoint=os.path.join(out, 'checkpoint.npz'),
                  resume=resume, progress=progress, reset_layers=model.RESET_LAYERS, chunks_per_run=chunks_per_run,
                  on_epoch=lambda history, test: write_outputs(out, history, test, meta))
+
+
+def task(out, epochs=150, seed=12, device='cpp_standalone', batch=100, lr=1e-3, n_train=None, n_test=None,
+         precision='double', chunks_per_run=1, model=None):
+    """One task of a sweep (:mod:`gle_brian.sweep`): :func:`run` in the folder ``out``, resuming from its
+    checkpoint; returns the history (one row per epoch)."""
+    return run(epochs, device, batch, seed, n_train, n_test, out, resume=True, progress=False, model=model,
+               precision=precision, chunks_per_run=chunks_per_run, lr=lr)
 
 
 def model_name(model):

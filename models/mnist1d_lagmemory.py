@@ -15,6 +15,8 @@ Run::
 
     python -m models.mnist1d_lagmemory --epochs 5 --device cpp_standalone --out results/mnist1d_lagmemory
 """
+import functools
+import os
 import sys
 
 import numpy as np
@@ -30,6 +32,10 @@ TAU_MEMORY = np.round(np.linspace(0.2, 1.8, CHANNELS), 2) * ms
 HIDDEN, TAU = 60, 2.0 * ms
 RESET_LAYERS = tuple(range(STAGES))   # the memory starts every chunk from rest
 REFERENCE_ACCURACY = {150: 0.909}     # docs/model.rst, 'Reference results' (10 seeds)
+SWEEP_METRIC = mnist1d_e2e.SWEEP_METRIC
+REFERENCE_CURVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'reference',
+                               'mnist1d_lagmemory_test_accuracy.csv')
+REFERENCE_SCALE = mnist1d_e2e.REFERENCE_SCALE
 
 
 def layers():
@@ -44,6 +50,11 @@ def build(device, batch, seed, lr=1e-3, precision='double'):
     return GLENetwork(1, layers(), dt=DT, device=device, loss='ce', beta=1.0, weights=memory + init_weights([CHANNELS, HIDDEN, HIDDEN, 10], seed),
                       batch=batch, learning=Learning(Adam(lr=lr), lr=[0.0] * STAGES + [lr] * 3), record=['r'],
                       record_layers=[-1], precision=precision)
+
+
+@functools.wraps(mnist1d_e2e.task)
+def task(out, **params):
+    return mnist1d_e2e.task(out, model=sys.modules[__name__], **params)
 
 
 def main(argv=None):

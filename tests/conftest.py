@@ -1,14 +1,31 @@
 """Shared fixtures: the code-generation targets a test runs on, and the parity layers.
 
 The suite runs on all cores (pytest-xdist, ``-n auto --dist loadscope`` in pytest.ini): each module
-runs on one worker, so a module fixture builds its network once. Modules that compile the most (CUDA,
-then cython networks, then C++ standalone projects) are started first, so that the workers end together.
+runs on one worker, so a module fixture builds its network once. The modules that take longest (measured,
+MODULE_SECONDS) are started first, so that the workers end together.
+
+Compiled code is built without optimisation (``-O0`` for Brian2's ``-O3``): that halves the compile time
+of a cython network, and every compiled result is still checked against the mirror to 1e-12.
+``library_compile_flags()`` builds with the flags users get (one parity network in test_targets).
 """
+import contextlib
+
 import pytest
-from brian2 import ms
+from brian2 import ms, prefs
 
 from bench.make_gpu_reference import parity_layers
 from gle_brian import GLENetwork, Layer
+
+LIBRARY_COMPILE_FLAGS = list(prefs.codegen.cpp.extra_compile_args_gcc)
+TEST_COMPILE_FLAGS = ['-O0' if flag == '-O3' else flag for flag in LIBRARY_COMPILE_FLAGS]
+
+#: seconds per test module in a cold run on 2 cores (the sum of pytest --durations=0): the order in which the
+#: workers take the modules, longest first, so that they end together; modules not listed are short
+MODULE_SECONDS = {'test_targets.py': 200, 'test_cuda.py': 190, 'test_training.py': 70, 'test_lagline.py': 60,
+                  'test_devices.py': 55, 'test_sweep.py': 50, 'test_microcircuit.py': 45, 'test_lagnet.py': 45,
+                  'test_mnist1d.py': 40, 'test_precision.py': 30, 'test_tutorials.py': 25, 'test_learning.py': 25,
+                  'test_demo.py': 20, 'test_recording.py': 20, 'test_numerics.py': 10, 'test_checkpoints.py': 10,
+                  'test_analytic.py': 10}
 
 NUMPY = pytest.param('numpy')
 CPP_STANDALONE = pytest.param('cpp_standalone', marks=pytest.mark.standalone)
@@ -39,19 +56,24 @@ def small_net(dt=0.01 * ms, **kwargs):
     return GLENetwork(**options)
 
 
-def _compile_rank(item):
-    """0 for a CUDA compile, 1 for a cython network, 2 for a C++ standalone project, 3 for the rest."""
-    if item.get_closest_marker('cuda'):
-        return 0
-    if 'cython' in getattr(getattr(item, 'callspec', None), 'id', ''):
-        return 1
-    return 2 if item.get_closest_marker('standalone') else 3
+def pytest_configure(config):
+    prefs.codegen.cpp.extra_compile_args_gcc = list(TEST_COMPILE_FLAGS)
+
+
+@contextlib.contextmanager
+def library_compile_flags():
+    """Inside the block, networks compile with Brian2's own flags (``-O3``), as users build them."""
+    saved = prefs.codegen.cpp.extra_compile_args_gcc
+    prefs.codegen.cpp.extra_compile_args_gcc = list(LIBRARY_COMPILE_FLAGS)
+    try:
+        yield
+    finally:
+        prefs.codegen.cpp.extra_compile_args_gcc = saved
 
 
 def pytest_collection_modifyitems(items):
-    """Modules with the longest compilations first; a module's tests stay together and in their order
-    (module fixtures are built once)."""
-    rank = {}
-    for item in items:
-        rank[item.module] = min(rank.get(item.module, 3), _compile_rank(item))
-    items.sort(key=lambda item: rank[item.module])
+    """Modules by their measured time, longest first (xdist runs them in this order: pytest.ini has
+    --no-loadscope-reorder); a module's tests stay together and in their order (module fixtures are built once)."""
+    def seconds(item):
+        return MODULE_SECONDS.get(item.path.name, 0)
+    items.sort(key=lambda item: -seconds(item))

@@ -112,8 +112,9 @@ def test_failed_build_names_the_folder_and_the_compiler_output(tmp_path):
 SCRIPT = '''
 import sys, time
 import numpy as np
-from brian2 import ms
+from brian2 import ms, prefs
 from gle_brian import GLENetwork, Layer
+prefs.codegen.cpp.extra_compile_args_gcc = sys.argv[3].split()     # the suite's compile flags
 net = GLENetwork(1, [Layer(3000, 'tanh', tau_m=1*ms), Layer(3, tau_m=1*ms)],
                  dt=0.01*ms, device='cpp_standalone', directory=sys.argv[1])
 x = np.zeros((int(sys.argv[2]), 1))
@@ -131,8 +132,9 @@ except BaseException as error:   # Brian2's excepthook prints no traceback for a
 
 def interrupt(directory, steps, ready):
     """Run SCRIPT in its own process group and press Ctrl-C (SIGINT to the group) once ``ready(process)``."""
-    process = subprocess.Popen([sys.executable, '-c', SCRIPT, str(directory), str(steps)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True,
+    flags = ' '.join(prefs.codegen.cpp.extra_compile_args_gcc)
+    process = subprocess.Popen([sys.executable, '-c', SCRIPT, str(directory), str(steps), flags],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         ready(process)

@@ -8,13 +8,17 @@ alignment on numpy, cython and cpp_standalone, without the middle layer. Both ar
 projections (the default) and, on numpy and cpp_standalone, with Brian2 Synapses: the two paths equal the
 mirror, so they equal each other. Cython compiles each code object on its own (minutes per network, cold),
 so it builds only the dense CE network, which has every kind of code object but the MSE error (a middle
-layer has the same kinds as the first). Each network goes through
+layer has the same kinds as the first). The C++ MSE network with dense projections is compiled with the
+flags users get (-O3, fast math), the others without optimisation (conftest). Each network goes through
 the mirror's runs (learning on, off, on, no target; the state carries over) and is compared after every
 run; the last test drives it to NaN and compares the watch's report with the mirror. Brian2 holds one
 standalone network per process: the tests are grouped by network (pytest orders them so).
 
 See docs/model.rst, sections 'The discrete step' and 'Plasticity'.
 """
+import contextlib
+import os
+
 import numpy as np
 import pytest
 from brian2 import ms, second
@@ -23,6 +27,7 @@ from gle_brian import GLEConfigError, GLENetwork, GLENumericalError, ReferenceNe
 from gle_brian.optimisers import Adam, Learning
 from gle_brian.recording import record
 from gle_brian.reference import VARIABLES
+from conftest import library_compile_flags
 from mirror import assert_equals_mirror
 
 STEPS = 150
@@ -32,12 +37,14 @@ LOSSES = {'mse': dict(batch=1, beta=0.1), 'ce': dict(batch=3, beta=0.5)}
 FEEDBACK = {'mse': 'symmetric', 'ce': 'random'}
 RECORDED = {0: [3, 1], -1: None}                  # chosen neurons of the first layer, all of the output
 RECORDED_VARIABLES = [*VARIABLES, 'w']
+OPTIMISED = ('cpp_standalone', 'mse', 'dense')     # built with the library's compile flags
 
 
 class Parity:
     """One target's network and its mirror after the runs, with what was compared along the way."""
 
     def __init__(self, device, loss, projection, layers, directory):
+        self.key = (device, loss, projection)
         rng = np.random.default_rng(5)
         sizes = [3] + [layer.size for layer in layers]
         weights = [rng.uniform(-1, 1, (n, m)) for m, n in zip(sizes[:-1], sizes[1:])]
@@ -83,7 +90,9 @@ def parity(request, mixed_layers, tmp_path_factory):
     """The network of one (device, loss, projection) after the runs; built once, used by the tests that follow."""
     device, loss, projection = request.param
     layers = mixed_layers if loss == 'mse' else [mixed_layers[0], mixed_layers[-1]]
-    return Parity(device, loss, projection, layers, str(tmp_path_factory.mktemp(f'{device}_{loss}_{projection}')))
+    directory = str(tmp_path_factory.mktemp(f'{device}_{loss}_{projection}'))
+    with library_compile_flags() if request.param == OPTIMISED else contextlib.nullcontext():
+        return Parity(device, loss, projection, layers, directory)
 
 
 @pytest.mark.parametrize('parity', NETWORKS, indirect=True)
@@ -93,6 +102,10 @@ def test_equals_mirror(parity):
     assert all(np.abs(w - w0).max() > 1e-3 for w, w0 in zip(parity.net.weights, parity.initial_weights))
     assert np.abs(parity.expected['I_apical'][-1]).max() == 0         # the last run has no target: no error
     assert np.abs(parity.expected['r'][-1]).max() > 0.1
+    if parity.key[0] == 'cpp_standalone':
+        makefile = open(os.path.join(parity.net.project.directory, 'makefile')).read().splitlines()
+        flags = next(line for line in makefile if line.startswith('OPTIMISATIONS ='))
+        assert ('-O3' if parity.key == OPTIMISED else '-O0') in flags.split(), flags
 
 
 @pytest.mark.parametrize('parity', MSE, indirect=True)

@@ -1,0 +1,417 @@
+"""Sweeps over seeds and parameters on Dask: every task a model run in its own process and folder.
+
+A sweep runs a *task function* once for every combination of a grid of keyword values. A task function is
+called as ``task(out=FOLDER, **params)``: it runs a model with ``params``, writes what it likes into
+``FOLDER``, resumes from what it left there when it was stopped before (its checkpoint), and returns its
+results as rows: a dict, or a list of dicts (e.g. one per epoch). The ready models in ``models/`` that can be
+swept by name have one, called ``task`` (:func:`sweepable_models`); any other function works too.
+
+Dask's distributed scheduler places the tasks: by default on a ``LocalCluster`` of one worker process per core
+of this machine, or on the cluster whose scheduler address is given (``tcp://host:8786``; a cluster started
+with ``dask scheduler`` and ``dask worker tcp://host:8786``, or by dask-jobqueue on SLURM/PBS). The workers of
+a cluster must see the output folder (a shared file system) and have gle-brian installed. Each task runs in a
+new Python process started by its worker (Brian2 holds one standalone project per process), in
+``OUT/tasks/<name>`` (``<name>`` is ``seed=1,lr=0.001``):
+
+- ``task.pkl`` (the function and its parameters, pickled), ``params.json``, ``log.txt`` (the task's output);
+- ``rows.json``: its results, written atomically once it has finished.
+
+A task that has its ``rows.json`` is skipped when the sweep runs again, so a stopped sweep continues where
+it was; an unfinished task starts again and resumes from its own checkpoint. A task that fails is reported
+with its error and the others go on. A worker that dies (killed, out of memory) takes its task's process
+(and the compiled program it runs) with it, and the scheduler gives the task to another worker.
+
+Results: ``OUT/results.csv`` (and ``results.parquet`` where pyarrow is installed) holds every row of every
+finished task with the task's parameters as columns; ``OUT/summary.csv`` the mean and std over seeds; with a
+per-epoch metric, ``OUT/<metric>.png`` shows it as mean +- std over seeds (:func:`gle_brian.plotting.plot_band`),
+next to a reference band when the model has one.
+
+Example::
+
+    >>> from gle_brian.sweep import sweep
+    >>> result = sweep('mnist1d_e2e', {'seed': range(1, 11), 'epochs': [150]}, out='results/sweep',
+    ...                workers=2)                                                      # doctest: +SKIP
+    >>> result.table.groupby('epoch').test_accuracy.mean()                             # doctest: +SKIP
+
+The same from the command line (``gle-brian sweep --help``)::
+
+    gle-brian sweep mnist1d_e2e --grid seed=1:10 epochs=150 --workers 2 --out results/sweep
+"""
+import glob
+import importlib
+import importlib.util
+import inspect
+import itertools
+import json
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from .errors import GLEConfigError
+from .results import atomic_path, save_figure, write_json
+
+__all__ = ['sweep', 'parse_grid', 'combinations', 'task_name', 'task_function', 'sweepable_models', 'collect',
+           'summarise', 'SweepResult', 'SweepTaskError']
+
+ROWS = 'rows.json'
+CONNECT_TIMEOUT = '20s'          # waiting for the scheduler given by its address
+
+
+class SweepTaskError(RuntimeError):
+    """A task's process ended with an error (the message ends with the tail of its log)."""
+
+
+@dataclass
+class SweepResult:
+    """What :func:`sweep` returns."""
+    table: object                    #: pandas.DataFrame: every row of every finished task, parameters as columns
+    summary: object                  #: pandas.DataFrame: mean and std over seeds
+    failed: dict = field(default_factory=dict)   #: task name -> error text
+    out: str = ''                    #: the sweep's folder
+
+
+def parse_grid(items):
+    """The grid of the command line: ``['seed=1:10', 'lr=1e-3,5e-4']`` -> ``{'seed': [1, ..., 10], 'lr': [...]}``.
+
+    ``a:b`` are the integers from a to b, both included (``a:b:step`` with a step); commas separate values.
+    A value is read as an int, a float, ``true``/``false``, or else kept as text.
+
+        >>> parse_grid(['seed=1:3', 'lr=1e-3,5e-4', 'device=numpy'])
+        {'seed': [1, 2, 3], 'lr': [0.001, 0.0005], 'device': ['numpy']}
+    """
+    grid = {}
+    for item in items:
+        name, equals, text = item.partition('=')
+        name = name.strip()
+        if not equals or not name.isidentifier():
+            raise GLEConfigError(f'grid entry {item!r}: write NAME=VALUES, e.g. seed=1:10 or lr=1e-3,5e-4.')
+        if name in grid:
+            raise GLEConfigError(f'grid entry {item!r}: {name} is given twice; list all its values in one entry '
+                                 f'({name}=a,b,c).')
+        if ':' in text:
+            try:
+                bounds = [int(part) for part in text.split(':')]
+            except ValueError:
+                bounds = []
+            if len(bounds) not in (2, 3) or (len(bounds) == 3 and bounds[2] < 1):
+                raise GLEConfigError(f'grid entry {item!r}: a range is FIRST:LAST or FIRST:LAST:STEP, with integers '
+                                     'and a step of at least 1 (e.g. seed=1:10).')
+            values = list(range(bounds[0], bounds[1] + 1, bounds[2] if len(bounds) == 3 else 1))
+        else:
+            values = [_value(part.strip()) for part in text.split(',') if part.strip()]
+        if not values:
+            raise GLEConfigError(f'grid entry {item!r}: {name} has no values (an empty range or list); give at '
+                                 f'least one, e.g. {name}=1:10 or {name}=a,b.')
+        grid[name] = values
+    return grid
+
+
+def _value(text):
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {'true': True, 'false': False}.get(text.lower(), text)
+
+
+def combinations(grid):
+    """The parameters of the tasks: every combination of the grid's values, in the grid's order.
+
+        >>> combinations({'seed': [1, 2], 'lr': [0.1]})
+        [{'seed': 1, 'lr': 0.1}, {'seed': 2, 'lr': 0.1}]
+    """
+    if not isinstance(grid, dict):
+        raise GLEConfigError(f'grid must be a dict of parameter name -> values, not {type(grid).__name__}.')
+    lists = {}
+    for name, values in grid.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise GLEConfigError(f'grid parameter {name!r} is not a keyword name.')
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, '__iter__'):
+            raise GLEConfigError(f'grid[{name!r}] must be a list (or range) of values, not {values!r}; '
+                                 f'write [{values!r}] for one value.')
+        lists[name] = list(values)
+        if not lists[name]:
+            raise GLEConfigError(f'grid[{name!r}] has no values; give at least one.')
+    return [dict(zip(lists, values)) for values in itertools.product(*lists.values())]
+
+
+def task_name(params):
+    """The folder name of a task: ``seed=1,lr=0.001`` (``default`` without parameters)."""
+    text = ','.join(f'{name}={value!r}' if isinstance(value, float) else f'{name}={value}'
+                    for name, value in params.items())
+    return text.replace(os.sep, '_') or 'default'
+
+
+def sweepable_models():
+    """Names of the ready models that have a ``task`` function."""
+    from .cli import available_models
+    return [name for name in available_models() if hasattr(_model_module(name), 'task')]
+
+
+def _model_module(name):
+    from .cli import models_folder
+    root = os.path.dirname(models_folder())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module(f'models.{name}')
+
+
+def task_function(model):
+    """The task function of ``model``: a callable itself, or the name of a ready model (``models/<name>.py``)."""
+    if callable(model):
+        return model
+    from .cli import available_models
+    if not isinstance(model, str) or model not in available_models() or not hasattr(_model_module(model), 'task'):
+        raise GLEConfigError(f'model {model!r} cannot be swept: give one of {sweepable_models()} or a function '
+                             'task(out, **params) that returns rows.')
+    return _model_module(model).task
+
+
+def _check_parameters(function, grid):
+    """Every grid name is a keyword of ``function`` (unless it takes ``**kwargs``); ``out`` is set by the sweep."""
+    parameters = inspect.signature(function).parameters
+    if 'out' not in parameters and not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        raise GLEConfigError(f'the task function {function.__name__} has no parameter out: a task function is '
+                             'task(out, **params), out being the folder of the task.')
+    if 'out' in grid:
+        raise GLEConfigError("grid parameter 'out' is set by the sweep (each task's folder); remove it.")
+    if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return
+    known = [name for name, p in parameters.items() if name != 'out' and p.kind != p.VAR_POSITIONAL]
+    unknown = [name for name in grid if name not in known]
+    if unknown:
+        raise GLEConfigError(f'grid parameter(s) {unknown} are not parameters of {function.__name__}; it takes '
+                             f'{known}.')
+
+
+def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=None):
+    """Run ``model`` for every combination of ``grid`` (skipping finished tasks); returns a :class:`SweepResult`.
+
+    Parameters
+    ----------
+    model : str or callable
+        A ready model's name (see :func:`sweepable_models`) or a task function ``task(out, **params)``.
+    grid : dict
+        Parameter name -> values (a list or range), e.g. ``{'seed': range(1, 11), 'lr': [1e-3, 5e-4]}``.
+    out : str
+        Folder of the sweep: ``tasks/<name>/`` per task, the tables and the figure.
+    workers : int or None
+        Worker processes of the local cluster (default: one per core). Ignored with ``scheduler``.
+    scheduler : str or None
+        Address of a running Dask scheduler (``tcp://host:8786``) to run the tasks on its workers.
+    progress : bool
+        A progress bar over the tasks.
+    metric : str or None
+        The per-epoch metric of the band figure (default: the model's ``SWEEP_METRIC``, if any).
+    """
+    function = task_function(model)
+    tasks = combinations(grid)
+    _check_parameters(function, grid)
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise GLEConfigError(f'workers={workers!r}: give a number of worker processes >= 1 (or None: one per core).')
+    module = _model_module(model) if isinstance(model, str) else None
+    metric = metric or getattr(module, 'SWEEP_METRIC', None)
+    os.makedirs(os.path.join(out, 'tasks'), exist_ok=True)
+    write_json(os.path.join(out, 'sweep.json'), {'model': model if isinstance(model, str) else _qualified(function),
+                                                  'grid': {name: list(values) for name, values in grid.items()}})
+    folders = {task_name(params): (params, os.path.join(os.path.abspath(out), 'tasks', task_name(params)))
+               for params in tasks}
+    pending = {name: task for name, task in folders.items() if not os.path.exists(os.path.join(task[1], ROWS))}
+    failed = {}
+    if pending:
+        failed = _run(function, pending, len(folders), workers, scheduler, progress)
+    table = collect(out)
+    summary = summarise(table)
+    if len(table):
+        _write_tables(out, table, summary)
+        if metric is not None and 'epoch' in table and metric in table:
+            from .plotting import plot_band
+            figure = plot_band(table, metric, reference=getattr(module, 'REFERENCE_CURVE', None),
+                               reference_scale=getattr(module, 'REFERENCE_SCALE', 1.0), title=str(model))
+            save_figure(figure,
+                        os.path.join(out, f'{metric}.png'))
+    return SweepResult(table, summary, failed, out)
+
+
+def _qualified(function):
+    return f'{getattr(function, "__module__", "?")}.{getattr(function, "__qualname__", function)}'
+
+
+def _run(function, pending, total, workers, scheduler, progress):
+    """Submit the pending tasks, wait for them with a progress bar; returns the failed ones' errors."""
+    import cloudpickle
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    path = [entry for entry in sys.path if entry]
+    failed = {}
+    with _client(workers, scheduler) as client:
+        futures = {}
+        for name, (params, folder) in pending.items():
+            payload = cloudpickle.dumps((function, params))
+            future = client.submit(_run_task, payload, params, folder, path, pure=False,
+                                   key=f'gle-task-{name}-{uuid.uuid4().hex[:8]}')
+            futures[future] = name
+        bar = tqdm(total=total, initial=total - len(pending), desc='tasks', unit='task', disable=not progress)
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                future.result()
+            except Exception as error:          # reported, and the other tasks go on
+                failed[name] = f'{type(error).__name__}: {error}'
+                tqdm.write(f'task {name} failed: {failed[name]}')
+            bar.update()
+        bar.close()
+    return failed
+
+
+@contextmanager
+def _client(workers, scheduler):
+    from distributed import Client, LocalCluster
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except OSError as error:
+            raise GLEConfigError(f'no Dask scheduler answered at {scheduler!r} ({error}); start one (dask scheduler) '
+                                 'or leave out the address to run on this machine.') from None
+        with client:
+            yield client
+        return
+    cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def _run_task(payload, params, folder, path):
+    """On a worker: run one task in a new process (unless it finished before) and return its rows."""
+    rows = os.path.join(folder, ROWS)
+    if not os.path.exists(rows):
+        os.makedirs(folder, exist_ok=True)
+        with atomic_path(os.path.join(folder, 'task.pkl')) as temporary, open(temporary, 'wb') as f:
+            f.write(payload)
+        write_json(os.path.join(folder, 'params.json'), params)
+        log = os.path.join(folder, 'log.txt')
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), MPLBACKEND='Agg')
+        with open(log, 'a') as output:
+            output.write(f'--- started {time.strftime("%Y-%m-%d %H:%M:%S")} on pid {os.getpid()}\n')
+            output.flush()
+            process = subprocess.Popen([sys.executable, '-m', 'gle_brian.sweep', folder], cwd=folder, env=env,
+                                       stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True)
+            try:
+                code = process.wait()
+            finally:
+                if process.poll() is None:          # cancelled while it ran: end it and what it started
+                    os.killpg(process.pid, signal.SIGKILL)
+        if code:
+            with open(log) as f:
+                tail = f.read()[-2000:]
+            raise SweepTaskError(f'the task in {folder} ended with exit status {code}; its log ({log}) ends with:\n'
+                                 f'{tail}')
+    with open(rows) as f:
+        return json.load(f)
+
+
+def _task_process(folder):
+    """The task's own process: run the function in ``folder`` and write its rows."""
+    parent = os.getppid()
+
+    def end_with_parent():          # the worker died: end this process and what it started (make, a program)
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=end_with_parent, daemon=True).start()
+    with open(os.path.join(folder, 'task.pkl'), 'rb') as f:
+        function, params = pickle.load(f)
+    rows = function(out=folder, **params)
+    rows = [rows] if isinstance(rows, dict) else list(rows)
+    if not all(isinstance(row, dict) for row in rows):
+        raise GLEConfigError(f'the task function {function.__name__} returned {type(rows).__name__}; a task returns '
+                             'a dict or a list of dicts (rows of results).')
+    write_json(os.path.join(folder, ROWS), [_plain(row) for row in rows])
+
+
+def _plain(row):
+    """A row with JSON values: numpy scalars as numbers, lists and arrays as lists."""
+    plain = {}
+    for key, value in row.items():
+        if hasattr(value, 'tolist'):
+            value = value.tolist()
+        plain[str(key)] = value
+    return plain
+
+
+def collect(out):
+    """All rows of the finished tasks in ``out/tasks`` as one table (pandas.DataFrame), parameters first.
+
+    A list value becomes one column per element (``w`` -> ``w_0``, ``w_1``); a task's parameters come first
+    and win over a result of the same name.
+    """
+    import pandas
+    records, parameters = [], []
+    for rows in sorted(glob.glob(os.path.join(glob.escape(out), 'tasks', '*', ROWS))):
+        folder = os.path.dirname(rows)
+        with open(os.path.join(folder, 'params.json')) as f:
+            params = json.load(f)
+        parameters += [name for name in params if name not in parameters]
+        with open(rows) as f:
+            for row in json.load(f):
+                record = {'task': os.path.basename(folder), **params}
+                for key, value in row.items():
+                    if key in params:
+                        continue
+                    if isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value):
+                        record.update({f'{key}_{i}': v for i, v in enumerate(value)})
+                    elif not isinstance(value, (list, dict)):
+                        record[key] = value
+                records.append(record)
+    table = pandas.DataFrame.from_records(records)
+    table.attrs['parameters'] = parameters
+    return table
+
+
+def summarise(table, over='seed'):
+    """Mean and std (and count) of every numeric result over ``over`` (seeds), for each combination of the other
+    parameters (and each epoch): columns ``<result>_mean``, ``<result>_std``, ``n``."""
+    import pandas
+    parameters = table.attrs.get('parameters', [])
+    keys = [name for name in parameters if name != over] + (['epoch'] if 'epoch' in table else [])
+    results = [name for name in table.columns if name not in (*parameters, 'task', 'epoch')
+               and pandas.api.types.is_numeric_dtype(table[name]) and not pandas.api.types.is_bool_dtype(table[name])]
+    if not len(table) or not results:
+        return pandas.DataFrame()
+    grouped = table.groupby(keys, sort=True, dropna=False) if keys else table.assign(_all=0).groupby('_all')
+    summary = grouped[results].agg(['mean', 'std'])
+    summary.columns = [f'{name}_{statistic}' for name, statistic in summary.columns]
+    summary['n'] = grouped.size()
+    return summary.reset_index(drop=not keys)
+
+
+def _write_tables(out, table, summary):
+    for name, frame in (('results', table), ('summary', summary)):
+        with atomic_path(os.path.join(out, f'{name}.csv')) as temporary:
+            frame.to_csv(temporary, index=False)
+    if importlib.util.find_spec('pyarrow') is not None:
+        with atomic_path(os.path.join(out, 'results.parquet')) as temporary:
+            table.to_parquet(temporary, index=False)
+
+
+def _main(argv=None):
+    """``python -m gle_brian.sweep FOLDER``: the process of one task (started by its worker)."""
+    argv = sys.argv[1:] if argv is None else argv
+    _task_process(argv[0])
+
+
+if __name__ == '__main__':
+    _main()

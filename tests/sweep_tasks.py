@@ -1,0 +1,25 @@
+"""Task functions of the sweep tests (imported by the tasks' own processes): the toy network of
+test_training, trained on numpy with a checkpoint after every epoch."""
+import os
+import time
+
+from gle_brian.training import train
+from test_training import toy_data, toy_net
+
+
+def toy(out, seed, lr=0.05, epochs=3, pause=0.0):
+    """``epochs`` epochs of the toy network (shuffling ``seed``, learning rate ``lr``), resumed from
+    ``out/checkpoint.npz``; waits ``pause`` seconds after each epoch (time to kill its worker)."""
+    net = toy_net('numpy')
+    net.set_learning_rate(lr)
+    history = train(net, toy_data(6, seed), toy_data(3, 100 + seed), epochs, seed=seed, progress=False,
+                    checkpoint=os.path.join(out, 'checkpoint.npz'), resume=True,
+                    on_epoch=lambda history, test: time.sleep(pause))
+    return [{key: value for key, value in row.items() if 'seconds' not in key} for row in history]
+
+
+def failing(out, seed):
+    """A task that fails for seed 2."""
+    if seed == 2:
+        raise ValueError('seed 2 does not work')
+    return {'value': seed * 10}

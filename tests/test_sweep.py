@@ -1,0 +1,152 @@
+"""Sweeps on Dask (gle_brian.sweep): grids and their errors, a 4-task sweep on a local cluster of 2 processes,
+a rerun that skips finished tasks, a killed worker, a scheduler given by its address (separate scheduler
+and worker processes), failing tasks, and the command line."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pandas
+import pytest
+
+from gle_brian import cli
+from gle_brian import sweep as gle_sweep
+from gle_brian.errors import GLEConfigError
+from gle_brian.sweep import combinations, parse_grid, sweep, task_name
+from sweep_tasks import failing, toy
+
+GRID = {'seed': [1, 2], 'lr': [0.05, 0.02]}
+
+
+def worker_pid(folder):
+    """The process id of the worker that started the task in ``folder`` (the first line of its log)."""
+    return int(open(os.path.join(folder, 'log.txt')).read().split('on pid ')[1].split()[0])
+
+
+def test_grids_and_their_errors(tmp_path):
+    assert parse_grid(['seed=1:3', 'lr=1e-3,5e-4', 'device=numpy', 'learn=true', 'step=0:10:5']) == {
+        'seed': [1, 2, 3], 'lr': [0.001, 0.0005], 'device': ['numpy'], 'learn': [True], 'step': [0, 5, 10]}
+    assert combinations(GRID)[1] == {'seed': 1, 'lr': 0.02} and len(combinations(GRID)) == 4
+    assert task_name({'seed': 1, 'lr': 0.001}) == 'seed=1,lr=0.001'
+    for items, message in ((['seed'], 'write NAME=VALUES'), (['seed='], 'seed has no values'),
+                           (['seed=3:1'], 'seed has no values'), (['seed=1:x'], 'a range is FIRST:LAST'),
+                           (['seed=1', 'seed=2'], 'seed is given twice')):
+        with pytest.raises(GLEConfigError, match=message):
+            parse_grid(items)
+    out = tmp_path / 'sweep'
+    for grid, message in (({'seed': []}, r"grid\['seed'\] has no values"), ({'seed': 3}, 'must be a list'),
+                          ({'seed': [1], 'colour': ['red']}, r"\['colour'\] are not parameters of toy"),
+                          ({'seed': [1], 'out': ['x']}, "'out' is set by the sweep")):
+        with pytest.raises(GLEConfigError, match=message):
+            sweep(toy, grid, str(out))
+    with pytest.raises(GLEConfigError, match="model 'nonexistent' cannot be swept: give one of .*'lagline'"):
+        sweep('nonexistent', {'seed': [1]}, str(out))
+    assert not out.exists()                       # nothing started
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(['sweep', 'lagline', '--grid', 'seed=5:1', '--out', str(out)])
+    assert exit_.value.code == 2 and not out.exists()
+
+
+@pytest.fixture(scope='module')
+def local(tmp_path_factory):
+    """The 4-task sweep on a local cluster of 2 worker processes."""
+    out = tmp_path_factory.mktemp('local')
+    return sweep(toy, GRID, str(out), workers=2, progress=False, metric='test_accuracy')
+
+
+def test_local_cluster_runs_every_task_in_its_own_process(local):
+    table, out = local.table, local.out
+    assert not local.failed and sorted(table.task.unique()) == sorted(task_name(p) for p in combinations(GRID))
+    assert list(table.columns[:4]) == ['task', 'seed', 'lr', 'epoch'] and len(table) == 4 * 4   # epochs 0..3
+    pids = {worker_pid(os.path.join(out, 'tasks', name)) for name in table.task.unique()}
+    assert len(pids) == 2                         # two workers shared the four tasks
+    # each task equals the same function called here (train() is deterministic per seed)
+    params = {'seed': 2, 'lr': 0.02}
+    expected = pandas.DataFrame(toy(str(out) + '_direct', **params))
+    got = table[table.task == task_name(params)].drop(columns=['task', 'seed', 'lr']).reset_index(drop=True)
+    pandas.testing.assert_frame_equal(got[expected.columns], expected, check_exact=True)
+    summary = local.summary
+    assert list(summary.columns[:2]) == ['lr', 'epoch'] and (summary.n == 2).all()
+    row = summary[(summary.lr == 0.05) & (summary.epoch == 3)].iloc[0]
+    assert row.test_accuracy_mean == table[(table.lr == 0.05) & (table.epoch == 3)].test_accuracy.mean()
+    for name in ('results.csv', 'summary.csv', 'test_accuracy.png', 'sweep.json'):
+        assert os.path.getsize(os.path.join(out, name)) > 100, name
+    pandas.testing.assert_frame_equal(pandas.read_csv(os.path.join(out, 'results.csv')), table, check_dtype=False)
+
+
+def test_rerun_skips_finished_tasks(local):
+    logs = {name: os.path.getmtime(os.path.join(local.out, 'tasks', name, 'log.txt')) for name in local.table.task}
+    again = sweep(toy, GRID, local.out, workers=2, progress=False)
+    assert logs == {name: os.path.getmtime(os.path.join(local.out, 'tasks', name, 'log.txt')) for name in logs}
+    pandas.testing.assert_frame_equal(again.table, local.table)
+
+
+@pytest.fixture
+def scheduler(tmp_path):
+    """A Dask scheduler and 2 worker processes (with nannies), each its own process as on a cluster."""
+    file = tmp_path / 'scheduler.json'
+    common = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    processes = [subprocess.Popen([sys.executable, '-m', 'distributed.cli.dask_scheduler', '--scheduler-file',
+                                   str(file), '--port', '0', '--no-dashboard'], **common)]
+    try:
+        deadline = time.time() + 60
+        while not file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        processes.append(subprocess.Popen([sys.executable, '-m', 'distributed.cli.dask_worker', '--scheduler-file',
+                                           str(file), '--nworkers', '2', '--nthreads', '1', '--no-dashboard'],
+                                          **common))
+        yield json.load(open(file))['address']
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_killed_worker_on_a_scheduler_given_by_address(local, scheduler, tmp_path):
+    """A worker killed in the middle of a task: the task runs again elsewhere, resumes from its checkpoint,
+    and the sweep ends with the numbers of the uninterrupted one."""
+    out = tmp_path / 'killed'
+    results = []
+    grid = {'seed': [1, 2], 'lr': [0.05], 'pause': [0.5]}
+    thread = threading.Thread(target=lambda: results.append(
+        sweep(toy, grid, str(out), scheduler=scheduler, progress=False)))
+    thread.start()
+    killed = None
+    deadline = time.time() + 120
+    while killed is None and time.time() < deadline:
+        for folder in sorted(out.glob('tasks/*')):
+            if (folder / 'checkpoint.npz').exists() and not (folder / 'rows.json').exists():
+                os.kill(worker_pid(folder), signal.SIGKILL)
+                killed = folder
+                break
+        time.sleep(0.1)
+    thread.join(timeout=300)
+    assert killed is not None and results, 'no task was caught between two epochs'
+    result = results[0]
+    assert not result.failed
+    assert (killed / 'log.txt').read_text().count('--- started') == 2       # started again after the kill
+    expected = local.table[local.table.lr == 0.05].drop(columns='task').reset_index(drop=True)
+    got = result.table.drop(columns=['task', 'pause'])
+    pandas.testing.assert_frame_equal(got, expected)
+
+    # a task that fails is reported with its error; the others finish
+    failed = sweep(failing, {'seed': [1, 2]}, str(tmp_path / 'failing'), scheduler=scheduler, progress=False)
+    assert list(failed.failed) == ['seed=2'] and 'ValueError: seed 2 does not work' in failed.failed['seed=2']
+    assert list(failed.table.value) == [10]
+
+    # the command line, with a ready model (LagLine, 25 ms of training on numpy)
+    code = cli.main(['sweep', 'lagline', '--grid', 'seed=3', 'train=25', 'init=0', 'device=numpy',
+                     '--scheduler', scheduler, '--out', str(tmp_path / 'lagline')])
+    table = pandas.read_csv(tmp_path / 'lagline' / 'results.csv')
+    assert code == 0 and list(table.seed) == [3] and table.variant[0] == 'gle' and table.train_ms[0] == 25
+    assert np.isfinite(table.loss_end).all() and table.w_0[0] != table.w_start_0[0]     # it learned
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(gle_sweep, 'CONNECT_TIMEOUT', '1s')
+    with pytest.raises(GLEConfigError, match="no Dask scheduler answered at 'tcp://127.0.0.1:1'"):
+        sweep(toy, {'seed': [1]}, str(tmp_path), scheduler='tcp://127.0.0.1:1')
