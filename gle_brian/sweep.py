@@ -129,6 +129,12 @@ def combinations(grid):
         >>> combinations({'seed': [1, 2], 'lr': [0.1]})
         [{'seed': 1, 'lr': 0.1}, {'seed': 2, 'lr': 0.1}]
     """
+    lists = _lists(grid)
+    return [dict(zip(lists, values)) for values in itertools.product(*lists.values())]
+
+
+def _lists(grid):
+    """The grid checked, as lists of plain Python values (numpy scalars converted)."""
     if not isinstance(grid, dict):
         raise GLEConfigError(f'grid must be a dict of parameter name -> values, not {type(grid).__name__}.')
     lists = {}
@@ -138,10 +144,10 @@ def combinations(grid):
         if isinstance(values, (str, bytes, dict)) or not hasattr(values, '__iter__'):
             raise GLEConfigError(f'grid[{name!r}] must be a list (or range) of values, not {values!r}; '
                                  f'write [{values!r}] for one value.')
-        lists[name] = list(values)
+        lists[name] = [value.item() if hasattr(value, 'item') else value for value in values]
         if not lists[name]:
             raise GLEConfigError(f'grid[{name!r}] has no values; give at least one.')
-    return [dict(zip(lists, values)) for values in itertools.product(*lists.values())]
+    return lists
 
 
 def task_name(params):
@@ -221,8 +227,8 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
     module = _model_module(model) if isinstance(model, str) else None
     metric = metric or getattr(module, 'SWEEP_METRIC', None)
     os.makedirs(os.path.join(out, 'tasks'), exist_ok=True)
-    write_json(os.path.join(out, 'sweep.json'), {'model': model if isinstance(model, str) else _qualified(function),
-                                                  'grid': {name: list(values) for name, values in grid.items()}})
+    name = model if isinstance(model, str) else _qualified(function)
+    write_json(os.path.join(out, 'sweep.json'), {'model': name, 'grid': _lists(grid)})
     folders = {task_name(params): (params, os.path.join(os.path.abspath(out), 'tasks', task_name(params)))
                for params in tasks}
     pending = {name: task for name, task in folders.items() if not os.path.exists(os.path.join(task[1], ROWS))}
@@ -236,9 +242,8 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
         if metric is not None and 'epoch' in table and metric in table:
             from .plotting import plot_band
             figure = plot_band(table, metric, reference=getattr(module, 'REFERENCE_CURVE', None),
-                               reference_scale=getattr(module, 'REFERENCE_SCALE', 1.0), title=str(model))
-            save_figure(figure,
-                        os.path.join(out, f'{metric}.png'))
+                               reference_scale=getattr(module, 'REFERENCE_SCALE', 1.0), title=name)
+            save_figure(figure, os.path.join(out, f'{metric}.png'))
     return SweepResult(table, summary, failed, out)
 
 
@@ -287,7 +292,7 @@ def _client(workers, scheduler):
             yield client
         return
     cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address=':0', silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
 
@@ -377,6 +382,11 @@ def collect(out):
                         record[key] = value
                 records.append(record)
     table = pandas.DataFrame.from_records(records)
+    keys = parameters + (['epoch'] if 'epoch' in table else [])
+    try:
+        table = table.sort_values(keys, kind='stable', ignore_index=True) if len(table) else table
+    except TypeError:          # values of different types in a column: keep the order of the folders
+        pass
     table.attrs['parameters'] = parameters
     return table
 
