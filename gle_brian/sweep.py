@@ -17,7 +17,8 @@ new Python process started by its worker (Brian2 holds one standalone project pe
 - ``rows.json``: its results, written atomically once it has finished.
 
 A task that has its ``rows.json`` is skipped when the sweep runs again, so a stopped sweep continues where
-it was; an unfinished task starts again and resumes from its own checkpoint. A task that fails is reported
+it was (a grid may grow between runs: the tables hold every finished task of the folder; a folder belongs to
+one model); an unfinished task starts again and resumes from its own checkpoint. A task that fails is reported
 with its error and the others go on. A worker that dies (killed, out of memory) takes its task's process
 (and the compiled program it runs) with it, and the scheduler gives the task to another worker.
 
@@ -228,6 +229,7 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
     metric = metric or getattr(module, 'SWEEP_METRIC', None)
     os.makedirs(os.path.join(out, 'tasks'), exist_ok=True)
     name = model if isinstance(model, str) else _qualified(function)
+    _check_folder(out, name)
     write_json(os.path.join(out, 'sweep.json'), {'model': name, 'grid': _lists(grid)})
     folders = {task_name(params): (params, os.path.join(os.path.abspath(out), 'tasks', task_name(params)))
                for params in tasks}
@@ -245,6 +247,17 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
                                reference_scale=getattr(module, 'REFERENCE_SCALE', 1.0), title=name)
             save_figure(figure, os.path.join(out, f'{metric}.png'))
     return SweepResult(table, summary, failed, out)
+
+
+def _check_folder(out, name):
+    """Refuse a folder that holds a sweep of another model (its finished tasks would be taken as this one's)."""
+    path = os.path.join(out, 'sweep.json')
+    if os.path.exists(path):
+        with open(path) as f:
+            before = json.load(f).get('model')
+        if before != name:
+            raise GLEConfigError(f'{out} holds a sweep of {before}, not of {name}: its finished tasks would be taken '
+                                 'as results of this model; give another output folder.')
 
 
 def _qualified(function):

@@ -83,6 +83,9 @@ def test_rerun_skips_finished_tasks(local):
     again = sweep(toy, GRID, local.out, workers=2, progress=False)
     assert logs == {name: os.path.getmtime(os.path.join(local.out, 'tasks', name, 'log.txt')) for name in logs}
     pandas.testing.assert_frame_equal(again.table, local.table)
+    with pytest.raises(GLEConfigError, match=r'holds a sweep of sweep_tasks.toy, not of sweep_tasks.failing: .*give '
+                                             'another output folder'):
+        sweep(failing, {'seed': [1]}, local.out)
 
 
 @pytest.fixture
