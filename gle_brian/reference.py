@@ -15,7 +15,6 @@ Example::
     >>> out = ref.run(np.zeros((100, 2)), np.zeros((100, 1)))['r'][-1]   # output-layer rates
 """
 import numpy as np
-from scipy.signal import lfilter
 
 from .neurons import STATE_VARIABLES
 
@@ -182,6 +181,7 @@ def forward_rates(layers, weights, dt, x, biases=None):
         >>> layers = [Layer(3, 'tanh', tau_m=1*ms, tau_r=0.1*ms), Layer(1, tau_m=1*ms)]
         >>> output = forward_rates(layers, [np.ones((3, 2)), np.ones((1, 3))], 0.01*ms, np.ones((100, 2)))[-1]
     """
+    from scipy.signal import lfilter      # here: importing scipy.signal takes a second, every process would pay it
     dt, rate_before, rates = float(dt), np.asarray(x, dtype=float), []
     for l, layer in enumerate(layers):
         tau_m, tau_r = layer.time_constants(dt)

@@ -352,11 +352,11 @@ def _task_process(folder):
     threading.Thread(target=end_with_parent, daemon=True).start()
     with open(os.path.join(folder, 'task.pkl'), 'rb') as f:
         function, params = pickle.load(f)
-    rows = function(out=folder, **params)
-    rows = [rows] if isinstance(rows, dict) else list(rows)
-    if not all(isinstance(row, dict) for row in rows):
-        raise GLEConfigError(f'the task function {function.__name__} returned {type(rows).__name__}; a task returns '
-                             'a dict or a list of dicts (rows of results).')
+    result = function(out=folder, **params)
+    rows = [result] if isinstance(result, dict) else result
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(row, dict) for row in rows):
+        raise GLEConfigError(f'the task function {function.__name__} returned {type(result).__name__}; a task '
+                             'returns a dict or a list of dicts (rows of results).')
     write_json(os.path.join(folder, ROWS), [_plain(row) for row in rows])
 
 
