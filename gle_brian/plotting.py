@@ -305,7 +305,8 @@ def plot_microcircuit(net):
 
 def plot_band(table, metric, x='epoch', over='seed', reference=None, reference_scale=1.0, title=None):
     """A metric of a sweep as mean +- std over ``over`` (seeds) against ``x``, one band per combination of the
-    other parameters; thin lines are the single runs.
+    other parameters, over the range of ``x`` the sweep has run; thin lines are the single runs. The std is the
+    sample standard deviation (``ddof=1``, as pandas computes it).
 
     ``table`` is a sweep's table (:func:`gle_brian.sweep.collect`); ``reference`` a CSV file (or DataFrame)
     with columns ``x``, ``mean`` and ``std`` (e.g. published runs), multiplied by ``reference_scale`` to the
@@ -336,7 +337,7 @@ def plot_band(table, metric, x='epoch', over='seed', reference=None, reference_s
         ax.fill_between(statistics.index, statistics['mean'] - spread, statistics['mean'] + spread, color=color,
                         alpha=0.3, lw=0)
         ax.plot(statistics.index, statistics['mean'], color=color, lw=1.5, label=f'{label} ({runs} {over}s)')
-    ax.set(xlabel=x, ylabel=metric.replace('_', ' '), title=title)
+    ax.set(xlabel=x, ylabel=metric.replace('_', ' '), title=title, xlim=(table[x].min(), table[x].max()))
     ax.spines[['top', 'right']].set_visible(False)
     ax.legend(fontsize=7, frameon=False)
     return fig

@@ -406,7 +406,7 @@ def collect(out):
 
 def summarise(table, over='seed'):
     """Mean and std (and count) of every numeric result over ``over`` (seeds), for each combination of the other
-    parameters (and each epoch): columns ``<result>_mean``, ``<result>_std``, ``n``."""
+    parameters (and each epoch): columns ``<result>_mean``, ``<result>_std`` (sample std, ``ddof=1``), ``n``."""
     import pandas
     parameters = table.attrs.get('parameters', [])
     keys = [name for name in parameters if name != over] + (['epoch'] if 'epoch' in table else [])
