@@ -15,7 +15,8 @@ Run::
 
     python -m models.mnist1d_lagmemory --epochs 5 --device cpp_standalone --out results/mnist1d_lagmemory
 """
-import functools
+import importlib
+import inspect
 import os
 import sys
 
@@ -52,9 +53,13 @@ def build(device, batch, seed, lr=1e-3, precision='double'):
                       record_layers=[-1], precision=precision)
 
 
-@functools.wraps(mnist1d_e2e.task)
 def task(out, **params):
-    return mnist1d_e2e.task(out, model=sys.modules[__name__], **params)
+    """One task of a sweep: :func:`models.mnist1d_e2e.task` with this model (the same parameters)."""
+    return mnist1d_e2e.task(out, model=importlib.import_module(__name__), **params)
+
+
+_E2E_TASK = inspect.signature(mnist1d_e2e.task)
+task.__signature__ = _E2E_TASK.replace(parameters=[p for p in _E2E_TASK.parameters.values() if p.name != 'model'])
 
 
 def main(argv=None):

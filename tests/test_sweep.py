@@ -3,6 +3,7 @@ a rerun that skips finished tasks, a killed worker, a scheduler given by its add
 and worker processes), failing tasks, and the command line."""
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from gle_brian import cli
 from gle_brian import sweep as gle_sweep
 from gle_brian.errors import GLEConfigError
-from gle_brian.sweep import combinations, parse_grid, sweep, task_name
+from gle_brian.sweep import combinations, parse_grid, sweep, sweepable_models, task_function, task_name
 from sweep_tasks import failing, toy
 
 GRID = {'seed': [1, 2], 'lr': [0.05, 0.02]}
@@ -49,6 +50,12 @@ def test_grids_and_their_errors(tmp_path):
     with pytest.raises(SystemExit) as exit_:
         cli.main(['sweep', 'lagline', '--grid', 'seed=5:1', '--out', str(out)])
     assert exit_.value.code == 2 and not out.exists()
+    # the ready models' task functions travel to the task processes by name (pickle finds them in their module)
+    for name in sweepable_models():
+        function = task_function(name)
+        assert pickle.loads(pickle.dumps(function)) is function, name
+    with pytest.raises(GLEConfigError, match=r"\['colour'\] are not parameters of task"):
+        sweep('mnist1d_lagmemory', {'seed': [1], 'colour': ['red']}, str(out))
 
 
 @pytest.fixture(scope='module')
