@@ -1,12 +1,15 @@
 """The brian2cuda target: selecting it, and generating and compiling a CUDA project without a GPU.
 
-The compile test needs brian2cuda (``pip install -e '.[cuda]'``) and the CUDA toolkit's ``nvcc``; its compile
-takes about 3 minutes of 2 idle cores (about 16 s of CPU per generated file: nvcc parses Thrust's headers for
-each). It is part of the default run; ``pytest -m cuda`` runs it alone. Where a GPU is visible it also runs
-the network and compares it with the numpy mirror of the reference step.
+The compile test needs brian2cuda (``pip install -e '.[cuda]'``) and the CUDA toolkit's ``nvcc``. It is part
+of the default run; ``pytest -m cuda`` runs it alone. Without a GPU it compiles the generated sources as one
+translation unit, with the makefile's flags (``tests/nvcc_one_unit.py``: about 30 s, where brian2cuda's
+makefile, one file at a time, takes about 5 minutes of CPU parsing Thrust's headers for each of ~20 files).
+Where a GPU is visible it builds with brian2cuda's makefile, runs the network and compares it with the numpy
+mirror of the reference step.
 """
 import importlib.util
 import os
+import shlex
 import shutil
 import sys
 
@@ -68,11 +71,14 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
     """Generate and compile the CUDA project for compute capability 9.0; run it only where a GPU is visible."""
     gpu = devices.gpu_available()
     devices.configure_cuda(compute_capability=None if gpu else 9.0)
+    if not gpu:   # the sources as one unit (restored by cuda_prefs)
+        one_unit = os.path.join(os.path.dirname(__file__), 'nvcc_one_unit.py')
+        prefs.devices.cpp_standalone.make_cmd_unix = f'{shlex.quote(sys.executable)} {shlex.quote(one_unit)}'
+        prefs.devices.cpp_standalone.extra_make_args_unix = []
     layers = small_layers()
     weights = init_weights([2, 3, 2], seed=1)
-    # without a GPU nothing runs, so no monitors: two files fewer to compile (~16 s of CPU each)
     net = GLENetwork(2, layers, dt=DT, device='cuda_standalone', loss='mse', beta=0.1, weights=weights,
-                     record=['r', 'err'] if gpu else [], directory=str(tmp_path / 'cuda'))
+                     record=['r', 'err'], directory=str(tmp_path / 'cuda'))
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(200, 2)), rng.normal(size=(200, 2))
     if gpu:
@@ -88,3 +94,8 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
     makefile = (tmp_path / 'cuda' / 'makefile').read_text()
     assert '-std=c++17' in makefile and ('-arch=sm_' if gpu else '-arch=sm_90') in makefile
     assert os.path.isfile(net.project.binary) and os.access(net.project.binary, os.X_OK)
+    if not gpu:   # every generated source went into the unit (kernels of monitors, projections, neurons)
+        unit = (tmp_path / 'cuda' / 'one_unit.cu').read_text()
+        sources = sorted(p.name for p in (tmp_path / 'cuda' / 'code_objects').glob('*.cu'))
+        assert len(sources) >= 15 and all(f'code_objects/{name}"' in unit for name in sources)
+        assert 'summed_variable_I_apical_pre' in unit and 'record_layer_0_codeobject' in unit
