@@ -1,11 +1,12 @@
 """GPU check of the cuda_standalone target: parity with cpp_standalone, and microseconds per step.
 
 (a) parity: the network of ``bench/make_gpu_reference.py`` on cuda_standalone against the cpp_standalone
-    trajectories stored in ``bench/gpu_reference.npz``; passes when every recorded variable deviates by
-    at most 1e-12 of its largest magnitude (atomicAdd order and ``-use_fast_math`` give ~1e-15).
+    trajectories stored in ``bench/gpu_reference.npz``, with each kind of projection (``--projections``:
+    dense products and per-synapse Synapses); passes when every recorded variable deviates by at most 1e-12
+    of its largest magnitude (atomicAdd order and ``-use_fast_math`` give ~1e-15).
 (b) speed: input(N) -> N -> N -> N (tanh, tanh, linear; the network of ``bench/step_speed.py``) with an
     MSE error against a random target, so that errors flow down every step, for N = 1000, 3000, 10000:
-    microseconds per simulated step from Brian2's timer of the simulation loop, on the second run of the
+    microseconds per simulated step, with each kind of projection, from Brian2's timer of the simulation loop, on the second run of the
     compiled binary (N <= 3000; the first run is reported too) or on the first (N = 10000). Kernels are
     loaded before the loop starts (``CUDA_MODULE_LOADING=EAGER``).
 (c) speed of the MNIST-1D end-to-end model (``models/mnist1d_e2e.py``: 6 x 53 GLE units, CE, Adam every step)
@@ -69,7 +70,8 @@ def check_parity(args, directory):
     biases = [reference[f'biases_{l}'] for l in range(3)]
     start = time.perf_counter()
     try:
-        traces = run_parity('cuda_standalone', weights, biases, reference['x'], reference['y'], directory)
+        traces = run_parity('cuda_standalone', weights, biases, reference['x'], reference['y'], directory,
+                            projection=args.projection)
     except (RuntimeError, OSError):
         if args.dry_run and dry_run_done(directory):
             emit(args.result, generated=True, seconds=time.perf_counter() - start)
@@ -78,7 +80,7 @@ def check_parity(args, directory):
     deviations = {key: float(np.abs(values - reference[key]).max() / max(np.abs(reference[key]).max(), 1e-300))
                   for key, values in traces.items()}
     worst = max(deviations, key=deviations.get)
-    emit(args.result, passed=deviations[worst] <= TOLERANCE, tolerance=TOLERANCE,
+    emit(args.result, projection=args.projection, passed=deviations[worst] <= TOLERANCE, tolerance=TOLERANCE,
          max_relative_deviation=deviations[worst], worst_trace=worst, relative_deviations=deviations,
          seconds=time.perf_counter() - start)
 
@@ -94,17 +96,18 @@ def speed_network(args, directory):
         x = rng.normal(size=(steps, batch, 1))
         y = np.zeros((steps, batch, 10))
         y[:, np.arange(batch), rng.integers(0, 10, batch)] = 1.0
-        net = mnist1d_e2e.build('cuda_standalone', batch, seed=12, directory=directory)
+        net = mnist1d_e2e.build('cuda_standalone', batch, seed=12, directory=directory, projection=args.projection)
         synapses = batch * sum(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-        return net, x, y, dict(model='mnist1d_e2e', batch=batch, steps=steps, synapses=synapses)
+        return net, x, y, dict(model='mnist1d_e2e', batch=batch, steps=steps, synapses=synapses,
+                               projection=args.projection)
     n, steps = args.n, STEPS.get(args.n, 200)
     layers = [Layer(n, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(n, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms),
               Layer(n, 'linear', tau_m=1 * ms)]
     rng = np.random.default_rng(n)
     x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
     net = GLENetwork(n, layers, dt=0.01 * ms, device='cuda_standalone', loss='mse', beta=0.1, seed=0,
-                     directory=directory)
-    return net, x, y, dict(N=n, steps=steps, synapses=3 * n * n)
+                     directory=directory, projection=args.projection)
+    return net, x, y, dict(N=n, steps=steps, synapses=3 * n * n, projection=args.projection)
 
 
 def measure_speed(args, directory):
@@ -166,6 +169,8 @@ def main(argv=None):
     parser.add_argument('--sizes', type=int, nargs='+', default=list(SIZES), help='N of the speed runs')
     parser.add_argument('--mnist-batches', type=int, nargs='*', default=list(MNIST_BATCHES),
                         help='batch sizes of the MNIST-1D speed runs (none: skip them)')
+    parser.add_argument('--projections', nargs='+', choices=['dense', 'synapses'], default=['dense', 'synapses'],
+                        help='kinds of projection checked and timed (default: both)')
     parser.add_argument('--no-parity', action='store_true', help='skip the parity check')
     parser.add_argument('--budget', type=float, default=540, help='seconds for all parts (default: %(default)s)')
     parser.add_argument('--out', default=os.environ.get('OUT') or os.path.join('output', 'gpu_check'))
@@ -175,6 +180,7 @@ def main(argv=None):
     parser.add_argument('--dry-run', action='store_true', help='generate the CUDA code only (no GPU needed)')
     parser.add_argument('--part', choices=['parity', 'speed', 'mnist1d'], help=argparse.SUPPRESS)
     parser.add_argument('--n', type=int, help=argparse.SUPPRESS)          # N (speed) or batch size (mnist1d)
+    parser.add_argument('--projection', help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     parser.add_argument('--directory', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -185,18 +191,20 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit('stopped (SIGTERM)'))   # stop the running part too
     os.makedirs(args.out, exist_ok=True)
-    report = {'dry_run': args.dry_run, 'environment': environment(), 'parity': None, 'speed': []}
+    report = {'dry_run': args.dry_run, 'environment': environment(), 'parity': {}, 'speed': []}
     report_file = os.path.join(args.out, 'gpu_check.json')
-    parts = (([] if args.no_parity else [('parity', None)]) + [('speed', n) for n in args.sizes]
-             + [('mnist1d', batch) for batch in args.mnist_batches])
+    parts = (([] if args.no_parity else [('parity', None, p) for p in args.projections])
+             + [('speed', n, p) for n in args.sizes for p in args.projections]
+             + [('mnist1d', batch, p) for batch in args.mnist_batches for p in args.projections])
     start = time.monotonic()
-    for part, n in parts:
+    for part, n, projection in parts:
         left = args.budget - (time.monotonic() - start)
-        name = part if n is None else f'{part}_{n}'
+        name = (part if n is None else f'{part}_{n}') + f'_{projection}'
         result_file = os.path.join(args.out, f'{name}.json')
         if os.path.exists(result_file):
             os.remove(result_file)
-        command = [sys.executable, os.path.abspath(__file__), '--part', part, '--result', result_file]
+        command = [sys.executable, os.path.abspath(__file__), '--part', part, '--result', result_file,
+                   '--projection', projection]
         if n is not None:
             command += ['--n', str(n)]
         if args.compute_capability is not None:
@@ -213,16 +221,15 @@ def main(argv=None):
         result['status'] = status
         print(f'{name}: {json.dumps(result)[:400]}', flush=True)
         if part == 'parity':
-            report['parity'] = result
+            report['parity'][projection] = result
         else:
             report['speed'].append(result)
         report['seconds'] = time.monotonic() - start
         with open(report_file, 'w') as f:
             json.dump(report, f, indent=2)
     print(f'wrote {report_file} after {report["seconds"]:.0f} s')
-    parity = report['parity'] or {}
-    return 1 if parity.get('passed') is False or any(r['status'] != 'ok' for r in [parity, *report['speed']]
-                                                   if r) else 0
+    parities = list(report['parity'].values())
+    return 1 if any(r.get('passed') is False or r['status'] != 'ok' for r in [*parities, *report['speed']]) else 0
 
 
 def run_with_limit(command, seconds, log):

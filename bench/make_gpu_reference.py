@@ -44,11 +44,11 @@ def parity_inputs():
     return weights, biases, rng.normal(size=(STEPS, 3)), rng.normal(size=(STEPS, 3))
 
 
-def run_parity(device, weights, biases, x, y, directory=None):
+def run_parity(device, weights, biases, x, y, directory=None, projection=None):
     """Run the parity network on ``device``; returns ``{f'{variable}_{layer}': array (samples, n_l)}``."""
     layers = parity_layers()
     net = GLENetwork(3, layers, dt=DT, device=device, loss='mse', beta=0.1, weights=weights, biases=biases,
-                     record=VARIABLES, record_dt=RECORD_EVERY * DT, directory=directory)
+                     record=VARIABLES, record_dt=RECORD_EVERY * DT, directory=directory, projection=projection)
     parts = []
     for steps in np.array_split(np.arange(len(x)), RUNS):
         net.run(x[steps], y[steps])

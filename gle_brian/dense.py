@@ -12,7 +12,7 @@ postsynaptic one is a matrix ``W`` (``n_post x n_pre``): its three sums are dens
 
 Each is a Brian2 :class:`~brian2.Function` of the neuron (or weight) index ``i`` with an implementation
 per target: numpy (``matmul``), cython and C++ (contiguous loops over one row of ``W``, which the compiler
-vectorises). The weights are held once, row-major, in a group of ``n_post*n_pre`` elements that also holds
+vectorises), and CUDA (a device function: each thread of Brian2's kernel computes its own element). The weights are held once, row-major, in a group of ``n_post*n_pre`` elements that also holds
 the optimiser state, so the optimiser step stays the generated element-wise code of
 :mod:`gle_brian.optimisers`. Brian2 writes the results: the network's generated code assigns
 ``I_basal = <name>_basal(i)`` (with the dendrites), ``I_apical = <name>_apical(i)`` and
@@ -25,10 +25,14 @@ new kind of code object, only a few lines inside the ones Brian2 already generat
 that makes the network equal the reference step is untouched. A templater would be a second device to
 keep up to date with each Brian2 release.
 
-The feedback and the gradient are computed whole, once per step, by the call for index 0 (contiguous
-loops, into a buffer the later calls read): the loops of ``run_regularly`` are serial on these targets.
+On the CPU targets the feedback and the gradient are computed whole, once per step, by the call for index
+0 (contiguous loops, into a buffer the later calls read): the loops of ``run_regularly`` are serial there.
 Brian2's OpenMP option (``prefs.devices.cpp_standalone.openmp_threads``) would split them; it is refused
-with dense projections (:func:`check_serial`).
+with dense projections (:func:`check_serial`). On ``cuda_standalone`` the threads of a kernel run in no
+order, so each computes its own sum (a row of ``W`` times the rates, a column of ``W`` times the errors,
+or the batch sum of one weight's drive), reading the arrays through brian2cuda's ``__device__`` pointers
+``brian::d_array_*``, which the program sets after it has allocated them (:meth:`DenseProjection.cuda_setup`).
+Not yet run on a GPU: the CUDA code is compiled in the tests, its parity is checked by ``bench/gpu_check.sh``.
 
 Example::
 
@@ -125,8 +129,7 @@ class DenseProjection:
             return 'cython', code, namespace
         if device == 'cpp_standalone':
             return 'cpp', self._cpp(kind)
-        raise GLEConfigError(f"dense projections are not implemented for device={device!r}; build the network "
-                             "with projection='synapses'.")
+        return 'cuda', self._cuda(kind)      # cuda_standalone
 
     def _numpy(self, kind):
         """A numpy function of the index array ``i`` (Brian2's numpy target calls it once per step)."""
@@ -191,6 +194,46 @@ static {t} {name}(const int i)
             buffer[m] = 0;{body}
     }}
     return buffer[i];
+}}
+'''
+
+    def _device_arrays(self):
+        """brian2cuda's names of the arrays: the ``__device__`` pointer and the host's copy of it."""
+        device = get_device()
+        return {key: (f'brian::d{device.get_array_name(variable)}', f'brian::dev{device.get_array_name(variable)}')
+                for key, variable in self.arrays.items()}
+
+    def cuda_setup(self):
+        """Have the CUDA program point brian2cuda's ``__device__`` array pointers at the arrays it allocated.
+
+        brian2cuda declares a pointer ``brian::d_array_<name>`` for every array, but sets it only for static
+        arrays; the device functions of :meth:`_cuda` read the weights, rates and errors through them.
+        """
+        lines = [f'CUDA_SAFE_CALL(cudaMemcpyToSymbol({symbol}, &{pointer}, sizeof({self.c_type}*)));'
+                 for symbol, pointer in dict(self._device_arrays().values()).items()]
+        get_device().insert_code('after_start', '\n'.join(lines))
+
+    def _cuda(self, kind):
+        B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type
+        a = {key: symbol for key, (symbol, _) in self._device_arrays().items()}
+        name = f'{self.name}_{kind}'
+        if kind == 'basal':       # row k of W times the rates of copy c
+            element, count, term = (f'const int c = i / {n_post}, k = i % {n_post};', n_pre,
+                                    f"{a['w']}[k*{n_pre} + m]*{a['r']}[c*{n_pre} + m]")
+        elif kind == 'apical':    # column j of the feedback matrix times the errors of copy c
+            element, count, term = (f'const int c = i / {n_pre}, j = i % {n_pre};', n_post,
+                                    f"{a['feedback']}[m*{n_pre} + j]*{a['err']}[c*{n_post} + m]")
+        else:                     # the drive of weight (k, j) summed over the copies
+            element, count, term = (f'const int k = i / {n_pre}, j = i % {n_pre};', B,
+                                    f"{a['err']}[m*{n_post} + k]*{a['r']}[m*{n_pre} + j]")
+        return f'''
+__device__ {t} {name}(const int i)
+{{
+    {element}
+    {t} s = 0;
+    for (int m = 0; m < {count}; m++)
+        s += {term};
+    return s;
 }}
 '''
 

@@ -146,9 +146,8 @@ class GLENetwork:
         ``(T, batch, n_in)`` and traces ``(samples, batch, n_l)``.
     projection : None, 'dense' or 'synapses'
         How the all-to-all projections are computed: ``'dense'``, as matrix products inside the generated
-        code (:mod:`gle_brian.dense`; the weights held once, row-major, also for a batch), or ``'synapses'``,
-        as Brian2 Synapses with summed variables (one synapse at a time; a cross-check, and the path of
-        ``'cuda_standalone'``). ``None``: ``'dense'``, except on ``'cuda_standalone'``.
+        code (:mod:`gle_brian.dense`; the weights held once, row-major, also for a batch; the default), or
+        ``'synapses'``, as Brian2 Synapses with summed variables (one synapse at a time; a cross-check).
     precision : 'double' or 'single'
         Floating-point type of the state and of the generated code: 64 bit (the default; the numbers of the
         reference step to round-off) or 32 bit (as the published PyTorch code; about 1e-6 relative deviation
@@ -334,6 +333,8 @@ class GLENetwork:
             dense = DenseProjection(f'projection_{l}', holder, pre, post, B, self.device,
                                     'w_feedback' if random else 'w')
             self.functions.update(dense.functions)
+            if self.device == 'cuda_standalone':
+                dense.cuda_setup()
             if l > 0:
                 _schedule(pre.run_regularly(dense.apical_code, name=f'projection_{l}_apical'), 'apical')
             if learn_w:
@@ -810,13 +811,10 @@ class GLENetwork:
 
     def _check_projection(self, projection):
         if projection is None:
-            projection = 'synapses' if self.device == 'cuda_standalone' else 'dense'
+            projection = 'dense'
         if projection not in PROJECTIONS:
             raise GLEConfigError(f'projection={projection!r} is not known; use one of {list(PROJECTIONS)} '
-                                 "(None: 'dense', except on cuda_standalone).")
-        if projection == 'dense' and self.device == 'cuda_standalone':
-            raise GLEConfigError("projection='dense' is not implemented for device='cuda_standalone' yet; use "
-                                 "projection='synapses' (or None).")
+                                 "(None: 'dense').")
         if projection == 'dense':
             check_serial(self.device)
         return projection

@@ -57,11 +57,11 @@ def layers():
     return hidden + [Layer(10, tau_m=TAU_OUT, bias=True)]
 
 
-def build(device, batch, seed, lr=1e-3, directory=None, precision='double'):
+def build(device, batch, seed, lr=1e-3, directory=None, precision='double', projection=None):
     """The network: CE output error, Adam on W and b every step, output rates recorded."""
     return GLENetwork(1, layers(), dt=DT, device=device, loss='ce', beta=1.0, seed=seed, batch=batch,
                       learning=Learning(Adam(lr=lr)), record=['r'], record_layers=[-1], directory=directory,
-                      precision=precision)
+                      precision=precision, projection=projection)
 
 
 def subset(data, n):

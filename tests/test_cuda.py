@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 from brian2 import ms, prefs
 
-from gle_brian import GLEDeviceError, GLENetwork, Layer, ReferenceNetwork, devices, init_weights
+from gle_brian import Adam, GLEDeviceError, GLENetwork, Layer, Learning, ReferenceNetwork, devices, init_weights
+from gle_brian.reference import VARIABLES
+from mirror import assert_equals_mirror
 
 DT = 0.01 * ms
 HAVE_BRIAN2CUDA = importlib.util.find_spec('brian2cuda') is not None
@@ -67,7 +69,8 @@ def test_cuda_without_nvcc_or_gpu(monkeypatch, tmp_path, cuda_prefs):
 @pytest.mark.cuda
 @pytest.mark.skipif(not HAVE_BRIAN2CUDA, reason="brian2cuda is not installed (pip install -e '.[cuda]')")
 @pytest.mark.skipif(not HAVE_NVCC, reason='nvcc is not on the PATH (install the CUDA toolkit or set CUDA_PATH)')
-def test_cuda_project_compiles(tmp_path, cuda_prefs):
+@pytest.mark.parametrize('projection', ['dense', 'synapses'])
+def test_cuda_project_compiles(projection, tmp_path, cuda_prefs):
     """Generate and compile the CUDA project for compute capability 9.0; run it only where a GPU is visible."""
     gpu = devices.gpu_available()
     devices.configure_cuda(compute_capability=None if gpu else 9.0)
@@ -77,17 +80,15 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
         prefs.devices.cpp_standalone.extra_make_args_unix = []
     layers = small_layers()
     weights = init_weights([2, 3, 2], seed=1)
-    net = GLENetwork(2, layers, dt=DT, device='cuda_standalone', loss='mse', beta=0.1, weights=weights,
-                     record=['r', 'err'], directory=str(tmp_path / 'cuda'))
+    kwargs = dict(dt=DT, loss='mse', beta=0.1, learning=Learning(Adam(lr=1e-2), tau_m=True, tau_m_min=0.05 * ms))
+    net = GLENetwork(2, layers, weights=weights, device='cuda_standalone', projection=projection, record=VARIABLES,
+                     directory=str(tmp_path / 'cuda'), **kwargs)
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(200, 2)), rng.normal(size=(200, 2))
     if gpu:
         net.run(x, y)
-        expected = ReferenceNetwork(2, layers, weights, dt=DT, beta=0.1).run(x, y)
-        for variable in ('r', 'err'):
-            for layer in range(len(layers)):
-                np.testing.assert_allclose(net.trace(variable, layer), expected[variable][layer][:, 0],
-                                           rtol=1e-12, atol=1e-14, err_msg=f'{variable} in layer {layer}')
+        ref = ReferenceNetwork(2, layers, weights, **kwargs)
+        assert_equals_mirror(net, ref, ref.run(x, y), atol=1e-12, tau_m=True)
     else:
         with pytest.raises(GLEDeviceError, match='cannot run here: this machine has no NVIDIA GPU'):
             net.run(x, y)
@@ -98,4 +99,6 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
         unit = (tmp_path / 'cuda' / 'one_unit.cu').read_text()
         sources = sorted(p.name for p in (tmp_path / 'cuda' / 'code_objects').glob('*.cu'))
         assert len(sources) >= 15 and all(f'code_objects/{name}"' in unit for name in sources)
-        assert 'summed_variable_I_apical_pre' in unit and 'record_layer_0_codeobject' in unit
+        kernels = {'dense': ['projection_1_apical_codeobject', 'projection_1_gradient_codeobject'],
+                   'synapses': ['projection_1_summed_variable_I_apical_pre_codeobject']}[projection]
+        assert all(kernel in unit for kernel in [*kernels, 'record_layer_0_codeobject'])

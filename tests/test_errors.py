@@ -48,8 +48,6 @@ def test_groups_mix_time_constants():
     (dict(weights=[np.full((3, 2), np.nan), np.ones((1, 3))]), GLEConfigError, r'weights\[0\] contains NaN'),
     (dict(record=('u', 'spikes')), GLEConfigError, r"\['spikes'\] cannot be recorded"),
     (dict(projection='sparse'), GLEConfigError, r"projection='sparse' is not known; use one of \['dense', 'synapses'\]"),
-    (dict(device='cuda_standalone', projection='dense'), GLEConfigError,
-     r"projection='dense' is not implemented for device='cuda_standalone' yet; use projection='synapses'"),
 ])
 def test_bad_network_parameters(kwargs, error, match):
     with pytest.raises(error, match=match):
