@@ -86,6 +86,18 @@ class Activation:
         phi_prime = _numpy_function(self.phi_prime)
         return phi, lambda x: phi_prime(x, phi(x))
 
+    def values(self):
+        """What the activation computes: its name, and ``phi`` and ``phi_prime`` at :data:`SAMPLE_POINTS` (12
+        significant digits), whatever way the expressions are written (``'1 - phi**2'`` or
+        ``'1 - tanh(x)**2'``). Checkpoints compare activations by these."""
+        x = np.asarray(SAMPLE_POINTS)
+        return {'name': self.name, **{name: [float(f'{value:.12g}') for value in function(x)]
+                                      for name, function in zip(('phi', 'phi_prime'), self.numpy_functions())}}
+
+
+#: where :meth:`Activation.values` samples an activation
+SAMPLE_POINTS = (-4.0, -1.0, -0.3, 0.0, 0.3, 1.0, 4.0)
+
 
 # The model's rate functions, written in overflow-free forms: the logistic sigmoid
 # 1/(1 + exp(-x)) as (1 + tanh(x/2))/2, softplus log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)).

@@ -43,6 +43,7 @@ import zipfile
 import numpy as np
 from tqdm.auto import tqdm
 
+from .activations import Activation
 from .errors import GLEConfigError, GLEInputError
 from .results import save_npz
 
@@ -195,13 +196,28 @@ def load_checkpoint(path, net):
     except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise GLEInputError(f'{path} is not a readable checkpoint of this version of gle_brian '
                             f'({type(error).__name__}: {error}); {fix}.') from None
-    differences = _differences(settings, net.settings())
+    differences = _differences(_by_values(settings), _by_values(net.settings()))
     if differences:
         raise GLEConfigError(f'{path} was written by a network built with other settings (checkpoint -> this '
                              f'network): {"; ".join(differences[:8])}{"; ..." * (len(differences) > 8)}. Build the '
                              f'network as before to resume, or {fix}.')
     net.set_state(state)
     return meta
+
+
+def _by_values(settings):
+    """``settings`` with each layer's activation replaced by what it computes (:meth:`Activation.values`), so
+    that an activation whose expressions were written otherwise (e.g. in another version) is still the same."""
+    if not isinstance(settings, dict) or not isinstance(settings.get('layers'), list):
+        return settings
+    layers = []
+    for layer in settings['layers']:
+        try:
+            layer = dict(layer, activation=Activation(**layer['activation']).values())
+        except (TypeError, KeyError, ValueError, GLEConfigError):
+            pass                        # not an activation this version can read: compared as it is
+        layers.append(layer)
+    return dict(settings, layers=layers)
 
 
 def _differences(saved, current, name='settings'):

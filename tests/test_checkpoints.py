@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from gle_brian import GLEConfigError, GLEInputError, GLENetwork, Layer
+from gle_brian import Activation, GLEConfigError, GLEInputError, GLENetwork, Layer
 from gle_brian.microcircuit import MicrocircuitNetwork
 from gle_brian.optimisers import SGD, Adam, Learning
 from gle_brian.results import STALE_SECONDS, save_npz, write_json
@@ -74,6 +74,9 @@ OTHER_SETTINGS = [
      r"settings\['layers'\]\[0\]\['tau_r'\]: \[0.0001, 0.0001, 0.0001\] -> \[0.0002, 0.0002, 0.0002\]"),
     (dict(layers=[Layer(3, 'sigmoid', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(2, tau_m=0.2 * ms)]),
      r"settings\['layers'\]\[0\]\['activation'\]\['name'\]: \"tanh\" -> \"sigmoid\""),
+    (dict(layers=[Layer(3, Activation('tanh', 'tanh(x)', '1 - phi'), tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True),
+                  Layer(2, tau_m=0.2 * ms)]),
+     r"settings\['layers'\]\[0\]\['activation'\]\['phi_prime'\]: \[0.00134\d*, .* -> \[1.9993"),
     (dict(layers=[Layer(4, 'tanh', tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(2, tau_m=0.2 * ms)]),
      r"\['layers'\]\[0\]\['size'\]: 3 -> 4"),
     (dict(learning=Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.1 * ms)),
@@ -100,6 +103,14 @@ def test_checkpoint_of_other_settings_is_refused_with_the_differences(kwargs, ma
     assert 'other settings' in str(error.value) and 'delete it or use resume=False' in str(error.value)
     for key, value in net.get_state().items():
         np.testing.assert_array_equal(value, state[key], err_msg=key)
+
+
+def test_activation_written_otherwise_is_the_same(checkpoint):
+    """An activation is compared by what it computes: tanh's derivative written as 1 - tanh(x)**2 (as an
+    earlier version did) instead of 1 - phi**2 loads the checkpoint."""
+    tanh = Activation('tanh', 'tanh(x)', '1 - tanh(x)**2')
+    net = small_net(layers=[Layer(3, tanh, tau_m=0.3 * ms, tau_r=0.1 * ms, bias=True), Layer(2, tau_m=0.2 * ms)])
+    assert load_checkpoint(str(checkpoint), net) == {'epoch': 1}
 
 
 def test_random_feedback_weights_are_part_of_the_settings(tmp_path):
