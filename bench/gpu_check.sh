@@ -2,8 +2,9 @@
 # Runs bench/gpu_check.py on a machine with an NVIDIA GPU, within 10 minutes in all.
 # Results (gpu_check.json, one log per part, environment.txt) go to $OUT, else output/gpu_check.
 #
-#   sh bench/gpu_check.sh                    # parity, N = 1000, 3000, 10000, MNIST-1D at batch 100 and 1000
-#   sh bench/gpu_check.sh --sizes 1000 3000  # options are passed on to gpu_check.py
+#   sh bench/gpu_check.sh                    # parity, N = 1000, 3000, 10000, MNIST-1D at batch 100 and 1000,
+#                                            # each with dense and per-synapse projections
+#   sh bench/gpu_check.sh --sizes 1000 3000 --projections dense  # options are passed on to gpu_check.py
 #   PYTHON=/path/to/python sh bench/gpu_check.sh
 set -u
 cd "$(dirname "$0")/.."
