@@ -148,6 +148,17 @@ class GLENetwork:
         How the all-to-all projections are computed: ``'dense'``, as matrix products inside the generated
         code (:mod:`gle_brian.dense`; the weights held once, row-major, also for a batch; the default), or
         ``'synapses'``, as Brian2 Synapses with summed variables (one synapse at a time; a cross-check).
+    connect : list or None
+        Per layer, the synapses of the projection into it: ``None`` (all-to-all, the default), a condition in
+        ``i`` (presynaptic) and ``j`` (postsynaptic) such as ``'abs(i - j) < 3'``, or a dict of Brian2's
+        ``Synapses.connect`` arguments such as ``dict(p=0.2)`` (random connections drawn with ``seed``).
+        Such projections are Brian2 Synapses (whatever ``projection`` says); ``connectivity`` holds their
+        ``(pre, post)`` index arrays, and ``W`` is zero where there is no synapse. Their weights are held as
+        a full ``n_post x n_pre`` matrix: sparse connectivity saves the sums, not memory.
+    signs : list or None
+        Per layer, a sign constraint on the weights of the projection into it (Dale's law): ``None``, ``+1``
+        (kept ``>= 0``, excitatory) or ``-1`` (``<= 0``, inhibitory), clipped after every optimiser step.
+        Drawn initial weights take the sign; given ones must have it.
     precision : 'double' or 'single'
         Floating-point type of the state and of the generated code: 64 bit (the default; the numbers of the
         reference step to round-off) or 32 bit (as the published PyTorch code; about 1e-6 relative deviation
@@ -167,7 +178,7 @@ class GLENetwork:
     def __init__(self, n_in, layers, dt, device='cpp_standalone', loss=None, beta=1.0, weights=None,
                  biases=None, feedback='symmetric', feedback_weights=None, seed=None, record=(),
                  record_dt=None, directory=None, learning=None, batch=1, record_layers=None, precision='double',
-                 projection=None):
+                 projection=None, connect=None, signs=None):
         self.device = devices.check_device(device)
         self.projection = self._check_projection(projection)
         # optimiser counters held once per parameter; per element on GPUs (every thread would write it)
@@ -194,14 +205,16 @@ class GLENetwork:
             raise GLEConfigError(f'feedback={feedback!r} is not known; use one of {list(FEEDBACK_MODES)}.')
         self.feedback = feedback
         self.seed = seed
-        initial_weights = self._check_matrices(
-            init_weights(self.sizes, seed) if weights is None else weights, 'weights')
+        self.connectivity = self._check_connect(connect)
+        self.signs = self._check_signs(signs)
+        initial_weights = self._constrain(self._check_matrices(
+            init_weights(self.sizes, seed) if weights is None else weights, 'weights'), drawn=weights is None)
         self.initial_biases = self._check_biases(biases)
         self.feedback_weights = None
         if feedback == 'random':
-            self.feedback_weights = self._check_matrices(
+            self.feedback_weights = [m * mask for m, mask in zip(self._check_matrices(
                 init_weights(self.sizes, None if seed is None else seed + 1)
-                if feedback_weights is None else feedback_weights, 'feedback_weights')
+                if feedback_weights is None else feedback_weights, 'feedback_weights'), self._masks())]
         if isinstance(record, str):
             raise GLEConfigError(f'record={record!r} is one string; give a list of names, e.g. record=[{record!r}].')
         unknown = sorted(set(record) - set(RECORDABLE))
@@ -323,7 +336,8 @@ class GLENetwork:
         # the learning state of a weight group (with the drive g_w summed over the batch)
         group_learning = (synapses.plasticity_equations(learning.optimiser, True, self.shared_counters)
                           if learn_w else '')
-        if self.projection == 'dense':
+        sparse = self.connectivity[l] is not None
+        if self.projection == 'dense' and not sparse:
             random = self.feedback == 'random' and l > 0
             holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + synapses.FEEDBACK_WEIGHTS * random + group_learning,
                                  clock=clock, name=f'projection_{l}_weights')
@@ -342,15 +356,20 @@ class GLENetwork:
             basal, positions = dense.basal_code + '\n', row_major
             objects.append(holder)
         else:
-            equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=B > 1)
-            if learn_w and B == 1:
+            # a batch, or sparse connectivity: the weights held once in a group of n_post*n_pre elements (those
+            # without a synapse stay zero: their drive sums no synapse)
+            shared = B > 1 or sparse
+            equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=shared)
+            if learn_w and not shared:
                 equations += synapses.plasticity_equations(learning.optimiser, shared_counters=self.shared_counters)
             projection = Synapses(pre, post, equations, clock=clock, name=f'projection_{l}')
-            i, j, k = synapses.all_to_all(n_pre, n_post, copies=B)   # k: row-major index of each weight in W
+            # k: row-major index of each weight in W
+            i, j, k = (synapses.copies_of(*self.connectivity[l], n_pre, n_post, B) if sparse
+                       else synapses.all_to_all(n_pre, n_post, copies=B))
             projection.connect(i=i, j=j)
             objects.append(projection)
             holder, basal, positions = projection, '', _positions(k, n_post, n_pre)
-            if B > 1:
+            if shared:
                 holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + group_learning, clock=clock,
                                      name=f'projection_{l}_weights')
                 projection.weight_index = k
@@ -365,12 +384,12 @@ class GLENetwork:
                     _schedule(sums.summed_updaters['g_w_post'], 'gradient')
                     objects.append(sums)
                 positions = row_major
-            holder.w = weights.ravel()[k] if B == 1 else weights.ravel()
+            holder.w = weights.ravel() if shared else weights.ravel()[k]
             self._wire_feedback(projection, l, k)
         # per synapse, or the batch mean of the drive g_w summed into the weight group
         gradient = synapses.WEIGHT_GRADIENT if isinstance(holder, Synapses) else 'g_w' + f'/{B}' * (B > 1)
         if learn_w:
-            _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, gradient),
+            _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, gradient, self.signs[l]),
                                            name=f'projection_{l}_plasticity'), 'plasticity')
             self._init_learning(holder, 'w', l)
         self.weight_groups.append(holder)
@@ -632,7 +651,8 @@ class GLENetwork:
         """How the network was built, as far as its state depends on it: a JSON-able dict.
 
         The form (class), sizes, ``dt`` and ``batch`` (seconds, plain numbers); per layer the activation,
-        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the loss and ``beta``; the
+        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the synapses of sparse projections
+        (16 hex digits of the SHA-256 of their indices) and the sign constraints; the loss and ``beta``; the
         feedback (random feedback weights as 16 hex digits of their SHA-256); the learning (optimiser, its
         hyperparameters, the initial learning rate of each layer, what learns, the ``tau_m`` clamp).
         Left out: the device, the recording and the initial weights and biases, which a state replaces.
@@ -652,6 +672,9 @@ class GLENetwork:
                         'bias': bool(layer.bias), 'prospective_errors': bool(layer.prospective_errors)}
                        for layer, activation, (tau_m, tau_r) in zip(self.layers, self.activations,
                                                                     self.time_constants)],
+            'connect': [None if c is None else hashlib.sha256(np.concatenate(c).astype(np.int64).tobytes()).hexdigest()[:16]
+                        for c in self.connectivity],
+            'signs': self.signs,
             'loss': self.loss, 'beta': self.beta, 'feedback': self.feedback, 'feedback_weights': feedback,
             'learning': None if learning is None else {
                 'optimiser': type(learning.optimiser).__name__,
@@ -836,6 +859,65 @@ class GLENetwork:
             if not np.all(np.isfinite(m)):
                 raise GLEConfigError(f'{name}[{l}] contains NaN or inf; give finite values.')
         return matrices
+
+    def _check_connect(self, connect):
+        """Per layer ``None`` (all-to-all) or the ``(pre, post)`` index arrays of its incoming projection's synapses."""
+        if connect is None:
+            return [None] * len(self.layers)
+        if not isinstance(connect, (list, tuple)) or len(connect) != len(self.layers):
+            raise GLEConfigError(f'connect={connect!r}: give a list with one entry per layer ({len(self.layers)}): '
+                                 "None (all-to-all), a condition such as 'abs(i - j) < 3', or a dict of Brian2's "
+                                 'Synapses.connect arguments such as dict(p=0.2).')
+        resolved = []
+        for l, entry in enumerate(connect):
+            if entry is not None and not isinstance(entry, (str, dict)):
+                raise GLEConfigError(f'connect[{l}]={entry!r}: give None, a condition string or a dict of Synapses.connect '
+                                     'arguments, e.g. dict(p=0.2).')
+            try:
+                resolved.append(None if entry is None else synapses.connectivity(
+                    self.sizes[l], self.sizes[l + 1], entry, None if self.seed is None else self.seed + 2 + l))
+            except Exception as error:      # Brian2's errors for conditions and arguments it cannot use
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
+                raise GLEConfigError(
+                    f'connect[{l}]={entry!r} (the projection into layer {l}): Brian2 cannot make these synapses '
+                    f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), e.g. '
+                    "'abs(i - j) < 3', or dict(p=0.2), or dict(i=..., j=...) index arrays.") from None
+        return resolved
+
+    def _check_signs(self, signs):
+        if signs is None:
+            return [None] * len(self.layers)
+        if not isinstance(signs, (list, tuple)) or len(signs) != len(self.layers) \
+                or any(sign not in (None, 1, -1) for sign in signs):
+            raise GLEConfigError(f'signs={signs!r}: give one entry per layer ({len(self.layers)}), each None, +1 (the '
+                                 'weights of the projection into it stay >= 0, excitatory) or -1 (<= 0, inhibitory).')
+        return [None if sign is None else int(sign) for sign in signs]
+
+    def _masks(self):
+        """Per layer, 1 where ``W`` has a synapse and 0 elsewhere (all ones for all-to-all projections)."""
+        masks = []
+        for l, synapses_ in enumerate(self.connectivity):
+            mask = np.ones((self.sizes[l + 1], self.sizes[l]))
+            if synapses_ is not None:
+                mask[:] = 0
+                mask[synapses_[1], synapses_[0]] = 1
+            masks.append(mask)
+        return masks
+
+    def _constrain(self, weights, drawn):
+        """Initial weights with zeros where there is no synapse, and with the sign of each constrained
+        projection: drawn weights take it (``|W|`` or ``-|W|``), given ones must have it."""
+        constrained = []
+        for l, (w, mask, sign) in enumerate(zip(weights, self._masks(), self.signs)):
+            w = w * mask
+            if sign is not None and drawn:
+                w = sign * np.abs(w)
+            elif sign is not None and np.any(sign * w < 0):
+                raise GLEConfigError(f'weights[{l}] has {int(np.sum(sign * w < 0))} values of the wrong sign for '
+                                     f'signs[{l}]={sign:+d}; give weights {">= 0" if sign > 0 else "<= 0"} there '
+                                     f'(e.g. {"" if sign > 0 else "-"}abs(w)), or drop the constraint.')
+            constrained.append(w)
+        return constrained
 
     def _check_biases(self, biases):
         if biases is None:

@@ -261,14 +261,18 @@ class ReferenceNetwork(ReferenceGraph):
         ``b_l`` of shape ``(n_l,)``; zeros when omitted.
     feedback : list of ndarray or None
         Feedback matrices ``B_l`` (shape of ``W_l``) for feedback alignment; ``None`` means ``W_l``.
+    signs : list or None
+        Per layer ``None``, ``+1`` or ``-1``: the sign constraint of ``W_l`` (:class:`Projection`).
     beta, loss, batch, learning
         As in :class:`ReferenceGraph`.
+
+    ``weights`` (and ``feedback``) may be ``scipy.sparse`` matrices: their stored entries are the synapses.
     """
 
     def __init__(self, n_in, layers, weights, dt, biases=None, feedback=None, beta=1.0, batch=1, learning=None,
-                 loss='mse'):
-        projections = [Projection(INPUT if l == 0 else l - 1, l, weights[l], None if feedback is None else feedback[l])
-                       for l in range(len(layers))]
+                 loss='mse', signs=None):
+        projections = [Projection(INPUT if l == 0 else l - 1, l, weights[l], None if feedback is None else feedback[l],
+                                  None if signs is None else signs[l]) for l in range(len(layers))]
         super().__init__(n_in, layers, projections, dt, outputs=[len(layers) - 1], biases=biases, beta=beta,
                          batch=batch, learning=learning, loss=loss)
 

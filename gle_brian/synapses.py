@@ -20,8 +20,8 @@ import numpy as np
 
 from .errors import GLEConfigError
 
-__all__ = ['FEEDBACK_MODES', 'projection_equations', 'all_to_all', 'plasticity_equations', 'plasticity_code',
-           'WEIGHTS', 'FEEDBACK_WEIGHTS', 'WEIGHT_GRADIENT', 'BATCH_GRADIENT']
+__all__ = ['FEEDBACK_MODES', 'projection_equations', 'all_to_all', 'copies_of', 'connectivity', 'plasticity_equations',
+           'plasticity_code', 'SIGN_CLIPS', 'WEIGHTS', 'FEEDBACK_WEIGHTS', 'WEIGHT_GRADIENT', 'BATCH_GRADIENT']
 
 WEIGHT = {False: '''
 w : 1                                              # synaptic weight W[post, pre]
@@ -82,10 +82,50 @@ def plasticity_equations(optimiser, summed=False, shared_counters=True):
     return ('g_w : 1\n' if summed else '') + optimiser.equations('w', shared_counters)
 
 
-def plasticity_code(optimiser, gradient=WEIGHT_GRADIENT):
+#: the step that keeps a sign-constrained weight on its side of zero (Dale's law), by the sign
+SIGN_CLIPS = {None: 'p = p - plastic*delta', +1: 'p = clip(p - plastic*delta, 0, inf)',
+              -1: 'p = clip(p - plastic*delta, -inf, 0)'}
+
+
+def plasticity_code(optimiser, gradient=WEIGHT_GRADIENT, sign=None):
     """Code run once per step after the errors are known: an optimiser step on ``w`` with the expression
-    ``gradient`` (per synapse ``-err_post*r_pre``; for a batch the mean over its copies)."""
-    return optimiser.code('w', gradient)
+    ``gradient`` (per synapse ``-err_post*r_pre``; for a batch the mean over its copies); ``sign`` ``+1`` or
+    ``-1`` clips the new weight to ``>= 0`` or ``<= 0``."""
+    return optimiser.code('w', gradient, apply=SIGN_CLIPS[sign])
+
+
+def connectivity(n_pre, n_post, connect, seed=None):
+    """The synapses ``(pre, post)`` (index arrays, row-major order) that Brian2's ``Synapses.connect`` creates
+    from ``connect``: a condition string in ``i`` (pre) and ``j`` (post), e.g. ``'abs(i - j) < 3'``, or a dict
+    of its keyword arguments (``condition``, ``p``, ``n``, ``i``, ``j``, ...). Random connections use
+    ``seed`` (numpy's global generator is left as it was). Evaluated once, on Brian2's numpy target, so that
+    every device builds the same synapses and the weights can be set per synapse before the first run.
+
+    Example::
+
+        >>> pre, post = connectivity(4, 4, 'abs(i - j) == 1')
+        >>> list(zip(pre.tolist(), post.tolist()))
+        [(1, 0), (0, 1), (2, 1), (1, 2), (3, 2), (2, 3)]
+    """
+    from brian2 import Network, NeuronGroup, Synapses, prefs, seed as brian_seed, set_device
+    from brian2.devices.device import reset_device
+    arguments = {'condition': connect} if isinstance(connect, str) else dict(connect)
+    target, state = prefs.codegen.target, np.random.get_state()
+    set_device('runtime')
+    prefs.codegen.target = 'numpy'
+    try:
+        brian_seed(seed)
+        groups = NeuronGroup(n_pre, ''), NeuronGroup(n_post, '')
+        synapses = Synapses(*groups)
+        Network(synapses, *groups)      # never run; Brian2 warns of objects left out of any network
+        synapses.connect(**arguments)
+        pre, post = np.array(synapses.i[:]), np.array(synapses.j[:])
+    finally:
+        np.random.set_state(state)
+        prefs.codegen.target = target
+        reset_device()          # the device (and its build options) active before
+    order = np.lexsort((pre, post))
+    return pre[order], post[order]
 
 
 def all_to_all(n_pre, n_post, copies=1, tile=32):
@@ -114,6 +154,12 @@ def all_to_all(n_pre, n_post, copies=1, tile=32):
             keep = (pre < n_i) & (post < n_j)
             pre_parts.append(pre0 + pre[keep])
             post_parts.append(post0 + post[keep])
-    pre, post = np.concatenate(pre_parts), np.concatenate(post_parts)
+    return copies_of(np.concatenate(pre_parts), np.concatenate(post_parts), n_pre, n_post, copies)
+
+
+def copies_of(pre, post, n_pre, n_post, copies=1):
+    """``(i, j, k)`` of ``copies`` copies of the synapses ``pre -> post`` (neuron indices of one copy): the pre- and
+    postsynaptic neuron of every synapse (copy ``c`` uses neurons ``c*n_pre ...`` and ``c*n_post ...``) and the
+    row-major index ``k = post*n_pre + pre`` of its weight in ``W`` (``n_post x n_pre``)."""
     copy = np.repeat(np.arange(copies), len(pre))
     return copy * n_pre + np.tile(pre, copies), copy * n_post + np.tile(post, copies), np.tile(post * n_pre + pre, copies)

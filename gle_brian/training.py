@@ -207,9 +207,11 @@ def load_checkpoint(path, net):
 
 def _by_values(settings):
     """``settings`` with each layer's activation replaced by what it computes (:meth:`Activation.values`), so
-    that an activation whose expressions were written otherwise (e.g. in another version) is still the same."""
+    that an activation whose expressions were written otherwise (e.g. in another version) is still the same;
+    settings added in later versions take their defaults when a checkpoint lacks them."""
     if not isinstance(settings, dict) or not isinstance(settings.get('layers'), list):
         return settings
+    settings = {'connect': [None] * len(settings['layers']), 'signs': [None] * len(settings['layers']), **settings}
     layers = []
     for layer in settings['layers']:
         try:
