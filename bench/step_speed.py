@@ -12,6 +12,11 @@ Run::
     python bench/step_speed.py --sizes 100 300 1000 --out bench/step_speed.json
     python bench/step_speed.py --sizes 300 1000 --devices cpp_standalone --precisions double single
     python bench/step_speed.py --devices cpp_standalone --projections dense synapses --plasticity off on
+    python bench/step_speed.py --devices cpp_standalone --sizes 1000 3000 --probabilities 1 0.1
+
+``--probabilities``: each projection connects a pair of neurons with this probability (``connect=[dict(p=...)]``,
+Brian2 Synapses; 1 is all-to-all, computed as configured by ``--projections``); the mirror then holds
+``scipy.sparse`` matrices.
 """
 import argparse
 import json
@@ -21,6 +26,8 @@ import time
 import numpy as np
 from brian2 import ms
 from brian2.devices import get_device
+
+import scipy.sparse
 
 from gle_brian import Adam, GLENetwork, Layer, Learning, ReferenceNetwork, init_weights
 from gle_brian.network import PRECISIONS, PROJECTIONS
@@ -44,6 +51,7 @@ def learning(plastic):
 
 
 def time_mirror(n, steps, x, y, weights, plastic=False):
+    """``weights``: dense arrays, or scipy.sparse matrices for sparse projections."""
     ref = ReferenceNetwork(n, layers(n), weights, dt=DT, beta=0.1, learning=learning(plastic))
     start = time.perf_counter()
     for k in range(steps):
@@ -51,15 +59,20 @@ def time_mirror(n, steps, x, y, weights, plastic=False):
     return (time.perf_counter() - start) / steps * 1e6
 
 
-def time_brian(device, n, steps, x, y, weights, precision='double', projection=None, plastic=False):
+def connect(p):
+    """The ``connect=`` of a network whose projections connect pairs with probability ``p`` (None: all-to-all)."""
+    return None if p == 1 else [dict(p=p)] * 3
+
+
+def time_brian(device, n, steps, x, y, weights, precision='double', projection=None, plastic=False, p=1):
     net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights, precision=precision,
-                     projection=projection, learning=learning(plastic))
+                     projection=projection, learning=learning(plastic), connect=connect(p), seed=0)
     net.run(x, y)                         # generates and compiles the code
     start = time.perf_counter()
     net.run(x, y)
     wall = time.perf_counter() - start
     simulated = get_device()._last_run_time          # the simulation loop alone, measured by Brian2
-    return simulated / steps * 1e6, wall / steps * 1e6
+    return simulated / steps * 1e6, wall / steps * 1e6, net
 
 
 def main(argv=None):
@@ -71,6 +84,8 @@ def main(argv=None):
     parser.add_argument('--projections', nargs='+', default=['dense'], choices=list(PROJECTIONS))
     parser.add_argument('--plasticity', nargs='+', default=['off'], choices=['off', 'on'],
                         help='without plasticity, and/or with Adam on the weights every step')
+    parser.add_argument('--probabilities', type=float, nargs='+', default=[1.0],
+                        help='connection probability of every projection (1: all-to-all)')
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
     # (label, device, precision, projection): the device's name, with what differs from double and dense
@@ -80,23 +95,32 @@ def main(argv=None):
     rows = []
     for plasticity in args.plasticity:
         for n in args.sizes:
-            steps = steps_for(n)
-            rng = np.random.default_rng(n)
-            x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
-            weights = init_weights([n] * 4, seed=0)
-            plastic = plasticity == 'on'
-            row = {'N': n, 'plasticity': plasticity, 'steps': steps,
-                   'numpy_mirror_us': time_mirror(n, steps, x, y, weights, plastic)}
-            for label, device, precision, projection in targets:
-                row[f'{label}_us'], row[f'{label}_wall_us'] = time_brian(device, n, steps, x, y, weights, precision,
-                                                                        projection, plastic)
-                row[f'{label}_vs_mirror'] = row[f'{label}_us'] / row['numpy_mirror_us']
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    header = ['N', 'plasticity', 'numpy mirror (us)'] + [f'{label} (us, ratio to mirror)' for label, *_ in targets]
+            for p in args.probabilities:
+                steps = steps_for(n)
+                rng = np.random.default_rng(n)
+                x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
+                weights = init_weights([n] * 4, seed=0)
+                plastic = plasticity == 'on'
+                row = {'N': n, 'p': p, 'plasticity': plasticity, 'steps': steps}
+                for label, device, precision, projection in targets:
+                    row[f'{label}_us'], row[f'{label}_wall_us'], net = time_brian(
+                        device, n, steps, x, y, weights, precision, projection, plastic, p)
+                    row['synapses'] = int(sum(n * n if c is None else len(c[0]) for c in net.connectivity))
+                    mirror_weights = net.weights if p == 1 else [     # the same synapses (same seed) in every target
+                        scipy.sparse.csr_matrix((w[post, pre], (post, pre)), shape=w.shape)
+                        for w, (pre, post) in zip(net.weights, net.connectivity)]
+                if 'numpy_mirror_us' not in row:
+                    row['numpy_mirror_us'] = time_mirror(n, steps, x, y, mirror_weights, plastic)
+                for label, *_ in targets:
+                    row[f'{label}_vs_mirror'] = row[f'{label}_us'] / row['numpy_mirror_us']
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    header = ['N', 'p', 'synapses', 'plasticity', 'numpy mirror (us)'] + [
+        f'{label} (us, ratio to mirror)' for label, *_ in targets]
     print('| ' + ' | '.join(header) + ' |\n|' + '---|' * len(header))
     for row in rows:
-        cells = [str(row['N']), row['plasticity'], f"{row['numpy_mirror_us']:.1f}"] + [
+        cells = [str(row['N']), f"{row['p']:g}", str(row['synapses']), row['plasticity'],
+                 f"{row['numpy_mirror_us']:.1f}"] + [
             f"{row[f'{label}_us']:.1f} ({row[f'{label}_vs_mirror']:.2f}x)" for label, *_ in targets]
         print('| ' + ' | '.join(cells) + ' |')
     if args.out:
