@@ -15,7 +15,7 @@ per target: numpy (``matmul``), cython and C++ (contiguous loops over one row of
 vectorises), and CUDA (a device function: each thread of Brian2's kernel computes its own element). The weights are held once, row-major, in a group of ``n_post*n_pre`` elements that also holds
 the optimiser state, so the optimiser step stays the generated element-wise code of
 :mod:`gle_brian.optimisers`. Brian2 writes the results: the network's generated code assigns
-``I_basal = <name>_basal(i)`` (with the dendrites), ``I_apical = <name>_apical(i)`` and
+``I_basal = <name>_basal(i)`` (with the dendrites; a sum of such terms where several projections converge), ``I_apical = <name>_apical(i)`` and
 ``g_w = -<name>_gradient(i)`` (read by the optimiser step), so Brian2 knows every variable that
 changes (standalone runs read them back).
 
@@ -101,14 +101,13 @@ class DenseProjection:
     # --- the expressions the network's generated code uses -----------------------------------------
 
     @property
-    def basal_code(self):
-        """Abstract code of the post group: its basal input from the stored presynaptic rates."""
-        return f'I_basal = {self.name}_basal(i)'
+    def basal_input(self):
+        """Expression, in the post group, of its basal input from the stored presynaptic rates."""
+        return f'{self.name}_basal(i)'
 
-    @property
-    def apical_code(self):
-        """Abstract code of the pre group: its apical input from this step's postsynaptic errors."""
-        return f'I_apical = {self.name}_apical(i)'
+    def apical_code(self, target='I_apical'):
+        """Abstract code of the pre group: its apical input (into ``target``) from this step's postsynaptic errors."""
+        return f'{target} = {self.name}_apical(i)'
 
     @property
     def gradient_code(self):

@@ -31,7 +31,7 @@ Example::
 from brian2 import Clock, Equations, Network, NeuronGroup, StateMonitor, Synapses, linked_var, second
 
 from .errors import GLEConfigError
-from .network import SCHEDULE, GLENetwork, _sampling_clock
+from .network import SCHEDULE, GLENetwork, _basal_code, _sampling_clock
 from .neurons import (INSTANTANEOUS_ERROR, PROSPECTIVE_ERROR, SOMA, error_code, plasticity_equations,
                       representation_code)
 
@@ -135,7 +135,7 @@ class MicrocircuitNetwork(GLENetwork):
             _schedule(err.run_regularly(error_code(layer.prospective_errors), name=f'error_{l}_dendrites'),
                       'error_dendrites')
             holder, basal = self._project(l, pre, rep, weights[l], clock, projections)
-            _schedule(rep.run_regularly(basal + representation_code('tau_m' in learned),
+            _schedule(rep.run_regularly(_basal_code([basal]) + representation_code('tau_m' in learned),
                                         name=f'layer_{l}_dendrites'), 'dendrites')
             self._schedule_neurons(rep, rep, l, learned)
 

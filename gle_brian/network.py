@@ -39,6 +39,7 @@ from .errors import GLEConfigError, GLEInputError, GLENumericalError, check_numb
 from .dense import DenseProjection, check_serial
 from .neurons import (CE_OUTPUT_ERROR, NONFINITE_STEP, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code,
                       neuron_equations, rate_code)
+from .reference import INPUT
 from .optimisers import Learning
 from .synapses import FEEDBACK_MODES, projection_equations
 
@@ -60,6 +61,7 @@ SCHEDULE = {
                                        # dense weight drive err^T r (new errors, old rates)
     'plasticity': ('after_groups', 1),  # optimiser steps on w (err_post, old r_pre), b and tau_m (this
                                         # step's err and du/dt): new values are used from the next step on
+    'apical_sum': ('after_groups', 2),  # where several projections leave a population: their feedback summed
     'rate': ('end', 0),                # r = phi(u_breve), r_prime = phi'(u_breve); the NaN watch on u, r, err
     'record': ('end', 10),             # monitors see the state stored after the step
 }
@@ -81,8 +83,13 @@ def init_weights(sizes, seed=None):
 
     ``sizes`` is ``[n_in, n_1, ..., n_L]``; returns a list of arrays of shape ``(n_l, n_{l-1})``.
     """
+    return _uniform_weights(list(zip(sizes[1:], sizes[:-1])), seed)
+
+
+def _uniform_weights(shapes, seed=None):
+    """``U(-1/sqrt(n_pre), 1/sqrt(n_pre))`` matrices of the ``(n_post, n_pre)`` ``shapes``, in order."""
     rng = np.random.default_rng(seed)
-    return [rng.uniform(-1, 1, (n_post, n_pre)) / np.sqrt(n_pre) for n_pre, n_post in zip(sizes[:-1], sizes[1:])]
+    return [rng.uniform(-1, 1, shape) / np.sqrt(shape[1]) for shape in shapes]
 
 
 def _sampling_clock(clock, dt, name):
@@ -93,6 +100,11 @@ def _sampling_clock(clock, dt, name):
 
 def _schedule(obj, operation):
     obj.when, obj.order = SCHEDULE[operation]
+
+
+def _basal_code(inputs):
+    """Dendrite code that sums a population's basal inputs (expressions; ``[None]``: summed into it by Synapses)."""
+    return '' if inputs == [None] or not inputs else f'I_basal = {" + ".join(inputs)}\n'
 
 
 def _positions(k, n_post, n_pre):
@@ -197,6 +209,9 @@ class GLENetwork:
         self.activations = [layer.check() for layer in self.layers]
         self.time_constants = [layer.time_constants(float(self.dt)) for layer in self.layers]
         self.sizes = [self.n_in] + [layer.size for layer in self.layers]
+        self.projection_specs = self._projection_specs()
+        self.shapes = [(self.layers[post].size, self.n_in if pre == INPUT else self.layers[pre].size)
+                       for pre, post in self.projection_specs]           # (n_post, n_pre) of every projection
         if loss not in LOSSES:
             raise GLEConfigError(f'loss={loss!r} is not known; use one of {list(LOSSES)}.')
         self.loss = loss
@@ -208,12 +223,12 @@ class GLENetwork:
         self.connectivity = self._check_connect(connect)
         self.signs = self._check_signs(signs)
         initial_weights = self._constrain(self._check_matrices(
-            init_weights(self.sizes, seed) if weights is None else weights, 'weights'), drawn=weights is None)
+            _uniform_weights(self.shapes, seed) if weights is None else weights, 'weights'), drawn=weights is None)
         self.initial_biases = self._check_biases(biases)
         self.feedback_weights = None
         if feedback == 'random':
             self.feedback_weights = [m * mask for m, mask in zip(self._check_matrices(
-                init_weights(self.sizes, None if seed is None else seed + 1)
+                _uniform_weights(self.shapes, None if seed is None else seed + 1)
                 if feedback_weights is None else feedback_weights, 'feedback_weights'), self._masks())]
         if isinstance(record, str):
             raise GLEConfigError(f'record={record!r} is one string; give a list of names, e.g. record=[{record!r}].')
@@ -256,9 +271,9 @@ class GLENetwork:
         extra = []                    # projections, parameter groups and gradient synapses of batches
         learning = self.learning
         top = len(self.layers) - 1
-        pre = self.input
+        incoming, outgoing = self._wiring()
         for l, layer in enumerate(self.layers):
-            n_post = self.sizes[l + 1]
+            n_post = layer.size
             copies = np.arange(B * n_post) % n_post           # neuron k of the batch is neuron k % n_post
             learned = self._learned(layer)
             equations = neuron_equations(layer.prospective_errors, shared_parameters=B > 1)
@@ -266,6 +281,8 @@ class GLENetwork:
                 equations += 'beta : 1 (shared)  # output error strength\n'
             if l == top and self.loss == 'ce':
                 equations += 'softmax_sum : 1  # sum_j exp(r_j - r_k) over the outputs j of the same batch copy\n'
+            equations += ''.join(f'{name} : 1  # one projection\'s share of {name[:-len(str(k)) - 1]}\n'
+                                 for k, name in self._sum_variables(l, incoming, outgoing))
             if learned and B == 1:
                 equations += neurons.plasticity_equations(learning.optimiser, learned,
                                                           shared_counters=self.shared_counters)
@@ -292,11 +309,27 @@ class GLENetwork:
             params.b = self.initial_biases[l]
             group.tau_r = np.tile(tau_r, B) * second
             group.gamma = layer.gamma
-            holder, basal = self._project(l, pre, group, weights[l], clock, extra)
-            _schedule(group.run_regularly(basal + dendrite_code(layer.prospective_errors, 'tau_m' in learned),
+            self.neurons.append(group)
+            self._parameter_groups.append(params)
+
+        holders, basal_inputs = [], [[] for _ in self.layers]
+        for k, (pre, post) in enumerate(self.projection_specs):
+            holder, basal = self._project(k, self.input if pre == INPUT else self.neurons[pre], self.neurons[post],
+                                          weights[k], clock, extra, *self._sum_targets(k, incoming, outgoing))
+            holders.append(holder)
+            basal_inputs[post].append(basal)
+
+        for l, (layer, group, params) in enumerate(zip(self.layers, self.neurons, self._parameter_groups)):
+            learned = self._learned(layer)
+            _schedule(group.run_regularly(_basal_code(basal_inputs[l]) + dendrite_code(layer.prospective_errors,
+                                                                                      'tau_m' in learned),
                                           name=f'layer_{l}_dendrites'), 'dendrites')
+            if len(outgoing[l]) > 1:     # the feedback of several projections, summed for the next step
+                _schedule(group.run_regularly('I_apical = ' + ' + '.join(f'I_apical_{k}' for k in outgoing[l]),
+                                              name=f'layer_{l}_apical_sum'), 'apical_sum')
             self._schedule_neurons(group, params, l, learned)
             if l == top and self.loss == 'ce':
+                n_post = layer.size
                 softmax = Synapses(group, group, SOFTMAX_NORMALISER, clock=clock, name='softmax_normaliser')
                 softmax.connect(i=np.repeat(np.arange(B * n_post), n_post),
                                 j=np.repeat(np.arange(B) * n_post, n_post * n_post)
@@ -306,92 +339,123 @@ class GLENetwork:
 
             self.monitors.append({})
             if self.record and l in self.record_layers:
+                weight_holder = holders[incoming[l][0]] if len(incoming[l]) == 1 else None
                 for target, names in ((group, [v for v in self.record if v != 'w']),
-                                      (holder, [v for v in self.record if v == 'w'])):
+                                      (weight_holder, [v for v in self.record if v == 'w'])):
                     if names:
                         monitor = StateMonitor(target, names, record=True, clock=_sampling_clock(
                             clock, self.record_dt, f'record_{target.name}'), name=f'record_{target.name}')
                         _schedule(monitor, 'record')
                         self.monitors[l].update(dict.fromkeys(names, monitor))
-            self.neurons.append(group)
-            self._parameter_groups.append(params)
-            pre = group
         self.output = self.neurons[-1]
         self.network = Network(self.input, *self.neurons, *extra, *self._monitor_objects(), name='network')
         if self.project is not None:
             self.project.network = self.network
 
-    def _project(self, l, pre, post, weights, clock, objects):
-        """Build the projection of layer ``l`` (``pre -> post``, initial ``weights``): its weights, feedback and
-        plasticity, added to ``objects``.
+    def _wiring(self):
+        """Per population, the indices of the projections into it and of those leaving it."""
+        incoming = [[k for k, (_, post) in enumerate(self.projection_specs) if post == l] for l in range(len(self.layers))]
+        outgoing = [[k for k, (pre, _) in enumerate(self.projection_specs) if pre == l] for l in range(len(self.layers))]
+        return incoming, outgoing
 
-        Returns the object holding ``w`` and the abstract code that computes the post group's basal input,
-        to run first in its dendrites (dense projections; ``''`` for Synapses, whose summed variable is
-        scheduled on its own). Appends to ``weight_groups`` and ``weight_positions``.
+    def _sum_targets(self, k, incoming, outgoing):
+        """The variables projection ``k`` sums into: ``I_basal`` and ``I_apical``, or its own shares of them where
+        several projections converge on its postsynaptic population, or leave its presynaptic one."""
+        pre, post = self.projection_specs[k]
+        return ('I_basal' if len(incoming[post]) == 1 else f'I_basal_{k}',
+                'I_apical' if pre == INPUT or len(outgoing[pre]) == 1 else f'I_apical_{k}')
+
+    def _sum_variables(self, l, incoming, outgoing):
+        """``(k, name)`` of the shares that population ``l`` holds (see :meth:`_sum_targets`): those of Synapses
+        into it (a dense projection's basal input is a function call) and those of every projection leaving it."""
+        basal = [(k, f'I_basal_{k}') for k in incoming[l] if len(incoming[l]) > 1 and self._is_synapses(k)]
+        apical = [(k, f'I_apical_{k}') for k in outgoing[l] if len(outgoing[l]) > 1]
+        return basal + apical
+
+    def _is_synapses(self, k):
+        """Whether projection ``k`` is Brian2 Synapses (sparse, or ``projection='synapses'``), not dense products."""
+        return self.projection == 'synapses' or self.connectivity[k] is not None
+
+    def _project(self, k, pre, post, weights, clock, objects, basal_target='I_basal', apical_target='I_apical'):
+        """Build projection ``k`` (``pre -> post`` groups, initial ``weights``): its weights, feedback and
+        plasticity, added to ``objects``; its sums go into ``basal_target`` and ``apical_target``.
+
+        Returns the object holding ``w`` and the projection's basal input as an expression for the post group's
+        dendrites: the dense product's function call, the share ``I_basal_<k>`` its Synapses sum into, or
+        ``None`` when its Synapses sum into ``I_basal`` itself. Appends to ``weight_groups`` and
+        ``weight_positions``.
         """
         B, learning = self.batch, self.learning
-        n_pre, n_post = self.sizes[l], self.sizes[l + 1]
+        (n_post, n_pre), (source, target) = self.shapes[k], self.projection_specs[k]
+        sends_errors = source != INPUT
         learn_w = learning is not None and learning.weights
         row_major = np.arange(n_post * n_pre).reshape(n_post, n_pre)
         # the learning state of a weight group (with the drive g_w summed over the batch)
         group_learning = (synapses.plasticity_equations(learning.optimiser, True, self.shared_counters)
                           if learn_w else '')
-        sparse = self.connectivity[l] is not None
-        if self.projection == 'dense' and not sparse:
-            random = self.feedback == 'random' and l > 0
+        sparse = self.connectivity[k] is not None
+        if not self._is_synapses(k):
+            random = self.feedback == 'random' and sends_errors
             holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + synapses.FEEDBACK_WEIGHTS * random + group_learning,
-                                 clock=clock, name=f'projection_{l}_weights')
+                                 clock=clock, name=f'projection_{k}_weights')
             holder.w = weights.ravel()
             if random:
-                holder.w_feedback = self.feedback_weights[l].ravel()
-            dense = DenseProjection(f'projection_{l}', holder, pre, post, B, self.device,
+                holder.w_feedback = self.feedback_weights[k].ravel()
+            dense = DenseProjection(f'projection_{k}', holder, pre, post, B, self.device,
                                     'w_feedback' if random else 'w')
             self.functions.update(dense.functions)
             if self.device == 'cuda_standalone':
                 dense.cuda_setup()
-            if l > 0:
-                _schedule(pre.run_regularly(dense.apical_code, name=f'projection_{l}_apical'), 'apical')
+            if sends_errors:
+                _schedule(pre.run_regularly(dense.apical_code(apical_target), name=f'projection_{k}_apical'),
+                          'apical')
             if learn_w:
-                _schedule(holder.run_regularly(dense.gradient_code, name=f'projection_{l}_gradient'), 'gradient')
-            basal, positions = dense.basal_code + '\n', row_major
+                _schedule(holder.run_regularly(dense.gradient_code, name=f'projection_{k}_gradient'), 'gradient')
+            basal, positions = dense.basal_input, row_major
             objects.append(holder)
         else:
             # a batch, or sparse connectivity: the weights held once in a group of n_post*n_pre elements (those
             # without a synapse stay zero: their drive sums no synapse)
             shared = B > 1 or sparse
-            equations = projection_equations(self.feedback, sends_errors=l > 0, shared_weights=shared)
+            equations = projection_equations(self.feedback, sends_errors=sends_errors, shared_weights=shared,
+                                             basal=basal_target, apical=apical_target)
             if learn_w and not shared:
                 equations += synapses.plasticity_equations(learning.optimiser, shared_counters=self.shared_counters)
-            projection = Synapses(pre, post, equations, clock=clock, name=f'projection_{l}')
-            # k: row-major index of each weight in W
-            i, j, k = (synapses.copies_of(*self.connectivity[l], n_pre, n_post, B) if sparse
+            projection = Synapses(pre, post, equations, clock=clock, name=f'projection_{k}')
+            # i, j: the pre- and postsynaptic neurons; m: the row-major index of each weight in W
+            i, j, m = (synapses.copies_of(*self.connectivity[k], n_pre, n_post, B) if sparse
                        else synapses.all_to_all(n_pre, n_post, copies=B))
             projection.connect(i=i, j=j)
             objects.append(projection)
-            holder, basal, positions = projection, '', _positions(k, n_post, n_pre)
+            holder, positions = projection, _positions(m, n_post, n_pre)
+            basal = None if basal_target == 'I_basal' else basal_target
             if shared:
                 holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + group_learning, clock=clock,
-                                     name=f'projection_{l}_weights')
-                projection.weight_index = k
+                                     name=f'projection_{k}_weights')
+                projection.weight_index = m
                 projection.w = linked_var(holder, 'w', index='weight_index')
                 objects.append(holder)
                 if learn_w:
                     sums = Synapses(pre, holder, synapses.BATCH_GRADIENT, clock=clock,
-                                    name=f'projection_{l}_batch_sums')
-                    sums.connect(i=i, j=k)
+                                    name=f'projection_{k}_batch_sums')
+                    sums.connect(i=i, j=m)
                     sums.err_index = j
                     sums.err_post_copy = linked_var(post, 'err', index='err_index')
                     _schedule(sums.summed_updaters['g_w_post'], 'gradient')
                     objects.append(sums)
                 positions = row_major
-            holder.w = weights.ravel() if shared else weights.ravel()[k]
-            self._wire_feedback(projection, l, k)
+            holder.w = weights.ravel() if shared else weights.ravel()[m]
+            _schedule(projection.summed_updaters[f'{basal_target}_post'], 'basal')
+            if sends_errors:
+                _schedule(projection.summed_updaters[f'{apical_target}_pre'], 'apical')
+                if self.feedback == 'random':
+                    projection.w_feedback = self.feedback_weights[k].ravel()[m]
         # per synapse, or the batch mean of the drive g_w summed into the weight group
         gradient = synapses.WEIGHT_GRADIENT if isinstance(holder, Synapses) else 'g_w' + f'/{B}' * (B > 1)
         if learn_w:
-            _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, gradient, self.signs[l]),
-                                           name=f'projection_{l}_plasticity'), 'plasticity')
-            self._init_learning(holder, 'w', l)
+            _schedule(holder.run_regularly(synapses.plasticity_code(learning.optimiser, gradient, self.signs[k]),
+                                           name=f'projection_{k}_plasticity'), 'plasticity')
+            self._init_learning(holder, 'w', target)
         self.weight_groups.append(holder)
         self.weight_positions.append(positions)
         return holder, basal
@@ -423,17 +487,6 @@ class GLENetwork:
                                            self.tau_m_min, self.batch)
             _schedule(params.run_regularly(code, name=f'layer_{l}_{param}_plasticity'), 'plasticity')
             self._init_learning(params, param, l)
-
-    def _wire_feedback(self, projection, l, k):
-        """Schedule the projection's feed-forward and feedback sums; set fixed random feedback weights.
-
-        ``k`` is the row-major index in ``W`` of each synapse (see :func:`synapses.all_to_all`).
-        """
-        _schedule(projection.summed_updaters['I_basal_post'], 'basal')
-        if l > 0:
-            _schedule(projection.summed_updaters['I_apical_pre'], 'apical')
-            if self.feedback == 'random':
-                projection.w_feedback = self.feedback_weights[l].ravel()[k]
 
     def _init_learning(self, group, param, layer):
         """Set the learning rate of ``param`` in ``group``; plasticity stays off until a run turns it on."""
@@ -848,12 +901,27 @@ class GLENetwork:
             raise GLEConfigError(f'{name}={n!r} must be a positive integer.')
         return int(n)
 
+    def _projection_specs(self):
+        """``(pre, post)`` of every projection, ``pre`` a layer's index or ``INPUT``: a chain through the layers."""
+        return [(INPUT if l == 0 else l - 1, l) for l in range(len(self.layers))]
+
+    def _describe(self, k):
+        """Projection ``k`` in words, for error messages."""
+        pre, post = self.projection_specs[k]
+        return f'the projection {"input" if pre == INPUT else f"layer {pre}"} -> layer {post}'
+
     def _check_matrices(self, matrices, name):
+        try:
+            matrices = list(matrices)
+        except TypeError:
+            matrices = None
+        if matrices is None or len(matrices) != len(self.shapes):
+            raise GLEConfigError(f'{name} has {"no" if matrices is None else len(matrices)} matrices for '
+                                 f'{len(self.shapes)} projections; give a list with one per projection (in a layered '
+                                 'network, one per layer: the projection into it).')
         matrices = [self._real(m, f'{name}[{l}]', GLEConfigError) for l, m in enumerate(matrices)]
-        if len(matrices) != len(self.layers):
-            raise GLEConfigError(f'{name} has {len(matrices)} matrices for {len(self.layers)} layers; give one per layer.')
         for l, m in enumerate(matrices):
-            shape = (self.sizes[l + 1], self.sizes[l])
+            shape = self.shapes[l]
             if m.shape != shape:
                 raise GLEConfigError(f'{name}[{l}] has shape {m.shape}, expected {shape} (n_post, n_pre).')
             if not np.all(np.isfinite(m)):
@@ -861,13 +929,13 @@ class GLENetwork:
         return matrices
 
     def _check_connect(self, connect):
-        """Per layer ``None`` (all-to-all) or the ``(pre, post)`` index arrays of its incoming projection's synapses."""
+        """Per projection ``None`` (all-to-all) or the ``(pre, post)`` index arrays of its synapses."""
         if connect is None:
-            return [None] * len(self.layers)
-        if not isinstance(connect, (list, tuple)) or len(connect) != len(self.layers):
-            raise GLEConfigError(f'connect={connect!r}: give a list with one entry per layer ({len(self.layers)}): '
-                                 "None (all-to-all), a condition such as 'abs(i - j) < 3', or a dict of Brian2's "
-                                 'Synapses.connect arguments such as dict(p=0.2).')
+            return [None] * len(self.shapes)
+        if not isinstance(connect, (list, tuple)) or len(connect) != len(self.shapes):
+            raise GLEConfigError(f'connect={connect!r}: give a list with one entry per projection ({len(self.shapes)}; '
+                                 "per layer in a layered network): None (all-to-all), a condition such as "
+                                 "'abs(i - j) < 3', or a dict of Brian2's Synapses.connect arguments such as dict(p=0.2).")
         resolved = []
         for l, entry in enumerate(connect):
             if entry is not None and not isinstance(entry, (str, dict)):
@@ -875,29 +943,30 @@ class GLENetwork:
                                      'arguments, e.g. dict(p=0.2).')
             try:
                 resolved.append(None if entry is None else synapses.connectivity(
-                    self.sizes[l], self.sizes[l + 1], entry, None if self.seed is None else self.seed + 2 + l))
+                    self.shapes[l][1], self.shapes[l][0], entry, None if self.seed is None else self.seed + 2 + l))
             except Exception as error:      # Brian2's errors for conditions and arguments it cannot use
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
                 raise GLEConfigError(
-                    f'connect[{l}]={entry!r} (the projection into layer {l}): Brian2 cannot make these synapses '
+                    f'connect[{l}]={entry!r} ({self._describe(l)}): Brian2 cannot make these synapses '
                     f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), e.g. '
                     "'abs(i - j) < 3', or dict(p=0.2), or dict(i=..., j=...) index arrays.") from None
         return resolved
 
     def _check_signs(self, signs):
         if signs is None:
-            return [None] * len(self.layers)
-        if not isinstance(signs, (list, tuple)) or len(signs) != len(self.layers) \
+            return [None] * len(self.shapes)
+        if not isinstance(signs, (list, tuple)) or len(signs) != len(self.shapes) \
                 or any(sign not in (None, 1, -1) for sign in signs):
-            raise GLEConfigError(f'signs={signs!r}: give one entry per layer ({len(self.layers)}), each None, +1 (the '
-                                 'weights of the projection into it stay >= 0, excitatory) or -1 (<= 0, inhibitory).')
+            raise GLEConfigError(f'signs={signs!r}: give one entry per projection ({len(self.shapes)}; per layer in a '
+                                 'layered network), each None, +1 (its weights stay >= 0, excitatory) or -1 (<= 0, '
+                                 'inhibitory).')
         return [None if sign is None else int(sign) for sign in signs]
 
     def _masks(self):
-        """Per layer, 1 where ``W`` has a synapse and 0 elsewhere (all ones for all-to-all projections)."""
+        """Per projection, 1 where ``W`` has a synapse and 0 elsewhere (all ones for all-to-all projections)."""
         masks = []
         for l, synapses_ in enumerate(self.connectivity):
-            mask = np.ones((self.sizes[l + 1], self.sizes[l]))
+            mask = np.ones(self.shapes[l])
             if synapses_ is not None:
                 mask[:] = 0
                 mask[synapses_[1], synapses_[0]] = 1

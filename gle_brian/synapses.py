@@ -60,14 +60,19 @@ I_apical_pre = w_feedback*err_post : 1 (summed)
 FEEDBACK_MODES = tuple(FEEDBACK)
 
 
-def projection_equations(feedback='symmetric', sends_errors=True, shared_weights=False):
-    """Model equations of a projection; ``sends_errors=False`` for the one leaving the input layer.
+def projection_equations(feedback='symmetric', sends_errors=True, shared_weights=False, basal='I_basal',
+                         apical='I_apical'):
+    """Model equations of a projection; ``sends_errors=False`` for one leaving the input.
 
-    ``shared_weights=True`` (batches): ``w`` is linked to a group holding the weights once.
+    ``shared_weights=True`` (batches, sparse connectivity): ``w`` is linked to a group holding the weights once.
+    ``basal`` and ``apical``: the variables the two sums go into (``I_basal_<k>`` where several projections
+    converge on a population, and ``I_apical_<k>`` where several leave it; the neurons then add them up).
     """
     if feedback not in FEEDBACK:
         raise GLEConfigError(f'feedback={feedback!r} is not known; use one of {list(FEEDBACK_MODES)}.')
-    return WEIGHT[shared_weights] + FORWARD + (FEEDBACK[feedback] if sends_errors else '')
+    sums = FORWARD + (FEEDBACK[feedback] if sends_errors else '')
+    sums = sums.replace('I_basal_post', f'{basal}_post').replace('I_apical_pre', f'{apical}_pre')
+    return WEIGHT[shared_weights] + sums
 
 
 # Weight plasticity: the postsynaptic prospective error times the presynaptic rate (docs/model.rst, section

@@ -63,12 +63,12 @@ def test_connectivity_is_drawn_with_the_seed():
 
 
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(connect=[None, 'k < 2', None]), r"connect\[1\]='k < 2' \(the projection into layer 1\): Brian2 cannot make "
+    (dict(connect=[None, 'k < 2', None]), r"connect\[1\]='k < 2' \(the projection layer 0 -> layer 1\): Brian2 cannot make "
                                           r"these synapses .*e\.g\. 'abs\(i - j\) < 3'"),
     (dict(connect=[None, dict(probability=0.5), None]), r"connect\[1\]=\{'probability': 0.5\}.*Brian2 cannot make"),
     (dict(connect=[None, 0.5, None]), r"connect\[1\]=0.5: give None, a condition string or a dict"),
-    (dict(connect=[None, None]), r'give a list with one entry per layer \(3\)'),
-    (dict(signs=[None, 2, None]), r'signs=\[None, 2, None\]: give one entry per layer \(3\), each None, \+1'),
+    (dict(connect=[None, None]), r'give a list with one entry per projection \(3; per layer'),
+    (dict(signs=[None, 2, None]), r'signs=\[None, 2, None\]: give one entry per projection \(3; per layer in a layered network\), each None, \+1'),
     (dict(signs=[None, None, -1], weights=[np.ones((5, 3)), np.ones((4, 5)), np.ones((3, 4))]),
      r'weights\[2\] has 12 values of the wrong sign for signs\[2\]=-1; give weights <= 0 there \(e\.g\. -abs\(w\)\)'),
 ])
