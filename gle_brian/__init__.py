@@ -13,11 +13,13 @@ Example::
 """
 from .activations import Activation, get_activation
 from .errors import GLEConfigError, GLEDeviceError, GLEInputError, GLENumericalError
+from .graph import GLEGraph, Projection
 from .network import GLENetwork, init_weights
 from .neurons import Layer
 from .optimisers import Adam, Learning, SGD
 from .reference import ReferenceNetwork
 
 __all__ = ['Activation', 'get_activation', 'GLEConfigError', 'GLEDeviceError', 'GLEInputError',
-           'GLENumericalError', 'GLENetwork', 'init_weights', 'Layer', 'ReferenceNetwork', 'Learning', 'SGD', 'Adam']
+           'GLENumericalError', 'GLENetwork', 'GLEGraph', 'Projection', 'init_weights', 'Layer', 'ReferenceNetwork',
+           'Learning', 'SGD', 'Adam']
 __version__ = '0.1.0'

@@ -223,7 +223,8 @@ class GLENetwork:
         self.connectivity = self._check_connect(connect)
         self.signs = self._check_signs(signs)
         initial_weights = self._constrain(self._check_matrices(
-            _uniform_weights(self.shapes, seed) if weights is None else weights, 'weights'), drawn=weights is None)
+            _uniform_weights(self.shapes, seed) if weights is None else weights, 'weights'),
+            drawn=self._drawn_weights(weights))
         self.initial_biases = self._check_biases(biases)
         self.feedback_weights = None
         if feedback == 'random':
@@ -704,7 +705,8 @@ class GLENetwork:
         """How the network was built, as far as its state depends on it: a JSON-able dict.
 
         The form (class), sizes, ``dt`` and ``batch`` (seconds, plain numbers); per layer the activation,
-        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the synapses of sparse projections
+        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the projections ``[pre, post]``; the
+        synapses of sparse projections
         (16 hex digits of the SHA-256 of their indices) and the sign constraints; the loss and ``beta``; the
         feedback (random feedback weights as 16 hex digits of their SHA-256); the learning (optimiser, its
         hyperparameters, the initial learning rate of each layer, what learns, the ``tau_m`` clamp).
@@ -725,6 +727,7 @@ class GLENetwork:
                         'bias': bool(layer.bias), 'prospective_errors': bool(layer.prospective_errors)}
                        for layer, activation, (tau_m, tau_r) in zip(self.layers, self.activations,
                                                                     self.time_constants)],
+            'projections': [list(spec) for spec in self.projection_specs],
             'connect': [None if c is None else hashlib.sha256(np.concatenate(c).astype(np.int64).tobytes()).hexdigest()[:16]
                         for c in self.connectivity],
             'signs': self.signs,
@@ -973,13 +976,20 @@ class GLENetwork:
             masks.append(mask)
         return masks
 
+    @staticmethod
+    def _drawn_weights(weights):
+        """Per projection whether its initial weights are drawn (``None`` where they all are; a layered network
+        draws all or none)."""
+        return None if weights is None else [False] * len(weights)
+
     def _constrain(self, weights, drawn):
         """Initial weights with zeros where there is no synapse, and with the sign of each constrained
-        projection: drawn weights take it (``|W|`` or ``-|W|``), given ones must have it."""
+        projection: drawn weights take it (``|W|`` or ``-|W|``), given ones must have it. ``drawn``: per
+        projection whether its weights were drawn (``None``: all were)."""
         constrained = []
         for l, (w, mask, sign) in enumerate(zip(weights, self._masks(), self.signs)):
             w = w * mask
-            if sign is not None and drawn:
+            if sign is not None and (drawn is None or drawn[l]):
                 w = sign * np.abs(w)
             elif sign is not None and np.any(sign * w < 0):
                 raise GLEConfigError(f'weights[{l}] has {int(np.sum(sign * w < 0))} values of the wrong sign for '

@@ -20,7 +20,7 @@ import numpy as np
 
 from .neurons import STATE_VARIABLES
 
-__all__ = ['ReferenceGraph', 'ReferenceNetwork', 'Projection', 'forward_rates']
+__all__ = ['ReferenceGraph', 'ReferenceNetwork', 'ReferenceProjection', 'forward_rates']
 
 #: the ``pre`` of projections from the network's input
 INPUT = 'input'
@@ -29,7 +29,7 @@ INPUT = 'input'
 VARIABLES = STATE_VARIABLES
 
 
-class Projection(namedtuple('Projection', 'pre post weights feedback sign', defaults=(None, None))):
+class ReferenceProjection(namedtuple('ReferenceProjection', 'pre post weights feedback sign', defaults=(None, None))):
     """A projection of the mirror: ``pre`` (a population's index, or ``'input'``) onto ``post`` (an index).
 
     ``weights`` is the matrix ``W`` (``n_post x n_pre``): a numpy array (all-to-all) or a
@@ -58,7 +58,7 @@ class ReferenceGraph:
         Input size (the input drives the populations that ``'input'`` projections reach).
     populations : list of Layer
         The populations (size, activation, time constants, ``gamma``, bias, error form).
-    projections : list of Projection
+    projections : list of ReferenceProjection
     dt : Quantity
         Time step.
     outputs : list of int
@@ -81,7 +81,7 @@ class ReferenceGraph:
         >>> rng = np.random.default_rng(0)
         >>> sparse = scipy.sparse.random(4, 2, density=0.5, random_state=1, format='csr')
         >>> graph = ReferenceGraph(2, [Layer(4, 'tanh', tau_m=1*ms, tau_r=1*ms)],
-        ...                        [Projection('input', 0, sparse), Projection(0, 0, 0.1*rng.normal(size=(4, 4)))],
+        ...                        [ReferenceProjection('input', 0, sparse), ReferenceProjection(0, 0, 0.1*rng.normal(size=(4, 4)))],
         ...                        dt=0.01*ms, outputs=[0], beta=0.1)
         >>> rates = graph.run(np.ones((10, 2)), np.zeros((10, 4)))['r'][0]        # (10, 1, 4)
     """
@@ -262,7 +262,7 @@ class ReferenceNetwork(ReferenceGraph):
     feedback : list of ndarray or None
         Feedback matrices ``B_l`` (shape of ``W_l``) for feedback alignment; ``None`` means ``W_l``.
     signs : list or None
-        Per layer ``None``, ``+1`` or ``-1``: the sign constraint of ``W_l`` (:class:`Projection`).
+        Per layer ``None``, ``+1`` or ``-1``: the sign constraint of ``W_l`` (:class:`ReferenceProjection`).
     beta, loss, batch, learning
         As in :class:`ReferenceGraph`.
 
@@ -271,7 +271,7 @@ class ReferenceNetwork(ReferenceGraph):
 
     def __init__(self, n_in, layers, weights, dt, biases=None, feedback=None, beta=1.0, batch=1, learning=None,
                  loss='mse', signs=None):
-        projections = [Projection(INPUT if l == 0 else l - 1, l, weights[l], None if feedback is None else feedback[l],
+        projections = [ReferenceProjection(INPUT if l == 0 else l - 1, l, weights[l], None if feedback is None else feedback[l],
                                   None if signs is None else signs[l]) for l in range(len(layers))]
         super().__init__(n_in, layers, projections, dt, outputs=[len(layers) - 1], biases=biases, beta=beta,
                          batch=batch, learning=learning, loss=loss)

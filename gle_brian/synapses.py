@@ -112,7 +112,7 @@ def connectivity(n_pre, n_post, connect, seed=None):
         >>> list(zip(pre.tolist(), post.tolist()))
         [(1, 0), (0, 1), (2, 1), (1, 2), (3, 2), (2, 3)]
     """
-    from brian2 import Network, NeuronGroup, Synapses, prefs, seed as brian_seed, set_device
+    from brian2 import NeuronGroup, Synapses, prefs, seed as brian_seed, set_device
     from brian2.devices.device import reset_device
     arguments = {'condition': connect} if isinstance(connect, str) else dict(connect)
     target, state = prefs.codegen.target, np.random.get_state()
@@ -122,7 +122,8 @@ def connectivity(n_pre, n_post, connect, seed=None):
         brian_seed(seed)
         groups = NeuronGroup(n_pre, ''), NeuronGroup(n_post, '')
         synapses = Synapses(*groups)
-        Network(synapses, *groups)      # never run; Brian2 warns of objects left out of any network
+        for obj in (synapses, *groups):   # used here, never run: Brian2 would warn of objects left out of a network
+            obj._network = 'gle_brian.synapses.connectivity'
         synapses.connect(**arguments)
         pre, post = np.array(synapses.i[:]), np.array(synapses.j[:])
     finally:

@@ -211,7 +211,9 @@ def _by_values(settings):
     settings added in later versions take their defaults when a checkpoint lacks them."""
     if not isinstance(settings, dict) or not isinstance(settings.get('layers'), list):
         return settings
-    settings = {'connect': [None] * len(settings['layers']), 'signs': [None] * len(settings['layers']), **settings}
+    n = len(settings['layers'])
+    settings = {'projections': [['input' if l == 0 else l - 1, l] for l in range(n)], 'connect': [None] * n,
+                'signs': [None] * n, **settings}
     layers = []
     for layer in settings['layers']:
         try:

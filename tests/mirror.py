@@ -11,9 +11,10 @@ def assert_equals_mirror(net, ref, traces, atol, tau_m=False):
         for l in range(len(net.layers)):
             expected = traces[name][l] if net.batch > 1 else traces[name][l][:, 0]
             np.testing.assert_allclose(net.trace(name, l), expected, rtol=0, atol=atol, err_msg=f'{name} in layer {l}')
+    for k, weights in enumerate(net.weights):        # per projection (per layer in a layered network)
+        expected = ref.W[k].toarray() if hasattr(ref.W[k], 'toarray') else ref.W[k]     # sparse: zeros elsewhere
+        np.testing.assert_allclose(weights, expected, rtol=0, atol=atol, err_msg=f'W of projection {k}')
     for l in range(len(net.layers)):
-        expected = ref.W[l].toarray() if hasattr(ref.W[l], 'toarray') else ref.W[l]     # sparse: zeros elsewhere
-        np.testing.assert_allclose(net.weights[l], expected, rtol=0, atol=atol)
         np.testing.assert_allclose(net.biases[l], ref.b[l], rtol=0, atol=atol)
         if tau_m:
             np.testing.assert_allclose(np.asarray(net.tau_m[l]), ref.tau_m[l], rtol=atol)

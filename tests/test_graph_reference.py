@@ -7,7 +7,7 @@ import scipy.sparse
 from brian2 import ms
 
 from gle_brian import Layer, Learning, SGD
-from gle_brian.reference import INPUT, Projection, ReferenceGraph
+from gle_brian.reference import INPUT, ReferenceProjection, ReferenceGraph
 
 DT = 0.01 * ms
 BETA = 0.1
@@ -46,9 +46,9 @@ def test_dag_with_skip_and_sparse_projections_learns_the_backprop_gradient():
                    Layer(4, 'tanh', tau_m=0.5 * ms, tau_r=0.05 * ms, bias=True),
                    Layer(2, 'linear', tau_m=1 * ms, tau_r=1 * ms, bias=True)]
     sparse = scipy.sparse.random(4, 5, density=0.5, random_state=4, format='csr', data_rvs=lambda k: rng.normal(size=k))
-    projections = [Projection(INPUT, 0, rng.normal(size=(5, 3))), Projection(0, 1, sparse),
-                   Projection(1, 2, rng.normal(size=(2, 4))), Projection(INPUT, 2, rng.normal(size=(2, 3))),
-                   Projection(0, 2, rng.normal(size=(2, 5)))]
+    projections = [ReferenceProjection(INPUT, 0, rng.normal(size=(5, 3))), ReferenceProjection(0, 1, sparse),
+                   ReferenceProjection(1, 2, rng.normal(size=(2, 4))), ReferenceProjection(INPUT, 2, rng.normal(size=(2, 3))),
+                   ReferenceProjection(0, 2, rng.normal(size=(2, 5)))]
     biases = [rng.normal(size=layer.size) * 0.5 for layer in populations]
     x, target = rng.normal(size=3), rng.normal(size=2)
     graph = ReferenceGraph(3, populations, projections, DT, outputs=[2], biases=biases, beta=BETA,
@@ -65,31 +65,44 @@ def test_dag_with_skip_and_sparse_projections_learns_the_backprop_gradient():
         np.testing.assert_allclose(change, -LR * BETA * gradient, rtol=1e-9, atol=1e-15, err_msg=f'bias {q}')
 
 
-def test_recurrent_population_learns_the_recurrent_backprop_gradient():
-    """A recurrent LE population (lateral weights of spectral norm 0.4) read out by a linear population: at the
-    fixed point the drive of the recurrent, input and read-out weights is beta times the gradient of the fixed
-    point's loss, which recurrent backpropagation (Almeida-Pineda) gives by one linear adjoint solve."""
-    rng = np.random.default_rng(8)
-    n, n_in, n_out = 6, 3, 2
+def recurrent_network(seed=8, n=6, n_in=3, n_out=2, norm=0.4):
+    """Weights of a recurrent tanh population (lateral weights of spectral norm ``norm``) with a linear read-out,
+    its bias, a static input and a target: ``(recurrent, w_in, w_out, b, x, target)``."""
+    rng = np.random.default_rng(seed)
     recurrent = rng.normal(size=(n, n))
-    recurrent *= 0.4 / np.linalg.norm(recurrent, 2)
-    w_in, w_out = rng.normal(size=(n, n_in)), rng.normal(size=(n_out, n))
-    b = rng.normal(size=n) * 0.3
-    populations = [Layer(n, 'tanh', tau_m=1 * ms, bias=True), Layer(n_out, 'linear', tau_m=1 * ms)]
-    projections = [Projection(INPUT, 0, w_in), Projection(0, 0, recurrent), Projection(0, 1, w_out)]
-    x, target = rng.normal(size=n_in), rng.normal(size=n_out)
-    graph = ReferenceGraph(n_in, populations, projections, DT, outputs=[1], biases=[b, None], beta=BETA,
-                           learning=Learning(SGD(lr=LR)))
-    graph.run(np.tile(x, (6000, 1)), np.tile(target, (6000, 1)), learn=False)
+    recurrent *= norm / np.linalg.norm(recurrent, 2)
+    return (recurrent, rng.normal(size=(n, n_in)), rng.normal(size=(n_out, n)), rng.normal(size=n) * 0.3,
+            rng.normal(size=n_in), rng.normal(size=n_out))
 
-    # the fixed point u = W phi(u) + W_in x + b, by Newton's method, and the adjoint (I - D W^T) lam = D dC/dr
+
+def recurrent_backprop(recurrent, w_in, w_out, b, x, target):
+    """The fixed point ``u = W tanh(u) + W_in x + b`` (Newton's method), its rates ``r``, the output ``y = W_out r``
+    and the adjoint ``lam`` of C = |target - y|^2 / 2, from ``(I - D W^T) lam = D W_out^T (y - target)``,
+    ``D = diag(tanh'(u))`` (Almeida-Pineda): dC/dW = lam r^T, dC/dW_in = lam x^T, dC/db = lam."""
+    n = len(b)
     u = np.zeros(n)
     for _ in range(50):
         residual = u - recurrent @ np.tanh(u) - w_in @ x - b
         u -= np.linalg.solve(np.eye(n) - recurrent * (1 - np.tanh(u) ** 2), residual)
     r, d = np.tanh(u), 1 - np.tanh(u) ** 2
     y = w_out @ r
-    lam = np.linalg.solve(np.eye(n) - d[:, None] * recurrent.T, d * (w_out.T @ (y - target)))
+    return r, y, np.linalg.solve(np.eye(n) - d[:, None] * recurrent.T, d * (w_out.T @ (y - target)))
+
+
+def test_recurrent_population_learns_the_recurrent_backprop_gradient():
+    """A recurrent LE population (lateral weights of spectral norm 0.4) read out by a linear population: at the
+    fixed point the drive of the recurrent, input and read-out weights is beta times the gradient of the fixed
+    point's loss, which recurrent backpropagation (Almeida-Pineda) gives by one linear adjoint solve."""
+    recurrent, w_in, w_out, b, x, target = recurrent_network()
+    n, n_in, n_out = len(b), len(x), len(target)
+    populations = [Layer(n, 'tanh', tau_m=1 * ms, bias=True), Layer(n_out, 'linear', tau_m=1 * ms)]
+    projections = [ReferenceProjection(INPUT, 0, w_in), ReferenceProjection(0, 0, recurrent),
+                   ReferenceProjection(0, 1, w_out)]
+    graph = ReferenceGraph(n_in, populations, projections, DT, outputs=[1], biases=[b, None], beta=BETA,
+                           learning=Learning(SGD(lr=LR)))
+    graph.run(np.tile(x, (6000, 1)), np.tile(target, (6000, 1)), learn=False)
+
+    r, y, lam = recurrent_backprop(recurrent, w_in, w_out, b, x, target)
     expected = [np.outer(lam, x), np.outer(lam, r), np.outer(y - target, r)]
 
     np.testing.assert_allclose(graph.state['r'][0][0], r, rtol=1e-12)
@@ -105,7 +118,7 @@ def test_sign_constraint_clips_after_every_step(sign):
     rng = np.random.default_rng(2)
     w = sign * rng.uniform(0.1, 1, (3, 2))
     graph = ReferenceGraph(2, [Layer(3, 'tanh', tau_m=1 * ms), Layer(1, tau_m=1 * ms)],
-                           [Projection(INPUT, 0, w, sign=sign), Projection(0, 1, rng.normal(size=(1, 3)))],
+                           [ReferenceProjection(INPUT, 0, w, sign=sign), ReferenceProjection(0, 1, rng.normal(size=(1, 3)))],
                            DT, outputs=[0, 1], beta=1.0, learning=Learning(SGD(lr=0.5)))
     target = np.tile(np.r_[-sign * np.ones(3), 0.0], (300, 1))   # pulls the first population's rates across zero
     graph.run(rng.normal(size=(300, 2)) ** 2, target)

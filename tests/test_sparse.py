@@ -5,7 +5,6 @@ import pytest
 import scipy.sparse
 from brian2 import ms
 
-from conftest import CPP_STANDALONE, NUMPY
 from gle_brian import Adam, GLEConfigError, GLENetwork, Layer, Learning, ReferenceNetwork
 from mirror import assert_equals_mirror
 
@@ -24,11 +23,12 @@ def sparse(matrix, synapses):
     return scipy.sparse.csr_matrix((matrix[post, pre], (post, pre)), shape=matrix.shape)
 
 
-@pytest.mark.parametrize('device', [NUMPY, CPP_STANDALONE])
+@pytest.mark.parametrize('device', ['numpy'])
 @pytest.mark.parametrize('loss, batch, feedback', [('mse', 1, 'symmetric'), ('ce', 3, 'random')])
 def test_sparse_signed_network_equals_the_mirror(device, loss, batch, feedback, tmp_path):
     """Random and conditional connectivity, excitatory and inhibitory projections, Adam on W, b and tau_m: every
-    variable, W, b and tau_m equal the mirror to 1e-12; absent synapses stay zero, signs hold, weights learn."""
+    variable, W, b and tau_m equal the mirror to 1e-12; absent synapses stay zero, signs hold, weights learn.
+    (The compiled path of sparse and signed projections: tests/test_graph.py, on cpp_standalone.)"""
     learning = Learning(Adam(lr=0.02), tau_m=True, tau_m_min=0.05 * ms)
     kwargs = dict(dt=DT, loss=loss, beta=0.5, batch=batch, learning=learning)
     net = GLENetwork(3, LAYERS, device=device, seed=4, connect=CONNECT, signs=SIGNS, feedback=feedback,

@@ -1,0 +1,132 @@
+"""GLE networks of any shape: named populations wired by projections (skip, lateral, recurrent, sparse, signed).
+
+A population is a :class:`~gle_brian.neurons.Layer` (size, activation, time constants, ``gamma``, bias, error
+form); a :class:`Projection` connects the input or a population to a population, itself included, with
+Brian2's own connection arguments and an optional sign constraint (Dale's law). The network is built by the
+same builder and runs on the same schedule as the layered :class:`~gle_brian.network.GLENetwork`: every
+projection reads the values stored before the step, so a loop is well defined (one step of delay per synapse
+in each direction; docs/model.rst, section 'Graphs'), and the numpy mirror
+:class:`~gle_brian.reference.ReferenceGraph` computes the same numbers.
+
+Example: a population with lateral connections and a top-down loop, read out by an output population::
+
+    >>> from brian2 import ms
+    >>> from gle_brian import Layer
+    >>> populations = {'L4': Layer(8, 'tanh', tau_m=1*ms, tau_r=0.2*ms),
+    ...                'L23': Layer(6, 'tanh', tau_m=1*ms, tau_r=0.2*ms),
+    ...                'out': Layer(2, 'linear', tau_m=1*ms)}
+    >>> projections = [Projection('input', 'L4'), Projection('L4', 'L4', connect='i != j', sign=-1),
+    ...                Projection('L4', 'L23', connect=dict(p=0.5)), Projection('L23', 'L4'),
+    ...                Projection('L23', 'out')]
+    >>> net = GLEGraph(3, populations, projections, dt=0.01*ms, device='numpy', loss='mse', seed=1)
+    >>> net.population_names
+    ['L4', 'L23', 'out']
+"""
+from dataclasses import dataclass
+
+from .errors import GLEConfigError
+from .network import GLENetwork, _uniform_weights
+from .neurons import Layer
+from .reference import INPUT
+
+__all__ = ['GLEGraph', 'Projection']
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A projection from ``pre`` (a population's name, or ``'input'``) onto the population ``post``.
+
+    Parameters
+    ----------
+    pre, post : str
+        Population names (``pre`` may be ``'input'``; ``pre == post`` is a lateral projection).
+    connect : None, str or dict
+        ``None``: all-to-all (dense products in the generated code); a condition in ``i`` (presynaptic) and
+        ``j`` (postsynaptic), e.g. ``'abs(i - j) < 3'``; or a dict of Brian2's ``Synapses.connect`` arguments,
+        e.g. ``dict(p=0.1)`` (drawn with the network's seed).
+    sign : None, +1 or -1
+        Dale's law: the weights stay ``>= 0`` (excitatory) or ``<= 0`` (inhibitory).
+    weights : array or None
+        Initial ``W`` (``n_post x n_pre``); ``None``: drawn like PyTorch's ``nn.Linear`` (with the sign).
+    """
+    pre: str
+    post: str
+    connect: object = None
+    sign: object = None
+    weights: object = None
+
+
+class GLEGraph(GLENetwork):
+    """A GLE network of named populations and projections between them.
+
+    Parameters
+    ----------
+    n_in : int
+        Input size (the input drives the populations that ``'input'`` projections reach).
+    populations : dict
+        ``{name: Layer}``.
+    projections : list of Projection
+    dt : Quantity
+        Time step.
+    output : str or None
+        The population with the output error (``loss``) and target; the last one when ``None``. It may not
+        send projections (its apical input is the output error).
+    **kwargs
+        As :class:`~gle_brian.network.GLENetwork` (``device``, ``loss``, ``beta``, ``learning``, ``batch``,
+        ``feedback``, ``feedback_weights`` (one per projection), ``seed``, ``record``, ...); ``record`` may not
+        hold ``'w'`` (read ``weights``, one matrix per projection).
+
+    Populations are indexed in the order of ``population_names`` (the output last): ``trace(variable, index)``,
+    ``neurons[index]``, ``biases``, ``tau_m``; ``weights`` follow the order of ``projections``. Learning rates
+    given per population (``Learning(lr=[...])``) apply to the population's biases, time constants and the
+    weights of the projections into it.
+    """
+
+    def __init__(self, n_in, populations, projections, dt, output=None, **kwargs):
+        if not isinstance(populations, dict) or not populations or \
+                not all(isinstance(layer, Layer) for layer in populations.values()):
+            raise GLEConfigError(f'populations={populations!r}: give a dict {{name: Layer}}, e.g. '
+                                 "{'L4': Layer(100, 'tanh', tau_m=10*ms)}.")
+        names = list(populations)
+        if output is None:
+            output = names[-1]
+        if output not in populations:
+            raise GLEConfigError(f'output={output!r} is not a population; use one of {names}.')
+        self.population_names = [name for name in names if name != output] + [output]
+        if not isinstance(projections, (list, tuple)) or not all(isinstance(p, Projection) for p in projections):
+            raise GLEConfigError(f'projections={projections!r}: give a list of Projection(pre, post, ...).')
+        index = {name: q for q, name in enumerate(self.population_names)}
+        for k, p in enumerate(projections):
+            for end, name in (('pre', p.pre), ('post', p.post)):
+                if name not in index and not (end == 'pre' and name == INPUT):
+                    raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}): {end}={name!r} is not a population; '
+                                         f'use one of {names}' + " or 'input'" * (end == 'pre') + '.')
+            if p.pre == output and kwargs.get('loss') is not None:
+                raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}) leaves the output population {output!r}, '
+                                     "whose apical input is the output error; read it out from another population, "
+                                     'or choose another output.')
+        if 'w' in kwargs.get('record', ()):
+            raise GLEConfigError("record=[..., 'w']: a graph's weights are not recorded per population; read "
+                                 'net.weights (one matrix per projection) between runs.')
+        self.graph_projections = list(projections)
+        self._specs = [(INPUT if p.pre == INPUT else index[p.pre], index[p.post]) for p in projections]
+        given = [p.weights is not None for p in projections]
+        weights = None
+        if any(given):
+            shapes = [(populations[p.post].size, n_in if p.pre == INPUT else populations[p.pre].size)
+                      for p in projections]
+            drawn = _uniform_weights(shapes, kwargs.get('seed'))
+            weights = [p.weights if p.weights is not None else w for p, w in zip(projections, drawn)]
+        self._given = given
+        super().__init__(n_in, [populations[name] for name in self.population_names], dt, weights=weights,
+                         connect=[p.connect for p in projections], signs=[p.sign for p in projections], **kwargs)
+
+    def _projection_specs(self):
+        return self._specs
+
+    def _drawn_weights(self, weights):
+        return [not given for given in self._given]
+
+    def _describe(self, k):
+        p = self.graph_projections[k]
+        return f'projection {k}: {p.pre} -> {p.post}'
