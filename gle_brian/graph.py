@@ -48,12 +48,15 @@ class Projection:
         Dale's law: the weights stay ``>= 0`` (excitatory) or ``<= 0`` (inhibitory).
     weights : array or None
         Initial ``W`` (``n_post x n_pre``); ``None``: drawn like PyTorch's ``nn.Linear`` (with the sign).
+    plastic : bool
+        Whether the weights learn (when the network has ``learning``); ``False`` keeps them fixed.
     """
     pre: str
     post: str
     connect: object = None
     sign: object = None
     weights: object = None
+    plastic: bool = True
 
 
 class GLEGraph(GLENetwork):
@@ -123,6 +126,9 @@ class GLEGraph(GLENetwork):
 
     def _projection_specs(self):
         return self._specs
+
+    def _plastic(self, k):
+        return bool(self.graph_projections[k].plastic)
 
     def _drawn_weights(self, weights):
         return [not given for given in self._given]

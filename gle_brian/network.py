@@ -389,7 +389,7 @@ class GLENetwork:
         B, learning = self.batch, self.learning
         (n_post, n_pre), (source, target) = self.shapes[k], self.projection_specs[k]
         sends_errors = source != INPUT
-        learn_w = learning is not None and learning.weights
+        learn_w = learning is not None and learning.weights and self._plastic(k)
         row_major = np.arange(n_post * n_pre).reshape(n_post, n_pre)
         # the learning state of a weight group (with the drive g_w summed over the batch)
         group_learning = (synapses.plasticity_equations(learning.optimiser, True, self.shared_counters)
@@ -834,7 +834,7 @@ class GLENetwork:
         monitor = self.monitors[layer][variable]
         values = getattr(monitor, variable)[:].T.copy()
         if variable == 'w':
-            values = values[:, self.weight_positions[layer].ravel()]
+            values = values[:, self.weight_positions[self._incoming(layer)].ravel()]
         elif self.batch > 1:
             values = values.reshape(len(values), self.batch, -1)
         return values if self._record_start is None else values[self._record_start[monitor.name]:]
@@ -907,6 +907,18 @@ class GLENetwork:
     def _projection_specs(self):
         """``(pre, post)`` of every projection, ``pre`` a layer's index or ``INPUT``: a chain through the layers."""
         return [(INPUT if l == 0 else l - 1, l) for l in range(len(self.layers))]
+
+    def _incoming(self, layer):
+        """The index of the one projection into ``layer``, whose weights are the layer's ``'w'``."""
+        into = [k for k, (_, post) in enumerate(self.projection_specs) if post == layer]
+        if len(into) != 1:
+            raise GLEConfigError(f"'w' of layer {layer}: {len(into)} projections reach it; read net.weights (one matrix "
+                                 'per projection) instead.')
+        return into[0]
+
+    def _plastic(self, k):
+        """Whether the weights of projection ``k`` learn (with ``learning``; every projection of a layered network)."""
+        return True
 
     def _describe(self, k):
         """Projection ``k`` in words, for error messages."""

@@ -169,7 +169,8 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
         for variable in variables:
             if variable == WEIGHT:
                 # W[post, pre] of the chosen neurons, in the order (post, pre)
-                sources[net.weight_groups[layer]] = ([WEIGHT], net.weight_positions[layer][indices].ravel())
+                k = net._incoming(layer)
+                sources[net.weight_groups[k]] = ([WEIGHT], net.weight_positions[k][indices].ravel())
                 continue
             group = next((g for g in _layer_groups(net, layer) if variable in g.variables), None)
             if group is None:

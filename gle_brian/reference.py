@@ -29,7 +29,8 @@ INPUT = 'input'
 VARIABLES = STATE_VARIABLES
 
 
-class ReferenceProjection(namedtuple('ReferenceProjection', 'pre post weights feedback sign', defaults=(None, None))):
+class ReferenceProjection(namedtuple('ReferenceProjection', 'pre post weights feedback sign plastic',
+                                     defaults=(None, None, True))):
     """A projection of the mirror: ``pre`` (a population's index, or ``'input'``) onto ``post`` (an index).
 
     ``weights`` is the matrix ``W`` (``n_post x n_pre``): a numpy array (all-to-all) or a
@@ -37,7 +38,7 @@ class ReferenceProjection(namedtuple('ReferenceProjection', 'pre post weights fe
     ``feedback``: the matrix that carries ``post``'s errors down to ``pre``, ``None`` for ``W`` itself
     (symmetric); a fixed random matrix for feedback alignment (same shape, and for sparse ``W`` the same
     entries). ``sign``: ``None``, ``+1`` or ``-1``: the weights are clipped to ``>= 0`` or ``<= 0`` after
-    every optimiser step (Dale's law).
+    every optimiser step (Dale's law). ``plastic=False``: the weights stay fixed while the others learn.
     """
 
 
@@ -118,7 +119,7 @@ class ReferenceGraph:
             self.tau_m_min = learning.min_tau_m(self.dt) if learning.tau_m else None
             optimiser = learning.optimiser
             for k, p in enumerate(self.projections):
-                if learning.weights:
+                if learning.weights and p.plastic:
                     shape = self.W[k].shape if self._sparse[k] is None else self.W[k].data.shape
                     self.optimiser_state['W', k] = dict(optimiser.numpy_state(shape), lr=rates[p.post])
             for q, layer in enumerate(self.layers):

@@ -21,7 +21,7 @@ POPULATIONS = {'L4': Layer(5, 'tanh', tau_m=1 * ms, bias=True),
                'out': Layer(3, 'linear', tau_m=0.8 * ms, tau_r=0.2 * ms, bias=True)}
 LOOPS = np.random.default_rng(11).uniform(-0.2, 0.2, (2, 5, 5))   # weak loops: rates and errors stay bounded
 PROJECTIONS = [Projection('input', 'L4'),
-               Projection('L4', 'L4', connect='i != j', weights=LOOPS[0]),       # lateral
+               Projection('L4', 'L4', connect='i != j', weights=LOOPS[0], plastic=False),   # lateral, fixed
                Projection('L4', 'L23', connect=dict(p=0.6), sign=+1),            # sparse, excitatory
                Projection('L23', 'L4', weights=LOOPS[1][:, :4]),                 # top-down: a loop
                Projection('L4', 'inh', sign=+1), Projection('inh', 'L23', sign=-1),   # inhibition
@@ -41,7 +41,7 @@ def mirror(net, **kwargs):
             def sparse(matrix, pre_=synapses[0], post_=synapses[1]):
                 return scipy.sparse.csr_matrix((matrix[post_, pre_], (post_, pre_)), shape=matrix.shape)
             w, feedback = sparse(w), None if feedback is None else sparse(feedback)
-        projections.append(ReferenceProjection(pre, post, w, feedback, spec.sign))
+        projections.append(ReferenceProjection(pre, post, w, feedback, spec.sign, spec.plastic))
     return ReferenceGraph(net.n_in, net.layers, projections, outputs=[len(net.layers) - 1], biases=net.biases,
                           **kwargs)
 
@@ -51,7 +51,8 @@ def mirror(net, **kwargs):
     pytest.param('cpp_standalone', 'ce', 3, 'random', marks=pytest.mark.standalone)])
 def test_graph_equals_the_mirror(device, loss, batch, feedback, tmp_path):
     """Every variable of every population, W of every projection, b and tau_m equal the mirror to 1e-12 over two
-    runs with Adam on all of them; absent synapses stay zero, signs hold, every projection learns."""
+    runs with Adam on all of them; absent synapses stay zero, signs hold, every plastic projection learns and the
+    fixed one stays as it was."""
     learning = Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.05 * ms)
     kwargs = dict(dt=DT, loss=loss, beta=0.5, batch=batch, learning=learning)
     net = GLEGraph(3, POPULATIONS, PROJECTIONS, device=device, seed=7, feedback=feedback,
@@ -74,7 +75,10 @@ def test_graph_equals_the_mirror(device, loss, batch, feedback, tmp_path):
             assert np.all(w[absent] == 0), k
         if spec.sign is not None:
             assert np.all(spec.sign * w >= 0), k
-        assert np.abs(w - w0).max() > 1e-4, f'projection {k} did not learn'
+        if spec.plastic:
+            assert np.abs(w - w0).max() > 1e-4, f'projection {k} did not learn'
+        else:
+            assert np.array_equal(w, w0), f'projection {k} is not plastic but changed'
 
 
 def test_lateral_projection_reads_the_stored_rates():
