@@ -12,10 +12,12 @@ postsynaptic one is a matrix ``W`` (``n_post x n_pre``): its three sums are dens
 
 Each is a Brian2 :class:`~brian2.Function` of the neuron (or weight) index ``i`` with an implementation
 per target: numpy (``matmul``), cython and C++ (contiguous loops over one row of ``W``, which the compiler
-vectorises), and CUDA (a device function: each thread of Brian2's kernel computes its own element). The weights are held once, row-major, in a group of ``n_post*n_pre`` elements that also holds
+vectorises), and CUDA (a device function: each thread of Brian2's kernel computes its own element). The
+weights are held once, row-major, in a group of ``n_post*n_pre`` elements that also holds
 the optimiser state, so the optimiser step stays the generated element-wise code of
 :mod:`gle_brian.optimisers`. Brian2 writes the results: the network's generated code assigns
-``I_basal = <name>_basal(i)`` (with the dendrites; a sum of such terms where several projections converge), ``I_apical = <name>_apical(i)`` and
+``I_basal = <name>_basal(i)`` (with the dendrites; a sum of such terms where several projections converge),
+``I_apical = <name>_apical(i)`` and
 ``g_w = -<name>_gradient(i)`` (read by the optimiser step), so Brian2 knows every variable that
 changes (standalone runs read them back).
 

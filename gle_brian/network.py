@@ -355,8 +355,9 @@ class GLENetwork:
 
     def _wiring(self):
         """Per population, the indices of the projections into it and of those leaving it."""
-        incoming = [[k for k, (_, post) in enumerate(self.projection_specs) if post == l] for l in range(len(self.layers))]
-        outgoing = [[k for k, (pre, _) in enumerate(self.projection_specs) if pre == l] for l in range(len(self.layers))]
+        layers = range(len(self.layers))
+        incoming = [[k for k, (_, post) in enumerate(self.projection_specs) if post == l] for l in layers]
+        outgoing = [[k for k, (pre, _) in enumerate(self.projection_specs) if pre == l] for l in layers]
         return incoming, outgoing
 
     def _sum_targets(self, k, incoming, outgoing):
@@ -728,7 +729,8 @@ class GLENetwork:
                        for layer, activation, (tau_m, tau_r) in zip(self.layers, self.activations,
                                                                     self.time_constants)],
             'projections': [list(spec) for spec in self.projection_specs],
-            'connect': [None if c is None else hashlib.sha256(np.concatenate(c).astype(np.int64).tobytes()).hexdigest()[:16]
+            'connect': [None if c is None else
+                        hashlib.sha256(np.concatenate(c).astype(np.int64).tobytes()).hexdigest()[:16]
                         for c in self.connectivity],
             'signs': self.signs,
             'loss': self.loss, 'beta': self.beta, 'feedback': self.feedback, 'feedback_weights': feedback,

@@ -71,8 +71,9 @@ def plot_traces(rec, variables=None, layers=None, neurons=None, time_bar=None, t
     bar = _nice(span / 5) if time_bar is None else float(time_bar / time_unit)
     fig = Figure(figsize=(3.2 * len(layers) + 0.6, 1.1 * len(variables) + 0.6), layout='constrained')
     axes = np.array(fig.subplots(len(variables), len(layers), squeeze=False, sharex=True))
+    names = getattr(rec.net, 'population_names', None)      # a GLEGraph's populations go by name
     for column, layer in enumerate(layers):
-        axes[0, column].set_title(f'layer {layer}', fontsize=10)
+        axes[0, column].set_title(names[layer] if names else f'layer {layer}', fontsize=10)
         for row, variable in enumerate(variables):
             ax = axes[row, column]
             values = np.asarray(rec[variable, layer])

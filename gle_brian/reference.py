@@ -82,7 +82,8 @@ class ReferenceGraph:
         >>> rng = np.random.default_rng(0)
         >>> sparse = scipy.sparse.random(4, 2, density=0.5, random_state=1, format='csr')
         >>> graph = ReferenceGraph(2, [Layer(4, 'tanh', tau_m=1*ms, tau_r=1*ms)],
-        ...                        [ReferenceProjection('input', 0, sparse), ReferenceProjection(0, 0, 0.1*rng.normal(size=(4, 4)))],
+        ...                        [ReferenceProjection('input', 0, sparse),
+        ...                         ReferenceProjection(0, 0, 0.1*rng.normal(size=(4, 4)))],
         ...                        dt=0.01*ms, outputs=[0], beta=0.1)
         >>> rates = graph.run(np.ones((10, 2)), np.zeros((10, 4)))['r'][0]        # (10, 1, 4)
     """
@@ -113,7 +114,8 @@ class ReferenceGraph:
             self.phi_prime.append(phi_prime)
         self.state = {name: [np.zeros((batch, l.size)) for l in self.layers] for name in VARIABLES}
         self.learning = learning
-        self.optimiser_state = {}      # (parameter, index) -> optimiser state; 'W' by projection, 'b', 'tau_m' by population
+        # (parameter, index) -> optimiser state: 'W' by projection, 'b' and 'tau_m' by population
+        self.optimiser_state = {}
         if learning is not None:
             rates = learning.learning_rates(len(self.layers))
             self.tau_m_min = learning.min_tau_m(self.dt) if learning.tau_m else None
@@ -272,8 +274,9 @@ class ReferenceNetwork(ReferenceGraph):
 
     def __init__(self, n_in, layers, weights, dt, biases=None, feedback=None, beta=1.0, batch=1, learning=None,
                  loss='mse', signs=None):
-        projections = [ReferenceProjection(INPUT if l == 0 else l - 1, l, weights[l], None if feedback is None else feedback[l],
-                                  None if signs is None else signs[l]) for l in range(len(layers))]
+        projections = [ReferenceProjection(INPUT if l == 0 else l - 1, l, weights[l],
+                                           None if feedback is None else feedback[l],
+                                           None if signs is None else signs[l]) for l in range(len(layers))]
         super().__init__(n_in, layers, projections, dt, outputs=[len(layers) - 1], biases=biases, beta=beta,
                          batch=batch, learning=learning, loss=loss)
 

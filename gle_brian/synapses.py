@@ -168,4 +168,5 @@ def copies_of(pre, post, n_pre, n_post, copies=1):
     postsynaptic neuron of every synapse (copy ``c`` uses neurons ``c*n_pre ...`` and ``c*n_post ...``) and the
     row-major index ``k = post*n_pre + pre`` of its weight in ``W`` (``n_post x n_pre``)."""
     copy = np.repeat(np.arange(copies), len(pre))
-    return copy * n_pre + np.tile(pre, copies), copy * n_post + np.tile(post, copies), np.tile(post * n_pre + pre, copies)
+    return (copy * n_pre + np.tile(pre, copies), copy * n_post + np.tile(post, copies),
+            np.tile(post * n_pre + pre, copies))
