@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from brian2 import ms, prefs
 
-from gle_brian import Adam, GLEDeviceError, GLENetwork, Layer, Learning, ReferenceNetwork, devices, init_weights
+from gle_brian import Adam, GLEDeviceError, GLEGraph, GLENetwork, Layer, Learning, Projection, devices
 from gle_brian.reference import VARIABLES
 from mirror import assert_equals_mirror
+from test_graph import mirror
 
 DT = 0.01 * ms
 HAVE_BRIAN2CUDA = importlib.util.find_spec('brian2cuda') is not None
@@ -69,9 +70,14 @@ def test_cuda_without_nvcc_or_gpu(monkeypatch, tmp_path, cuda_prefs):
 @pytest.mark.cuda
 @pytest.mark.skipif(not HAVE_BRIAN2CUDA, reason="brian2cuda is not installed (pip install -e '.[cuda]')")
 @pytest.mark.skipif(not HAVE_NVCC, reason='nvcc is not on the PATH (install the CUDA toolkit or set CUDA_PATH)')
-@pytest.mark.parametrize('projection', ['dense', 'synapses'])
-def test_cuda_project_compiles(projection, tmp_path, cuda_prefs):
-    """Generate and compile the CUDA project for compute capability 9.0; run it only where a GPU is visible."""
+def test_cuda_project_compiles(tmp_path, cuda_prefs):
+    """Generate and compile the CUDA project for compute capability 9.0; run it only where a GPU is visible.
+
+    One small graph with every kind of kernel: dense projections (their basal, apical and gradient functions),
+    a sparse, sign-constrained one (Brian2 Synapses: summed basal and apical inputs, the drive summed into the
+    weight group), two projections converging on the output (their shares added up), Adam on W, b and tau_m,
+    an output error, and monitors.
+    """
     gpu = devices.gpu_available()
     devices.configure_cuda(compute_capability=None if gpu else 9.0)
     if not gpu:   # the sources as one unit (restored by cuda_prefs)
@@ -79,15 +85,17 @@ def test_cuda_project_compiles(projection, tmp_path, cuda_prefs):
         prefs.devices.cpp_standalone.make_cmd_unix = f'{shlex.quote(sys.executable)} {shlex.quote(one_unit)}'
         prefs.devices.cpp_standalone.extra_make_args_unix = []
     layers = small_layers()
-    weights = init_weights([2, 3, 2], seed=1)
+    populations = {'hidden': layers[0], 'second': Layer(3, 'tanh', tau_m=0.5 * ms, tau_r=0.2 * ms), 'out': layers[1]}
+    projections = [Projection('input', 'hidden'), Projection('hidden', 'second', connect='i != j', sign=+1),
+                   Projection('second', 'out'), Projection('hidden', 'out')]
     kwargs = dict(dt=DT, loss='mse', beta=0.1, learning=Learning(Adam(lr=1e-2), tau_m=True, tau_m_min=0.05 * ms))
-    net = GLENetwork(2, layers, weights=weights, device='cuda_standalone', projection=projection, record=VARIABLES,
-                     directory=str(tmp_path / 'cuda'), **kwargs)
+    net = GLEGraph(2, populations, projections, device='cuda_standalone', record=VARIABLES, seed=1,
+                   directory=str(tmp_path / 'cuda'), **kwargs)
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(200, 2)), rng.normal(size=(200, 2))
     if gpu:
+        ref = mirror(net, **kwargs)
         net.run(x, y)
-        ref = ReferenceNetwork(2, layers, weights, **kwargs)
         assert_equals_mirror(net, ref, ref.run(x, y), atol=1e-12, tau_m=True)
     else:
         with pytest.raises(GLEDeviceError, match='cannot run here: this machine has no NVIDIA GPU'):
@@ -99,6 +107,8 @@ def test_cuda_project_compiles(projection, tmp_path, cuda_prefs):
         unit = (tmp_path / 'cuda' / 'one_unit.cu').read_text()
         sources = sorted(p.name for p in (tmp_path / 'cuda' / 'code_objects').glob('*.cu'))
         assert len(sources) >= 15 and all(f'code_objects/{name}"' in unit for name in sources)
-        kernels = {'dense': ['projection_1_apical_codeobject', 'projection_1_gradient_codeobject'],
-                   'synapses': ['projection_1_summed_variable_I_apical_pre_codeobject']}[projection]
-        assert all(kernel in unit for kernel in [*kernels, 'record_layer_0_codeobject'])
+        kernels = ['projection_2_apical_codeobject', 'projection_2_gradient_codeobject',     # dense
+                   'projection_1_summed_variable_I_apical_1_pre_codeobject',                 # Synapses
+                   'projection_1_batch_sums_summed_variable_g_w_post_codeobject', 'layer_0_apical_sum_codeobject',
+                   'record_layer_0_codeobject']
+        assert all(kernel in unit for kernel in kernels), [k for k in kernels if k not in unit]
