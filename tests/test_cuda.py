@@ -29,8 +29,8 @@ HAVE_NVCC = shutil.which('nvcc') is not None or os.path.isfile(os.path.join(os.e
 
 
 def small_layers():
-    """2-3-2, as small as a network with every kind of kernel gets: a tanh hidden layer with per-neuron
-    (mixed) time constants and nudging, so errors flow down (the feedback sum), and a linear output."""
+    """A tanh layer of 3 with per-neuron (mixed) time constants and nudging, so errors flow down (the feedback
+    sums), and a linear output of 2: a 2-3-2 network, or the first and last populations of the compiled graph."""
     rng = np.random.default_rng(0)
     return [Layer(3, 'tanh', tau_m=rng.uniform(0.5, 2, 3) * ms, tau_r=rng.uniform(0.05, 0.5, 3) * ms, gamma=0.3),
             Layer(2, 'linear', tau_m=1 * ms)]
