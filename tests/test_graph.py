@@ -27,6 +27,9 @@ PROJECTIONS = [Projection('input', 'L4'),
                Projection('L4', 'inh', sign=+1), Projection('inh', 'L23', sign=-1),   # inhibition
                Projection('input', 'out'),                                       # skip connections
                Projection('L23', 'out'), Projection('L4', 'out', connect='j <= i')]
+# the compiled check: the same kinds of projection on three populations (a C++ project of fewer files)
+COMPILED = ({name: POPULATIONS[name] for name in ('L4', 'L23', 'out')},
+            [PROJECTIONS[k] for k in (0, 1, 2, 3, 7)] + [Projection('L4', 'out', connect='j <= i', sign=-1)])
 
 
 def mirror(net, **kwargs):
@@ -55,10 +58,11 @@ def test_graph_equals_the_mirror(device, loss, batch, feedback, tmp_path):
     fixed one stays as it was."""
     learning = Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.05 * ms)
     kwargs = dict(dt=DT, loss=loss, beta=0.5, batch=batch, learning=learning)
-    net = GLEGraph(3, POPULATIONS, PROJECTIONS, device=device, seed=7, feedback=feedback,
+    populations, projections = COMPILED if device == 'cpp_standalone' else (POPULATIONS, PROJECTIONS)
+    net = GLEGraph(3, populations, projections, device=device, seed=7, feedback=feedback,
                    record=['u', 'u_breve', 'r', 'r_prime', 'v', 'err', 'I_basal', 'I_apical'],
                    directory=str(tmp_path / 'project'), **kwargs)
-    assert net.population_names == ['L4', 'L23', 'inh', 'out']
+    assert net.population_names == list(populations)
     initial = net.weights
     ref = mirror(net, **kwargs)
     rng = np.random.default_rng(3)
@@ -67,7 +71,7 @@ def test_graph_equals_the_mirror(device, loss, batch, feedback, tmp_path):
         y = np.eye(3)[rng.integers(0, 3, (STEPS, batch))] if loss == 'ce' else rng.normal(size=(STEPS, batch, 3))
         net.run(x, y)
         assert_equals_mirror(net, ref, ref.run(x, y), atol=1e-12, tau_m=True)
-    for k, (spec, w0, w) in enumerate(zip(PROJECTIONS, initial, net.weights)):
+    for k, (spec, w0, w) in enumerate(zip(projections, initial, net.weights)):
         synapses = net.connectivity[k]
         if synapses is not None:
             absent = np.ones(w.shape, bool)
