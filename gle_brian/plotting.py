@@ -41,7 +41,7 @@ def _scale_bar(ax, x, y, dx=0, dy=0, label='', color='k'):
         ax.text(x, y + dy / 2, label + ' ', ha='right', va='center', fontsize=8)
 
 
-def plot_traces(rec, variables=None, layers=None, neurons=None, time_bar=None, time_unit=ms):
+def plot_traces(rec, variables=None, layers=None, neurons=None, time_bar=None, time_unit=ms, last=None):
     """Stacked traces with scale bars, one row per variable and one column per layer.
 
     Parameters
@@ -59,6 +59,8 @@ def plot_traces(rec, variables=None, layers=None, neurons=None, time_bar=None, t
         Length of the time scale bar (default: a round number near a fifth of the run).
     time_unit : Quantity
         Unit of the time bar label.
+    last : Quantity or None
+        Plot only this much of the end of the run (default: all of it).
 
     Example::
 
@@ -67,6 +69,8 @@ def plot_traces(rec, variables=None, layers=None, neurons=None, time_bar=None, t
     variables = [v for v in (variables or rec.variables) if v != 'w']
     layers = rec.layers if layers is None else list(layers)
     t = np.asarray(rec.t / time_unit)
+    shown = slice(None) if last is None else t > t[-1] - float(last / time_unit)
+    t = t[shown]
     span = t[-1] - t[0] if len(t) > 1 else 1.0
     bar = _nice(span / 5) if time_bar is None else float(time_bar / time_unit)
     fig = Figure(figsize=(3.2 * len(layers) + 0.6, 1.1 * len(variables) + 0.6), layout='constrained')
@@ -76,7 +80,7 @@ def plot_traces(rec, variables=None, layers=None, neurons=None, time_bar=None, t
         axes[0, column].set_title(names[layer] if names else f'layer {layer}', fontsize=10)
         for row, variable in enumerate(variables):
             ax = axes[row, column]
-            values = np.asarray(rec[variable, layer])
+            values = np.asarray(rec[variable, layer])[shown]
             values = values if neurons is None else values[:, [k for k in neurons if k < values.shape[1]]]
             shades = np.linspace(1, 0.45, values.shape[1])
             for k in range(values.shape[1]):

@@ -136,8 +136,7 @@ def write_outputs(metrics, net, recording, out):
     from gle_brian.plotting import plot_raster, plot_traces
     write_json(os.path.join(out, 'column.json'), metrics)
     plot_learning(metrics, os.path.join(out, 'column_learning.png'))
-    last = recording.t > recording.t[-1] - 20 * ms
-    save_figure(plot_traces(_Window(recording, last), ['u', 'r', 'err']), os.path.join(out, 'column_traces.png'),
+    save_figure(plot_traces(recording, ['u', 'r', 'err'], last=20 * ms), os.path.join(out, 'column_traces.png'),
                 dpi=110)
     l5 = net.population_names.index('L5')
     t, i = poisson_spikes(recording['r', l5], recording.dt, rate_scale=1000 * Hz, trials=20, seed=0)
@@ -146,19 +145,6 @@ def write_outputs(metrics, net, recording, out):
                 dpi=110)
     if importlib.util.find_spec('pynwb') is not None:
         to_nwb(recording, os.path.join(out, 'column.nwb'), session_description='GLE cortical column, last run')
-
-
-class _Window:
-    """A view of a Recording on the samples selected by ``mask`` (for figures of the end of a run)."""
-
-    def __init__(self, recording, mask):
-        self._recording, self._mask = recording, np.asarray(mask)
-        self.net, self.variables, self.neurons, self.dt = (recording.net, recording.variables, recording.neurons,
-                                                           recording.dt)
-        self.layers, self.t = recording.layers, recording.t[self._mask]
-
-    def __getitem__(self, key):
-        return self._recording[key][self._mask]
 
 
 def main(argv=None):

@@ -90,5 +90,5 @@ for ax, (spec, w) in zip(fig.subplots(1, len(projections)), zip(projections, net
 fig.savefig(os.path.join(FIGURES, 'd_weights.png'), dpi=150)
 
 # %% Every population, as stacked traces (the last 20 ms)
-fig = plot_traces(rec, ['u', 'r', 'err'], time_bar=5 * ms)
+fig = plot_traces(rec, ['u', 'r', 'err'], time_bar=5 * ms, last=20 * ms)
 fig.savefig(os.path.join(FIGURES, 'd_traces.png'), dpi=150)
