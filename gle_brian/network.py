@@ -1,6 +1,8 @@
-"""Layered GLE networks: from layer specifications to Brian2 groups, synapses and one schedule.
+"""GLE networks: from populations and projections to Brian2 groups, synapses and one schedule.
 
-This is the only module that sets Brian2 schedule slots and orders (``SCHEDULE``). The schedule
+``GLENetwork`` is the layered form (its projections a chain through the layers); :class:`~gle_brian.graph.GLEGraph`
+and :class:`~gle_brian.microcircuit.MicrocircuitNetwork` build on the same projections and schedule. This is the
+only module that sets Brian2 schedule slots and orders (``SCHEDULE``). The schedule
 reproduces the reference's discrete step exactly (docs/model.rst, 'The discrete step'): every layer is computed
 from the values stored before the step, so each layer adds one step of delay on the way up and one on
 the way down (an LE network with L layers outputs ``f(x[n - L])``).
@@ -39,8 +41,8 @@ from .errors import GLEConfigError, GLEInputError, GLENumericalError, check_numb
 from .dense import DenseProjection, check_serial
 from .neurons import (CE_OUTPUT_ERROR, NONFINITE_STEP, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code,
                       neuron_equations, rate_code)
-from .reference import INPUT
 from .optimisers import Learning
+from .reference import INPUT
 from .synapses import FEEDBACK_MODES, projection_equations
 
 __all__ = ['GLENetwork', 'SCHEDULE', 'LOSSES', 'PROJECTIONS', 'init_weights']
@@ -706,9 +708,9 @@ class GLENetwork:
         """How the network was built, as far as its state depends on it: a JSON-able dict.
 
         The form (class), sizes, ``dt`` and ``batch`` (seconds, plain numbers); per layer the activation,
-        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the projections ``[pre, post]``; the
-        synapses of sparse projections
-        (16 hex digits of the SHA-256 of their indices) and the sign constraints; the loss and ``beta``; the
+        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the projections ``[pre, post]``, the
+        synapses of sparse ones (16 hex digits of the SHA-256 of their indices) and the sign constraints; the
+        loss and ``beta``; the
         feedback (random feedback weights as 16 hex digits of their SHA-256); the learning (optimiser, its
         hyperparameters, the initial learning rate of each layer, what learns, the ``tau_m`` clamp).
         Left out: the device, the recording and the initial weights and biases, which a state replaces.
