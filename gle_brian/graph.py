@@ -25,7 +25,7 @@ Example: a population with lateral connections and a top-down loop, read out by 
 from dataclasses import dataclass
 
 from .errors import GLEConfigError
-from .network import GLENetwork, _uniform_weights
+from .network import GLENetwork
 from .neurons import Layer
 from .reference import INPUT
 
@@ -113,14 +113,7 @@ class GLEGraph(GLENetwork):
                                  'net.weights (one matrix per projection) between runs.')
         self.graph_projections = list(projections)
         self._specs = [(INPUT if p.pre == INPUT else index[p.pre], index[p.post]) for p in projections]
-        given = [p.weights is not None for p in projections]
-        weights = None
-        if any(given):
-            shapes = [(populations[p.post].size, n_in if p.pre == INPUT else populations[p.pre].size)
-                      for p in projections]
-            drawn = _uniform_weights(shapes, kwargs.get('seed'))
-            weights = [p.weights if p.weights is not None else w for p, w in zip(projections, drawn)]
-        self._given = given
+        weights = [p.weights for p in projections] if any(p.weights is not None for p in projections) else None
         super().__init__(n_in, [populations[name] for name in self.population_names], dt, weights=weights,
                          connect=[p.connect for p in projections], signs=[p.sign for p in projections], **kwargs)
 
@@ -129,9 +122,6 @@ class GLEGraph(GLENetwork):
 
     def _plastic(self, k):
         return bool(self.graph_projections[k].plastic)
-
-    def _drawn_weights(self, weights):
-        return [not given for given in self._given]
 
     def _describe(self, k):
         p = self.graph_projections[k]

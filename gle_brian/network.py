@@ -136,8 +136,9 @@ class GLENetwork:
     beta : float
         Output error strength.
     weights, biases : list of arrays, optional
-        ``W_l`` with shape ``(n_l, n_{l-1})`` and ``b_l`` with shape ``(n_l,)``; by default weights are drawn
-        as in PyTorch's ``nn.Linear`` (see :func:`init_weights`) with ``seed`` and biases are zero.
+        ``W_l`` with shape ``(n_l, n_{l-1})`` and ``b_l`` with shape ``(n_l,)``; by default (or for a ``None``
+        entry) weights are drawn as in PyTorch's ``nn.Linear`` (see :func:`init_weights`) with ``seed``, and
+        biases are zero.
     feedback : 'symmetric' or 'random'
         Errors flow down through ``W^T``, or through fixed random matrices (feedback alignment), given as
         ``feedback_weights`` or drawn like the weights with ``seed + 1``.
@@ -224,15 +225,16 @@ class GLENetwork:
         self.seed = seed
         self.connectivity = self._check_connect(connect)
         self.signs = self._check_signs(signs)
-        initial_weights = self._constrain(self._check_matrices(
-            _uniform_weights(self.shapes, seed) if weights is None else weights, 'weights'),
-            drawn=self._drawn_weights(weights))
+        drawn = _uniform_weights(self.shapes, seed)
+        initial_weights = self._constrain(self._check_matrices(drawn if weights is None else weights, 'weights',
+                                                               drawn), None if weights is None else
+                                          [w is None for w in weights])
         self.initial_biases = self._check_biases(biases)
         self.feedback_weights = None
         if feedback == 'random':
+            drawn = _uniform_weights(self.shapes, None if seed is None else seed + 1)
             self.feedback_weights = [m * mask for m, mask in zip(self._check_matrices(
-                _uniform_weights(self.shapes, None if seed is None else seed + 1)
-                if feedback_weights is None else feedback_weights, 'feedback_weights'), self._masks())]
+                drawn if feedback_weights is None else feedback_weights, 'feedback_weights', drawn), self._masks())]
         if isinstance(record, str):
             raise GLEConfigError(f'record={record!r} is one string; give a list of names, e.g. record=[{record!r}].')
         unknown = sorted(set(record) - set(RECORDABLE))
@@ -929,7 +931,8 @@ class GLENetwork:
         pre, post = self.projection_specs[k]
         return f'the projection {"input" if pre == INPUT else f"layer {pre}"} -> layer {post}'
 
-    def _check_matrices(self, matrices, name):
+    def _check_matrices(self, matrices, name, drawn):
+        """One float matrix per projection, of its shape and finite; a ``None`` entry takes the ``drawn`` one."""
         try:
             matrices = list(matrices)
         except TypeError:
@@ -937,8 +940,9 @@ class GLENetwork:
         if matrices is None or len(matrices) != len(self.shapes):
             raise GLEConfigError(f'{name} has {"no" if matrices is None else len(matrices)} matrices for '
                                  f'{len(self.shapes)} projections; give a list with one per projection (in a layered '
-                                 'network, one per layer: the projection into it).')
-        matrices = [self._real(m, f'{name}[{l}]', GLEConfigError) for l, m in enumerate(matrices)]
+                                 'network, one per layer: the projection into it; None draws it).')
+        matrices = [self._real(drawn[l] if m is None else m, f'{name}[{l}]', GLEConfigError)
+                    for l, m in enumerate(matrices)]
         for l, m in enumerate(matrices):
             shape = self.shapes[l]
             if m.shape != shape:
@@ -991,12 +995,6 @@ class GLENetwork:
                 mask[synapses_[1], synapses_[0]] = 1
             masks.append(mask)
         return masks
-
-    @staticmethod
-    def _drawn_weights(weights):
-        """Per projection whether its initial weights are drawn (``None`` where they all are; a layered network
-        draws all or none)."""
-        return None if weights is None else [False] * len(weights)
 
     def _constrain(self, weights, drawn):
         """Initial weights with zeros where there is no synapse, and with the sign of each constrained
