@@ -28,6 +28,7 @@ from .errors import GLEConfigError
 from .network import GLENetwork
 from .neurons import Layer
 from .reference import INPUT
+from .synapses import FEEDBACK_MODES
 
 __all__ = ['GLEGraph', 'Projection']
 
@@ -50,6 +51,9 @@ class Projection:
         Initial ``W`` (``n_post x n_pre``); ``None``: drawn like PyTorch's ``nn.Linear`` (with the sign).
     plastic : bool
         Whether the weights learn (when the network has ``learning``); ``False`` keeps them fixed.
+    feedback : None, 'symmetric' or 'random'
+        How errors go back from ``post`` to ``pre``: through ``W`` itself, or a fixed random matrix (feedback
+        alignment; from ``feedback_weights``, or drawn with ``seed + 1``); ``None``: the network's ``feedback``.
     """
     pre: str
     post: str
@@ -57,6 +61,7 @@ class Projection:
     sign: object = None
     weights: object = None
     plastic: bool = True
+    feedback: object = None
 
 
 class GLEGraph(GLENetwork):
@@ -104,6 +109,9 @@ class GLEGraph(GLENetwork):
                 if name not in index and not (end == 'pre' and name == INPUT):
                     raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}): {end}={name!r} is not a population; '
                                          f'use one of {names}' + " or 'input'" * (end == 'pre') + '.')
+            if p.feedback not in (None, *FEEDBACK_MODES):
+                raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}): feedback={p.feedback!r} is not known; '
+                                     f'use one of {list(FEEDBACK_MODES)} (None: the network\'s feedback).')
             if p.pre == output and kwargs.get('loss') is not None:
                 raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}) leaves the output population {output!r}, '
                                      "whose apical input is the output error; read it out from another population, "
@@ -122,6 +130,9 @@ class GLEGraph(GLENetwork):
 
     def _plastic(self, k):
         return bool(self.graph_projections[k].plastic)
+
+    def _feedback_modes(self):
+        return [p.feedback or self.feedback for p in self.graph_projections]
 
     def _describe(self, k):
         p = self.graph_projections[k]

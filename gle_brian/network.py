@@ -230,8 +230,9 @@ class GLENetwork:
                                                                drawn), None if weights is None else
                                           [w is None for w in weights])
         self.initial_biases = self._check_biases(biases)
+        self.feedback_modes = self._feedback_modes()
         self.feedback_weights = None
-        if feedback == 'random':
+        if 'random' in self.feedback_modes:
             drawn = _uniform_weights(self.shapes, None if seed is None else seed + 1)
             self.feedback_weights = [m * mask for m, mask in zip(self._check_matrices(
                 drawn if feedback_weights is None else feedback_weights, 'feedback_weights', drawn), self._masks())]
@@ -401,7 +402,7 @@ class GLENetwork:
                           if learn_w else '')
         sparse = self.connectivity[k] is not None
         if not self._is_synapses(k):
-            random = self.feedback == 'random' and sends_errors
+            random = self.feedback_modes[k] == 'random' and sends_errors
             holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + synapses.FEEDBACK_WEIGHTS * random + group_learning,
                                  clock=clock, name=f'projection_{k}_weights')
             holder.w = weights.ravel()
@@ -423,7 +424,7 @@ class GLENetwork:
             # a batch, or sparse connectivity: the weights held once in a group of n_post*n_pre elements (those
             # without a synapse stay zero: their drive sums no synapse)
             shared = B > 1 or sparse
-            equations = projection_equations(self.feedback, sends_errors=sends_errors, shared_weights=shared,
+            equations = projection_equations(self.feedback_modes[k], sends_errors=sends_errors, shared_weights=shared,
                                              basal=basal_target, apical=apical_target)
             if learn_w and not shared:
                 equations += synapses.plasticity_equations(learning.optimiser, shared_counters=self.shared_counters)
@@ -454,7 +455,7 @@ class GLENetwork:
             _schedule(projection.summed_updaters[f'{basal_target}_post'], 'basal')
             if sends_errors:
                 _schedule(projection.summed_updaters[f'{apical_target}_pre'], 'apical')
-                if self.feedback == 'random':
+                if self.feedback_modes[k] == 'random':
                     projection.w_feedback = self.feedback_weights[k].ravel()[m]
         # per synapse, or the batch mean of the drive g_w summed into the weight group
         gradient = synapses.WEIGHT_GRADIENT if isinstance(holder, Synapses) else 'g_w' + f'/{B}' * (B > 1)
@@ -710,7 +711,8 @@ class GLENetwork:
         """How the network was built, as far as its state depends on it: a JSON-able dict.
 
         The form (class), sizes, ``dt`` and ``batch`` (seconds, plain numbers); per layer the activation,
-        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the projections ``[pre, post]``, the
+        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the projections ``[pre, post,
+        feedback mode]``, the
         synapses of sparse ones (16 hex digits of the SHA-256 of their indices) and the sign constraints; the
         loss and ``beta``; the
         feedback (random feedback weights as 16 hex digits of their SHA-256); the learning (optimiser, its
@@ -732,7 +734,7 @@ class GLENetwork:
                         'bias': bool(layer.bias), 'prospective_errors': bool(layer.prospective_errors)}
                        for layer, activation, (tau_m, tau_r) in zip(self.layers, self.activations,
                                                                     self.time_constants)],
-            'projections': [list(spec) for spec in self.projection_specs],
+            'projections': [[*spec, mode] for spec, mode in zip(self.projection_specs, self.feedback_modes)],
             'connect': [None if c is None else
                         hashlib.sha256(np.concatenate(c).astype(np.int64).tobytes()).hexdigest()[:16]
                         for c in self.connectivity],
@@ -913,6 +915,10 @@ class GLENetwork:
     def _projection_specs(self):
         """``(pre, post)`` of every projection, ``pre`` a layer's index or ``INPUT``: a chain through the layers."""
         return [(INPUT if l == 0 else l - 1, l) for l in range(len(self.layers))]
+
+    def _feedback_modes(self):
+        """Per projection, how errors go back through it: ``'symmetric'`` or ``'random'`` (``feedback=``)."""
+        return [self.feedback] * len(self.projection_specs)
 
     def _incoming(self, layer):
         """The index of the one projection into ``layer``, whose weights are the layer's ``'w'``."""

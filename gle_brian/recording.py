@@ -333,7 +333,8 @@ def to_nwb(recording, path, session_description='GLE network simulation', identi
     """Write a :class:`Recording` to an NWB file (needs ``pynwb``: ``pip install 'gle-brian[nwb]'``).
 
     Each recorded variable of each layer becomes one ``TimeSeries`` in ``acquisition``, named
-    ``'{variable}_layer{l}'`` (e.g. ``'u_layer0'``), with its sampling rate, start time, unit (``'a.u.'``
+    ``'{variable}_layer{l}'`` (e.g. ``'u_layer0'``; for a :class:`~gle_brian.graph.GLEGraph`
+    ``'{variable}_{population}'``, e.g. ``'r_L5'``), with its sampling rate, start time, unit (``'a.u.'``
     for the dimensionless model variables, SI units otherwise) and a description; the recorded neuron
     indices are in its ``comments`` (JSON). The model parameters are in the processing module
     ``'gle_model'``: a table ``'network'`` (one row: dt, beta, loss, feedback, layer sizes, device) and a
@@ -359,15 +360,18 @@ def to_nwb(recording, path, session_description='GLE network simulation', identi
                       session_start_time=session_start_time or datetime.datetime.now(datetime.timezone.utc),
                       notes='Generalized Latent Equilibrium (GLE) rate network simulated with Brian2 (gle-brian).')
     start, rate = float(recording.t[0]) if len(recording.t) else 0.0, float(1 / recording.dt)
+    names = getattr(net, 'population_names', None)      # a GLEGraph's populations go by name
     for (variable, layer), values in recording.items():
         neurons = recording.neurons[layer].tolist()
         unit = 'a.u.' if values.is_dimensionless else str(get_unit(values.dim))
+        where = {'layer': layer} if names is None else {'layer': layer, 'population': names[layer]}
         nwbfile.add_acquisition(TimeSeries(
-            name=f'{variable}_layer{layer}', data=np.asarray(values), unit=unit,
-            starting_time=start, rate=rate,
-            description=f'{DESCRIPTIONS.get(variable, variable)}; layer {layer}'
+            name=f'{variable}_' + (f'layer{layer}' if names is None else names[layer]), data=np.asarray(values),
+            unit=unit, starting_time=start, rate=rate,
+            description=f'{DESCRIPTIONS.get(variable, variable)}; '
+                        + (f'layer {layer}' if names is None else f'population {names[layer]}')
                         + ('; dimensionless model units' if values.is_dimensionless else ''),
-            comments=json.dumps({'layer': layer, 'neurons': neurons}), continuity='continuous'))
+            comments=json.dumps({**where, 'neurons': neurons}), continuity='continuous'))
 
     def table(name, description, columns):
         return DynamicTable(name=name, description=description,

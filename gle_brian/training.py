@@ -212,7 +212,8 @@ def _by_values(settings):
     if not isinstance(settings, dict) or not isinstance(settings.get('layers'), list):
         return settings
     n = len(settings['layers'])
-    settings = {'projections': [['input' if l == 0 else l - 1, l] for l in range(n)], 'connect': [None] * n,
+    settings = {'projections': [['input' if l == 0 else l - 1, l, settings.get('feedback')] for l in range(n)],
+                'connect': [None] * n,
                 'signs': [None] * n, **settings}
     layers = []
     for layer in settings['layers']:

@@ -32,6 +32,11 @@ def test_column_writes_figures_metrics_and_nwb(trained):
         assert (out / name).stat().st_size > 1000, name
     metrics = json.loads((out / 'column.json').read_text())
     assert metrics['synapses']['L23->L23'] == 30 * 4 - 2 * 3 and metrics['populations']['L23i'] == 8
+    from pynwb import NWBHDF5IO
+    with NWBHDF5IO(str(out / 'column.nwb'), 'r') as io:         # series named by population
+        acquisition = io.read().acquisition
+        assert {f'{v}_{p}' for v in ('u', 'r', 'err') for p in ('L4', 'L23', 'L23i', 'L5', 'out')} == set(acquisition)
+        assert json.loads(acquisition['r_L5'].comments) == {'layer': 3, 'population': 'L5', 'neurons': [0, 1, 2]}
 
 
 def test_column_command_line_checks_its_options(capsys):

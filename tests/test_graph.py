@@ -24,12 +24,14 @@ PROJECTIONS = [Projection('input', 'L4'),
                Projection('L4', 'L4', connect='i != j', weights=LOOPS[0], plastic=False),   # lateral, fixed
                Projection('L4', 'L23', connect=dict(p=0.6), sign=+1),            # sparse, excitatory
                Projection('L23', 'L4', weights=LOOPS[1][:, :4]),                 # top-down: a loop
-               Projection('L4', 'inh', sign=+1), Projection('inh', 'L23', sign=-1),   # inhibition
+               Projection('L4', 'inh', sign=+1, feedback='symmetric'),                # inhibition
+               Projection('inh', 'L23', sign=-1, feedback='random'),
                Projection('input', 'out'),                                       # skip connections
                Projection('L23', 'out'), Projection('L4', 'out', connect='j <= i')]
 # the compiled check: the same kinds of projection on three populations (a C++ project of fewer files)
 COMPILED = ({name: POPULATIONS[name] for name in ('L4', 'L23', 'out')},
-            [PROJECTIONS[k] for k in (0, 1, 2, 3, 7)] + [Projection('L4', 'out', connect='j <= i', sign=-1)])
+            [PROJECTIONS[k] for k in (0, 1, 2, 3, 7)]
+            + [Projection('L4', 'out', connect='j <= i', sign=-1, feedback='symmetric')])
 
 
 def mirror(net, **kwargs):
@@ -39,7 +41,7 @@ def mirror(net, **kwargs):
     for k, (spec, w) in enumerate(zip(net.graph_projections, net.weights)):
         pre, post = net.projection_specs[k]
         synapses = net.connectivity[k]
-        feedback = None if net.feedback_weights is None else net.feedback_weights[k]
+        feedback = net.feedback_weights[k] if net.feedback_modes[k] == 'random' else None
         if synapses is not None:
             def sparse(matrix, pre_=synapses[0], post_=synapses[1]):
                 return scipy.sparse.csr_matrix((matrix[post_, pre_], (post_, pre_)), shape=matrix.shape)
@@ -54,8 +56,8 @@ def mirror(net, **kwargs):
     pytest.param('cpp_standalone', 'ce', 3, 'random', marks=pytest.mark.standalone)])
 def test_graph_equals_the_mirror(device, loss, batch, feedback, tmp_path):
     """Every variable of every population, W of every projection, b and tau_m equal the mirror to 1e-12 over two
-    runs with Adam on all of them; absent synapses stay zero, signs hold, every plastic projection learns and the
-    fixed one stays as it was."""
+    runs with Adam on all of them (projections of both feedback modes in each network); absent synapses stay zero,
+    signs hold, every plastic projection learns and the fixed one stays as it was."""
     learning = Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.05 * ms)
     kwargs = dict(dt=DT, loss=loss, beta=0.5, batch=batch, learning=learning)
     populations, projections = COMPILED if device == 'cpp_standalone' else (POPULATIONS, PROJECTIONS)
@@ -106,6 +108,8 @@ def test_lateral_projection_reads_the_stored_rates():
     (POPULATIONS, PROJECTIONS + [Projection('out', 'L4')], dict(loss='mse'),
      r"projections\[9\] \(out -> L4\) leaves the output population 'out'"),
     (POPULATIONS, PROJECTIONS, dict(output='L6'), r"output='L6' is not a population"),
+    (POPULATIONS, [Projection('input', 'L4', feedback='mirror')], {},
+     r"projections\[0\] \(input -> L4\): feedback='mirror' is not known; use one of \['symmetric', 'random'\]"),
     (POPULATIONS, PROJECTIONS, dict(record=['w']), r"record=\[..., 'w'\]: a graph's weights are not recorded"),
     ({'L4': 3}, PROJECTIONS, {}, r"populations=\{'L4': 3\}: give a dict \{name: Layer\}"),
     (POPULATIONS, [Projection('input', 'L4', connect='k > 1')] + PROJECTIONS[1:], {},
