@@ -155,8 +155,6 @@ class MicrocircuitNetwork(GLENetwork):
         self.output = self.neurons[-1]
         self.network = Network(self.input, *self.neurons, *self.error_neurons, *projections, *self.links,
                                *self._monitor_objects(), name='network')
-        if self.project is not None:
-            self.project.network = self.network
 
     def _layer_monitors(self, rep, err, weights):
         """``{variable: StateMonitor}`` for the ``record=`` variables of one layer."""
@@ -176,10 +174,3 @@ class MicrocircuitNetwork(GLENetwork):
 
     def _layer_groups(self, l):
         return [self.neurons[l], self.error_neurons[l]]
-
-    def _state_variables(self):
-        """The compact network's state plus that of the error neurons (without the linked time constants)."""
-        return super()._state_variables() + [
-            (group, name) for group in self.error_neurons
-            for name in sorted(group.equations.diff_eq_names | group.equations.parameter_names)
-            if 'linked' not in group.equations[name].flags]

@@ -34,9 +34,8 @@ import hashlib
 import numpy as np
 from brian2 import (Clock, Network, NeuronGroup, Quantity, StateMonitor, Synapses, TimedArray, linked_var, prefs,
                     second)
-from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
-from . import devices, neurons, synapses
+from . import devices, neurons, runners, synapses
 from .errors import GLEConfigError, GLEInputError, GLENumericalError, check_number, check_units
 from .dense import DenseProjection, check_serial
 from .neurons import (CE_OUTPUT_ERROR, NONFINITE_STEP, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code,
@@ -254,14 +253,10 @@ class GLENetwork:
             for l, (tau_m, _) in enumerate(self.time_constants):
                 self._check_tau_m_clamp(tau_m, f'layers[{l}].tau_m')
 
-        devices.activate(self.device)
-        self.project = (devices.StandaloneProject(self.device, directory)
-                        if self.device in devices.STANDALONE_DEVICES else None)
+        self.runner = runners.make_runner(self.device, directory)
         with self._float_type():
             self._build(initial_weights)
-        self.steps_per_run = None     # fixed by the first run on standalone devices
-        self._carried = {}            # state handed to the next standalone run: {(object, name): values}
-        self._record_start = None
+        self.runner.network = self.network
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -355,8 +350,6 @@ class GLENetwork:
                         self.monitors[l].update(dict.fromkeys(names, monitor))
         self.output = self.neurons[-1]
         self.network = Network(self.input, *self.neurons, *extra, *self._monitor_objects(), name='network')
-        if self.project is not None:
-            self.project.network = self.network
 
     def _wiring(self):
         """Per population, the indices of the projections into it and of those leaving it."""
@@ -549,10 +542,7 @@ class GLENetwork:
                      *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned],
                      *[(group, NONFINITE_STEP, 0) for group in self.neurons])
         with self._float_type():
-            if self.project is None:
-                self._run_runtime(x, y)
-            else:
-                self._run_standalone(x, y)
+            self.runner.run(x, y, self.functions, self.dt, has_target=self.loss is not None)
         self._check_finite()
 
     @contextlib.contextmanager
@@ -570,59 +560,23 @@ class GLENetwork:
         finally:
             prefs.core.default_float_dtype = previous
 
-    def _activate(self):
-        """Make this network's device Brian2's current one: networks on other devices may have run since."""
-        if self.project is None:
-            devices.activate(self.device)
-        else:
-            self.project.activate()
+    @property
+    def project(self):
+        """The :class:`~gle_brian.devices.StandaloneProject` of a standalone network (``None`` on runtime targets)."""
+        return self.runner.project
+
+    @property
+    def steps_per_run(self):
+        """The steps of every run of a compiled standalone network (fixed by its first run), else ``None``."""
+        return self.runner.steps_per_run if self.runner.compiled else None
 
     def _assign(self, *assignments):
         """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
-        self._activate()
-        for group, name, value in assignments:
-            if self.project is None or self.steps_per_run is None:
-                setattr(group, name, value)
-                self._carried.pop((group, name), None)     # a value from set_state before the build
-            else:
-                self._carried[(group, name)] = value
-
-    def _run_runtime(self, x, y):
-        self._activate()
-        self._record_start = {m.name: len(m.t) for m in self._monitor_objects()}
-        namespace = {'x_input': TimedArray(x, dt=self.dt, name='x_input'),
-                     'y_target': TimedArray(y, dt=self.dt, name='y_target'),
-                     't_start': self.network.t, **self.functions}
-        self.network.run(len(x) * self.dt, namespace=namespace)
-
-    def _run_standalone(self, x, y):
-        self.project.activate()
-        if self.steps_per_run is None:
-            self.steps_per_run = len(x)
-            self._x_input = TimedArray(x, dt=self.dt, name='x_input')
-            self._y_target = TimedArray(y, dt=self.dt, name='y_target')
-            namespace = {'x_input': self._x_input, 'y_target': self._y_target, 't_start': 0 * second,
-                         **self.functions}
-            self.network.run(len(x) * self.dt, namespace=namespace)
-            self.project.build()
-        run_args = {getattr(group, name): value for (group, name), value in self._carried.items()}
-        run_args[self._x_input] = x
-        if self.loss is not None:      # without a loss the target is not part of the compiled project
-            run_args[self._y_target] = y
-        self.project.run(run_args)
-        self._carried = {key: getattr(*key)[:] for key in self._state_variables()}
+        self.runner.assign(assignments)
 
     def _state_variables(self):
-        """``(group, name)`` of the network's state (carried from one standalone run to the next).
-
-        Constants (fixed by the constructor arguments, e.g. feedback weights) and the NaN watch
-        ``nonfinite_step`` (set to 0 by every run) are left out.
-        """
-        groups = [obj for obj in self.network.objects if hasattr(obj, 'equations')]
-        return [(group, eq.varname) for group in sorted(groups, key=lambda g: g.name)
-                for eq in group.equations.ordered
-                if (eq.type == DIFFERENTIAL_EQUATION or eq.type == PARAMETER)
-                and 'linked' not in eq.flags and 'constant' not in eq.flags and eq.varname != NONFINITE_STEP]
+        """``(group, name)`` of the network's state (see :func:`gle_brian.runners.state_variables`)."""
+        return runners.state_variables(self.network)
 
     def _check_finite(self):
         """Raise :class:`GLENumericalError` when the last run's NaN watch caught a layer (cheap: one read
@@ -665,13 +619,7 @@ class GLENetwork:
 
     def _value(self, group, name):
         """The current values of ``group.name`` as a plain array (a copy)."""
-        self._activate()
-        if self.project is None:
-            value = group.variables[name].get_value()
-        else:
-            value = self._carried[(group, name)] if (group, name) in self._carried else getattr(group, name)[:]
-        variable = group.variables[name]
-        return np.broadcast_to(np.asarray(value, dtype=variable.dtype), (variable.size,)).copy()
+        return self.runner.value(group, name)
 
     def set_state(self, state):
         """Restore a state from :meth:`get_state`; the next :meth:`run` continues from it.
@@ -697,13 +645,7 @@ class GLENetwork:
                                     f'{np.dtype(variable.dtype).name}; give the get_state() of a network built with '
                                     'the same arguments.')
             values[(group, name)] = value
-        self._activate()
-        for (group, name), value in values.items():
-            variable = group.variables[name]
-            if self.project is None:
-                variable.set_value(value)
-            else:
-                self._carried[(group, name)] = value if variable.dim.is_dimensionless else Quantity(value, variable.dim)
+        self.runner.set_values(values)
         for group, param, layer in self.learned:
             self.learning_rates[layer] = float(values[(group, f'lr_{param}')][0])
 
@@ -768,7 +710,7 @@ class GLENetwork:
     @property
     def started(self):
         """False while a standalone network has neither run nor been given a state (it is then at rest)."""
-        return self.project is None or self.steps_per_run is not None or bool(self._carried)
+        return self.runner.started
 
     def rates(self, layer=-1):
         """The stored rates ``r`` of ``layer`` now (the input of the next step), shape ``(batch, n_l)``."""
@@ -809,20 +751,20 @@ class GLENetwork:
     @property
     def weights(self):
         """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})`` (copies)."""
-        self._activate()
+        self.runner.activate()
         return [np.asarray(holder.w[:])[positions]
                 for holder, positions in zip(self.weight_groups, self.weight_positions)]
 
     @property
     def biases(self):
         """The current biases ``b_l``, shape ``(n_l,)`` (copies)."""
-        self._activate()
+        self.runner.activate()
         return [np.array(group.b[:]) for group in self.parameter_groups]
 
     @property
     def tau_m(self):
         """The current membrane time constants of each layer (Quantity arrays, copies)."""
-        self._activate()
+        self.runner.activate()
         return [group.tau_m[:].copy() for group in self.parameter_groups]
 
     def trace(self, variable, layer):
@@ -838,21 +780,21 @@ class GLENetwork:
         if layer not in self.record_layers:
             raise GLEConfigError(f'layer {layer} was not recorded; build the network with record_layers=None (all) '
                                  f'or including {layer}.')
-        self._activate()
+        self.runner.activate()
         monitor = self.monitors[layer][variable]
         values = getattr(monitor, variable)[:].T.copy()
         if variable == 'w':
             values = values[:, self.weight_positions[self._incoming(layer)].ravel()]
         elif self.batch > 1:
             values = values.reshape(len(values), self.batch, -1)
-        return values if self._record_start is None else values[self._record_start[monitor.name]:]
+        return values if self.runner.record_start is None else values[self.runner.record_start[monitor.name]:]
 
     def trace_times(self, layer=0, variable=None):
         """Times of the samples returned by :meth:`trace` (simulation time; standalone runs start at 0)."""
-        self._activate()
+        self.runner.activate()
         monitor = self.monitors[self._check_layer(layer)][variable or self.record[0]]
         times = monitor.t[:]
-        return times if self._record_start is None else times[self._record_start[monitor.name]:]
+        return times if self.runner.record_start is None else times[self.runner.record_start[monitor.name]:]
 
     # --- checks ----------------------------------------------------------------------------------
 

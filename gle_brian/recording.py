@@ -93,7 +93,7 @@ class Recording:
 
     @property
     def t(self):
-        self.net._activate()
+        self.net.runner.activate()
         monitor = self._monitors[self.layers[0]][self.variables[0]]
         return monitor.t[monitor.run_start:]
 
@@ -103,7 +103,7 @@ class Recording:
         if variable not in self.variables or layer not in self.neurons:
             raise GLEConfigError(f'{variable!r} of layer {layer} was not recorded; recorded are {list(self.variables)} '
                                  f'of layers {self.layers}: pass them to record(...) before the run.')
-        self.net._activate()               # a clear error if a newer standalone network closed this one
+        self.net.runner.activate()               # a clear error if a newer standalone network closed this one
         values = Quantity(self._monitors[layer][variable].values(variable), copy=True)   # outlives the network
         if variable == WEIGHT:
             return values.reshape(len(values), len(self.neurons[layer]), self.net.sizes[layer])
@@ -141,7 +141,7 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
     """
     if not isinstance(net, GLENetwork):
         raise GLEConfigError(f'net={net!r} is not a GLENetwork; build one with GLENetwork(...) first.')
-    if net.project is not None and net.steps_per_run is not None:
+    if net.runner.compiled:
         raise GLEConfigError(f'this {net.device} network was already compiled by its first run; call record(...) '
                              'before the first net.run, or build a new network.')
     if isinstance(variables, str):

@@ -1,0 +1,177 @@
+"""Running a built GLE network: one interface for runtime (numpy, cython) and standalone (C++, CUDA) targets.
+
+The builder (:mod:`gle_brian.network`) makes the Brian2 objects; a runner runs them and reads and writes their
+state, whatever the target:
+
+* :class:`RuntimeRunner` runs the Brian2 ``Network`` in Python; values are read and written directly;
+* :class:`StandaloneRunner` generates and compiles the project on the first run (a
+  :class:`~gle_brian.devices.StandaloneProject`) and reruns the binary with the new input and the carried state
+  as ``run_args``; values written between runs are held until the next run, values read come from the state the
+  last run left.
+
+Both take the same calls: ``run(x, y, namespace)``, ``assign(assignments)``, ``value(group, name)``,
+``set_values(values)``, ``activate()``, and tell ``compiled`` (the number of steps is fixed), ``started`` (the
+state is known) and ``record_start`` (where the last run's samples begin in each monitor). Example::
+
+    >>> runner = make_runner('numpy')
+    >>> runner.compiled, runner.started
+    (False, True)
+"""
+import numpy as np
+from brian2 import Quantity, TimedArray, second
+from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
+
+from . import devices
+from .neurons import NONFINITE_STEP
+
+__all__ = ['make_runner', 'RuntimeRunner', 'StandaloneRunner', 'state_variables']
+
+
+def make_runner(device, directory=None):
+    """The runner of ``device`` (a checked target name); standalone projects go into ``directory``."""
+    devices.activate(device)
+    if device in devices.STANDALONE_DEVICES:
+        return StandaloneRunner(device, directory)
+    return RuntimeRunner(device)
+
+
+def state_variables(network):
+    """``(group, name)`` of a Brian2 network's state: what a later run depends on, in a fixed order.
+
+    Every differential equation and parameter of its groups, except linked variables (held by another group),
+    constants (fixed when the network is built, e.g. feedback weights) and the NaN watch ``nonfinite_step``
+    (set to 0 by every run).
+    """
+    groups = [obj for obj in network.objects if hasattr(obj, 'equations')]
+    return [(group, eq.varname) for group in sorted(groups, key=lambda g: g.name)
+            for eq in group.equations.ordered
+            if eq.type in (DIFFERENTIAL_EQUATION, PARAMETER)
+            and 'linked' not in eq.flags and 'constant' not in eq.flags and eq.varname != NONFINITE_STEP]
+
+
+def _plain(group, name, value):
+    """``value`` of ``group.name`` as a plain array of the variable's size and type (a copy)."""
+    variable = group.variables[name]
+    return np.broadcast_to(np.asarray(value, dtype=variable.dtype), (variable.size,)).copy()
+
+
+class RuntimeRunner:
+    """Runs a network in Python (``'numpy'``, ``'cython'``); the state lives in the Brian2 objects."""
+
+    project = None
+    compiled = False     # every run may have its own length
+    started = True       # the objects hold the state from the start
+
+    def __init__(self, device):
+        self.device = device
+        self.network = None          # the Brian2 Network (set by the builder)
+        self.record_start = None     # {monitor name: samples before the last run}
+
+    def activate(self):
+        """Make this runner's target Brian2's current one (a network on another target may have run since)."""
+        devices.activate(self.device)
+
+    def assign(self, assignments):
+        """Write ``(group, name, value)`` now."""
+        self.activate()
+        for group, name, value in assignments:
+            setattr(group, name, value)
+
+    def run(self, x, y, namespace, dt, has_target):
+        """Run ``len(x)`` steps; ``x`` and ``y`` (steps, channels) become the TimedArrays ``x_input`` and
+        ``y_target``, ``namespace`` holds the functions of the generated code."""
+        self.activate()
+        monitors = [obj for obj in self.network.objects if hasattr(obj, 'record_variables')]
+        self.record_start = {m.name: len(m.t) for m in monitors}
+        self.network.run(len(x) * dt, namespace={'x_input': TimedArray(x, dt=dt, name='x_input'),
+                                                 'y_target': TimedArray(y, dt=dt, name='y_target'),
+                                                 't_start': self.network.t, **namespace})
+
+    def value(self, group, name):
+        """The current values of ``group.name`` (a plain array, a copy)."""
+        self.activate()
+        return _plain(group, name, group.variables[name].get_value())
+
+    def set_values(self, values):
+        """Write ``{(group, name): plain array}`` now."""
+        self.activate()
+        for (group, name), value in values.items():
+            group.variables[name].set_value(value)
+
+
+class StandaloneRunner:
+    """Runs a compiled standalone project (``'cpp_standalone'``, ``'cuda_standalone'``), built on the first run.
+
+    Later runs rerun the binary: they must have the first run's number of steps. The state is carried from one
+    run to the next as ``run_args``; values assigned between runs are part of the next run's.
+    """
+
+    def __init__(self, device, directory=None):
+        self.device = device
+        self.project = devices.StandaloneProject(device, directory)
+        self.steps_per_run = None    # fixed by the first run
+        self.carried = {}            # the state handed to the next run: {(group, name): values}
+        self.record_start = None     # runs start their recording afresh
+        self._network = None
+
+    @property
+    def network(self):
+        return self._network
+
+    @network.setter
+    def network(self, network):
+        self._network = self.project.network = network
+
+    @property
+    def compiled(self):
+        """Whether the first run has fixed the number of steps per run."""
+        return self.steps_per_run is not None
+
+    @property
+    def started(self):
+        """False while the network has neither run nor been given a state (it is then at rest)."""
+        return self.compiled or bool(self.carried)
+
+    def activate(self):
+        self.project.activate()
+
+    def assign(self, assignments):
+        """Write ``(group, name, value)`` now before the build; afterwards as part of the next run."""
+        self.activate()
+        for group, name, value in assignments:
+            if self.compiled:
+                self.carried[(group, name)] = value
+            else:
+                setattr(group, name, value)
+                self.carried.pop((group, name), None)     # a value from set_values before the build
+
+    def run(self, x, y, namespace, dt, has_target):
+        """Build on the first call (its input fixes the steps per run), then run the binary with ``x``, ``y``
+        (``y`` only ``has_target``: without a loss the target is not part of the project) and the carried state."""
+        self.activate()
+        if not self.compiled:
+            self.steps_per_run = len(x)
+            self._x_input = TimedArray(x, dt=dt, name='x_input')
+            self._y_target = TimedArray(y, dt=dt, name='y_target')
+            self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target,
+                                                     't_start': 0 * second, **namespace})
+            self.project.build()
+        run_args = {getattr(group, name): value for (group, name), value in self.carried.items()}
+        run_args[self._x_input] = x
+        if has_target:
+            run_args[self._y_target] = y
+        self.project.run(run_args)
+        self.carried = {key: getattr(*key)[:] for key in state_variables(self.network)}
+
+    def value(self, group, name):
+        """The values of ``group.name`` the next run starts from (a plain array, a copy)."""
+        self.activate()
+        key = (group, name)
+        return _plain(group, name, self.carried[key] if key in self.carried else getattr(group, name)[:])
+
+    def set_values(self, values):
+        """Hand ``{(group, name): plain array}`` to the next run."""
+        self.activate()
+        for (group, name), value in values.items():
+            dim = group.variables[name].dim
+            self.carried[(group, name)] = value if dim.is_dimensionless else Quantity(value, dim)
