@@ -55,6 +55,9 @@ SCHEDULE = {
     'output_error': ('start', 2),      # output apical input beta*(target[n] - r^n) (MSE) or
                                        # beta*(target[n] - softmax(r^n)) (CE), from the old rate
     'basal': ('before_groups', 0),     # every feed-forward sum W r_pre^n (old weights, old rates)
+    'rate_link': ('before_groups', 0),  # microcircuit: r_prime and I_apical (stored) -> error neurons
+    'error_dendrites': ('groups', -2),  # microcircuit: the error neurons' err from v, r_prime, I_apical
+    'error_link': ('groups', -1),      # microcircuit: err -> the representation neurons' apical compartment
     'dendrites': ('groups', 0),        # per layer: err from v, r_prime, I_apical; u_breve from old u
     'soma': ('groups', 1),             # Euler update of u (and v)
     'apical': ('after_groups', 0),     # every feedback sum W^T err (new errors, old weights)
@@ -262,7 +265,6 @@ class GLENetwork:
 
     def _build(self, weights):
         clock = Clock(self.dt, name='gle_clock')
-        B = self.batch
         self.input = self._input_group(clock)
         self.neurons, self.monitors = [], []
         self._parameter_groups = []   # see parameter_groups
@@ -270,46 +272,10 @@ class GLENetwork:
         self.functions = {}           # the Functions of dense projections, by name (part of every run's namespace)
         self.learned = []             # (group, parameter, layer) of every learned parameter
         extra = []                    # projections, parameter groups and gradient synapses of batches
-        learning = self.learning
         top = len(self.layers) - 1
         incoming, outgoing = self._wiring()
         for l, layer in enumerate(self.layers):
-            n_post = layer.size
-            copies = np.arange(B * n_post) % n_post           # neuron k of the batch is neuron k % n_post
-            learned = self._learned(layer)
-            equations = neuron_equations(layer.prospective_errors, shared_parameters=B > 1)
-            if l == top and self.loss is not None:
-                equations += 'beta : 1 (shared)  # output error strength\n'
-            if l == top and self.loss == 'ce':
-                equations += 'softmax_sum : 1  # sum_j exp(r_j - r_k) over the outputs j of the same batch copy\n'
-            equations += ''.join(f'{name} : 1  # one projection\'s share of {name[:-len(str(k)) - 1]}\n'
-                                 for k, name in self._sum_variables(l, incoming, outgoing))
-            if learned and B == 1:
-                equations += neurons.plasticity_equations(learning.optimiser, learned,
-                                                          shared_counters=self.shared_counters)
-            if 'tau_m' in learned and B > 1:
-                equations += neurons.TAU_M_DRIVE
-            group = NeuronGroup(B * n_post, equations, method='euler', clock=clock, name=f'layer_{l}')
-            params = group
-            if B > 1:
-                params = NeuronGroup(n_post, neurons.PARAMETERS + (neurons.plasticity_equations(
-                    learning.optimiser, learned, B, self.shared_counters) if learned else ''), clock=clock,
-                    name=f'layer_{l}_parameters')
-                group.b = linked_var(params, 'b', index=copies)
-                group.tau_m = linked_var(params, 'tau_m', index=copies)
-                extra.append(params)
-                if learned:
-                    sums = Synapses(group, params, neurons.batch_gradient_equations(learned), clock=clock,
-                                    name=f'layer_{l}_batch_sums')
-                    sums.connect(i=np.arange(B * n_post), j=copies)
-                    for updater in sums.summed_updaters.values():
-                        _schedule(updater, 'gradient')
-                    extra.append(sums)
-            tau_m, tau_r = self.time_constants[l]
-            params.tau_m = tau_m * second
-            params.b = self.initial_biases[l]
-            group.tau_r = np.tile(tau_r, B) * second
-            group.gamma = layer.gamma
+            group, params = self._population(l, layer, clock, extra, self._sum_variables(l, incoming, outgoing))
             self.neurons.append(group)
             self._parameter_groups.append(params)
 
@@ -322,34 +288,95 @@ class GLENetwork:
 
         for l, (layer, group, params) in enumerate(zip(self.layers, self.neurons, self._parameter_groups)):
             learned = self._learned(layer)
-            _schedule(group.run_regularly(_basal_code(basal_inputs[l]) + dendrite_code(layer.prospective_errors,
-                                                                                      'tau_m' in learned),
+            _schedule(group.run_regularly(_basal_code(basal_inputs[l]) + self._dendrite_code(layer, 'tau_m' in learned),
                                           name=f'layer_{l}_dendrites'), 'dendrites')
             if len(outgoing[l]) > 1:     # the feedback of several projections, summed for the next step
                 _schedule(group.run_regularly('I_apical = ' + ' + '.join(f'I_apical_{k}' for k in outgoing[l]),
                                               name=f'layer_{l}_apical_sum'), 'apical_sum')
             self._schedule_neurons(group, params, l, learned)
             if l == top and self.loss == 'ce':
-                n_post = layer.size
+                n_post, B = layer.size, self.batch
                 softmax = Synapses(group, group, SOFTMAX_NORMALISER, clock=clock, name='softmax_normaliser')
                 softmax.connect(i=np.repeat(np.arange(B * n_post), n_post),
                                 j=np.repeat(np.arange(B) * n_post, n_post * n_post)
                                 + np.tile(np.arange(n_post), B * n_post))
                 _schedule(softmax.summed_updaters['softmax_sum_post'], 'softmax')
                 extra.append(softmax)
-
-            self.monitors.append({})
-            if self.record and l in self.record_layers:
-                weight_holder = holders[incoming[l][0]] if len(incoming[l]) == 1 else None
-                for target, names in ((group, [v for v in self.record if v != 'w']),
-                                      (weight_holder, [v for v in self.record if v == 'w'])):
-                    if names:
-                        monitor = StateMonitor(target, names, record=True, clock=_sampling_clock(
-                            clock, self.record_dt, f'record_{target.name}'), name=f'record_{target.name}')
-                        _schedule(monitor, 'record')
-                        self.monitors[l].update(dict.fromkeys(names, monitor))
+            self.monitors.append(self._layer_monitors(l, holders, clock) if l in self.record_layers else {})
         self.output = self.neurons[-1]
         self.network = Network(self.input, *self.neurons, *extra, *self._monitor_objects(), name='network')
+
+    def _population(self, l, layer, clock, objects, shares):
+        """Build the neurons of layer ``l``: its group (``batch`` copies) and the group holding its parameters
+        (itself at batch 1; for a batch a group holding ``b`` and ``tau_m`` once, with the synapses summing their
+        drives over the copies, added to ``objects``). ``shares``: ``(k, name)`` of the projection shares it holds
+        (see :meth:`_sum_variables`). Returns ``(group, params)``."""
+        B, learning = self.batch, self.learning
+        n_post = layer.size
+        copies = np.arange(B * n_post) % n_post           # neuron k of the batch is neuron k % n_post
+        learned = self._learned(layer)
+        equations = self._neuron_equations(layer)
+        if l == len(self.layers) - 1 and self.loss is not None:
+            equations += 'beta : 1 (shared)  # output error strength\n'
+        if l == len(self.layers) - 1 and self.loss == 'ce':
+            equations += 'softmax_sum : 1  # sum_j exp(r_j - r_k) over the outputs j of the same batch copy\n'
+        equations += ''.join(f'{name} : 1  # one projection\'s share of {name[:-len(str(k)) - 1]}\n'
+                             for k, name in shares)
+        if learned and B == 1:
+            equations += neurons.plasticity_equations(learning.optimiser, learned,
+                                                      shared_counters=self.shared_counters)
+        if 'tau_m' in learned and B > 1:
+            equations += neurons.TAU_M_DRIVE
+        group = NeuronGroup(B * n_post, equations, method='euler', clock=clock, name=f'layer_{l}')
+        params = group
+        if B > 1:
+            params = NeuronGroup(n_post, neurons.PARAMETERS + (neurons.plasticity_equations(
+                learning.optimiser, learned, B, self.shared_counters) if learned else ''), clock=clock,
+                name=f'layer_{l}_parameters')
+            group.b = linked_var(params, 'b', index=copies)
+            group.tau_m = linked_var(params, 'tau_m', index=copies)
+            objects.append(params)
+            if learned:
+                sums = Synapses(group, params, neurons.batch_gradient_equations(learned), clock=clock,
+                                name=f'layer_{l}_batch_sums')
+                sums.connect(i=np.arange(B * n_post), j=copies)
+                for updater in sums.summed_updaters.values():
+                    _schedule(updater, 'gradient')
+                objects.append(sums)
+        tau_m, tau_r = self.time_constants[l]
+        params.tau_m = tau_m * second
+        params.b = self.initial_biases[l]
+        group.tau_r = np.tile(tau_r, B) * second
+        group.gamma = layer.gamma
+        return group, params
+
+    def _neuron_equations(self, layer):
+        """The equations of a layer's neurons (a string; ``b`` and ``tau_m`` linked to a parameter group in a batch)."""
+        return neuron_equations(layer.prospective_errors, shared_parameters=self.batch > 1)
+
+    @staticmethod
+    def _dendrite_code(layer, learn_tau_m):
+        """The code a layer's neurons run before the Euler step (after their basal sums)."""
+        return dendrite_code(layer.prospective_errors, learn_tau_m)
+
+    def _layer_monitors(self, l, holders, clock):
+        """``{variable: StateMonitor}`` for the ``record=`` variables of layer ``l``, each from the first of its
+        groups that has it (``'w'``: from the holder of the weights of the projection into it)."""
+        sources = {}
+        for name in self.record:
+            source = holders[self._incoming(l)] if name == 'w' else \
+                next((g for g in self._layer_groups(l) if name in g.variables), None)
+            if source is None:
+                raise GLEConfigError(f"record=[..., {name!r}]: layer {l} has no {name!r} (v exists only with "
+                                     'prospective_errors=True); drop it from record or change the Layer.')
+            sources.setdefault(source, []).append(name)
+        monitors = {}
+        for source, names in sources.items():
+            monitor = StateMonitor(source, names, record=True, name=f'record_{source.name}',
+                                   clock=_sampling_clock(clock, self.record_dt, f'record_{source.name}'))
+            _schedule(monitor, 'record')
+            monitors.update(dict.fromkeys(names, monitor))
+        return monitors
 
     def _wiring(self):
         """Per population, the indices of the projections into it and of those leaving it."""
@@ -587,7 +614,9 @@ class GLENetwork:
             return
         layer = min(firsts, key=lambda l: (firsts[l], l))
         step, others = int(firsts[layer]), sorted(set(firsts) - {layer})
-        holders = dict.fromkeys(self._layer_groups(layer) + [self.parameter_groups[layer], self.weight_groups[layer]])
+        holders = dict.fromkeys(self._layer_groups(layer) + [self.parameter_groups[layer]]
+                                + [self.weight_groups[k] for k, (_, post) in enumerate(self.projection_specs)
+                                   if post == layer])
         variables = list(dict.fromkeys(name for group, name in self._state_variables()
                                        if group in holders and not np.all(np.isfinite(self._value(group, name)))))
         time = step * self.dt

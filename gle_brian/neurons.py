@@ -145,12 +145,14 @@ softmax_sum_post = exp(clip(r_pre - r_post, -inf, 700)) : 1 (summed)   # sum_j e
 CE_OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - 1/softmax_sum)'
 
 
-def neuron_equations(prospective_errors=True, shared_parameters=False):
+def neuron_equations(prospective_errors=True, shared_parameters=False, errors=True):
     """The model equations of a GLE layer (a string for :class:`brian2.Equations`).
 
     ``shared_parameters=True`` (batches): ``b`` and ``tau_m`` are linked to a group holding them once.
+    ``errors=False``: without the error dynamics (the representation neurons of the microcircuit form,
+    whose error neurons compute them).
     """
-    equations = SOMA + (PROSPECTIVE_ERROR if prospective_errors else INSTANTANEOUS_ERROR)
+    equations = SOMA + ((PROSPECTIVE_ERROR if prospective_errors else INSTANTANEOUS_ERROR) if errors else '')
     if shared_parameters:
         equations = re.sub(r'^(b|tau_m) : (\S+)', r'\1 : \2 (linked)', equations, flags=re.MULTILINE)
     return equations

@@ -8,14 +8,18 @@ from gle_brian.microcircuit import MicrocircuitNetwork, error_equations, represe
 from gle_brian.reference import VARIABLES
 
 
-def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARIABLES, learning=None, reset=None):
+def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARIABLES, learning=None, reset=None,
+            batch=1, loss='mse'):
     rng = np.random.default_rng(7)
-    net = cls(2, layers, dt=0.01 * ms, device=device, loss='mse', beta=0.2, seed=5, feedback=feedback,
+    net = cls(2, layers, dt=0.01 * ms, device=device, loss=loss, beta=0.2, seed=5, feedback=feedback,
               biases=[rng.normal(size=layer.size) for layer in layers], record=variables, directory=directory,
-              learning=learning)
+              learning=learning, batch=batch)
     traces = []
+    n_out = layers[-1].size
     for run in range(2):        # the state carries over between runs
-        net.run(rng.normal(size=(80, 2)), target=rng.normal(size=(80, layers[-1].size)))
+        target = rng.normal(size=(80, batch, n_out)) if loss == 'mse' else \
+            np.eye(n_out)[rng.integers(n_out, size=(80, batch))]
+        net.run(rng.normal(size=(80, batch, 2)), target=target)
         traces.append({(v, l): net.trace(v, l) for v in variables for l in range(len(layers))})
         if run == 0:            # error neurons follow the time constants of their representation neurons
             net.set_tau_m(np.linspace(1, 3, layers[0].size) * ms, layer=0)
@@ -27,16 +31,19 @@ def _traces(cls, layers, device, directory, feedback='symmetric', variables=VARI
 LEARNING = Learning(Adam(lr=1e-3), tau_m=True)
 
 
-@pytest.mark.parametrize('device, learning', [
-    ('numpy', None), ('numpy', LEARNING), pytest.param('cpp_standalone', LEARNING, marks=pytest.mark.standalone)],
-    ids=['numpy-static', 'numpy-learning', 'cpp_standalone-learning'])
-def test_microcircuit_matches_compact_network(device, mixed_layers, tmp_path, learning):
+@pytest.mark.parametrize('device, learning, batch, loss', [
+    ('numpy', None, 1, 'mse'), ('numpy', LEARNING, 1, 'mse'), ('numpy', LEARNING, 3, 'ce'),
+    pytest.param('cpp_standalone', LEARNING, 3, 'ce', marks=pytest.mark.standalone)],
+    ids=['numpy-static', 'numpy-learning', 'numpy-learning-batch-ce', 'cpp_standalone-learning-batch-ce'])
+def test_microcircuit_matches_compact_network(device, mixed_layers, tmp_path, learning, batch, loss):
     """Rates, errors and (with plasticity of W, b and tau_m) every parameter, against the compact network
-    on numpy (which equals the compact network on every target, test_targets). The compiled microcircuit
-    leaves out the middle layer (the same kinds of code as the first; a third less to compile)."""
+    on numpy (which equals the compact network on every target, test_targets), also for a batch with the
+    cross-entropy loss. The compiled microcircuit leaves out the middle layer (the same kinds of code as the
+    first; a third less to compile)."""
     layers = mixed_layers if device == 'numpy' else [mixed_layers[0], mixed_layers[-1]]
-    compact, p_compact = _traces(GLENetwork, layers, 'numpy', None, learning=learning)
-    micro, p_micro = _traces(MicrocircuitNetwork, layers, device, str(tmp_path / 'micro'), learning=learning)
+    options = dict(learning=learning, batch=batch, loss=loss)
+    compact, p_compact = _traces(GLENetwork, layers, 'numpy', None, **options)
+    micro, p_micro = _traces(MicrocircuitNetwork, layers, device, str(tmp_path / 'micro'), **options)
     for run_compact, run_micro in zip(compact, micro):
         for key, values in run_compact.items():
             np.testing.assert_allclose(run_micro[key], values, rtol=0, atol=1e-12, err_msg=str(key))
@@ -44,7 +51,8 @@ def test_microcircuit_matches_compact_network(device, mixed_layers, tmp_path, le
     for a, b in zip(p_compact, p_micro):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
     if learning is not None:                                   # the parameters did change
-        assert np.abs(p_compact[0] - _traces(GLENetwork, layers, 'numpy', None)[1][0]).max() > 1e-4
+        assert np.abs(p_compact[0] - _traces(GLENetwork, layers, 'numpy', None, batch=batch, loss=loss)[1][0]
+                      ).max() > 1e-4
 
 
 def test_microcircuit_instantaneous_errors_and_random_feedback():
@@ -77,13 +85,3 @@ def test_microcircuit_structure():
     assert 'u' in representation_equations().diff_eq_names and 'u' not in error_equations().names
     with pytest.raises(GLEConfigError, match='learning'):
         MicrocircuitNetwork(1, layers, dt=0.01 * ms, device='numpy', learning=object())
-
-
-def test_microcircuit_rejects_batches():
-    with pytest.raises(GLEConfigError, match=r'batch=4: the microcircuit form runs one copy'):
-        MicrocircuitNetwork(1, [Layer(2, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', batch=4)
-
-
-def test_microcircuit_rejects_cross_entropy():
-    with pytest.raises(GLEConfigError, match=r"loss='ce': the microcircuit form has the MSE output error only"):
-        MicrocircuitNetwork(1, [Layer(2, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', loss='ce')
