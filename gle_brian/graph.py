@@ -24,13 +24,18 @@ Example: a population with lateral connections and a top-down loop, read out by 
 """
 from dataclasses import dataclass
 
-from .errors import GLEConfigError
+import numpy as np
+
+from .errors import GLEConfigError, GLEInputError
 from .network import GLENetwork
 from .neurons import Layer
 from .reference import INPUT
 from .synapses import FEEDBACK_MODES
 
 __all__ = ['GLEGraph', 'Projection']
+
+#: names of the builder's own objects, which no population may take (populations name their Brian2 groups)
+RESERVED = frozenset({INPUT, 'network', 'gle_clock', 'input_rates'})
 
 
 @dataclass(frozen=True)
@@ -76,15 +81,18 @@ class GLEGraph(GLENetwork):
     projections : list of Projection
     dt : Quantity
         Time step.
-    output : str or None
-        The population with the output error (``loss``) and target; the last one when ``None``. It may not
-        send projections (its apical input is the output error).
+    output : str, list of str or None
+        The population(s) with an output error (``loss``, ``beta``) and a target; the last one when ``None``.
+        Targets are given side by side in this order (``n_out`` channels), or as a dict ``{name: array}``. An
+        output may send projections too: its apical input is then the output error plus the errors its
+        projections send back.
     **kwargs
         As :class:`~gle_brian.network.GLENetwork` (``device``, ``loss``, ``beta``, ``learning``, ``batch``,
         ``feedback``, ``feedback_weights`` (one per projection), ``seed``, ``record``, ...); ``record`` may not
         hold ``'w'`` (read ``weights``, one matrix per projection).
 
-    Populations are indexed in the order of ``population_names`` (the output last): ``trace(variable, index)``,
+    The Brian2 groups are named after the populations (state keys such as ``'L4.u'``). Populations are indexed
+    in the order of ``population_names`` (the outputs last, in the order of ``output``): ``trace(variable, index)``,
     ``neurons[index]``, ``biases``, ``tau_m``; ``weights`` follow the order of ``projections``. Learning rates
     given per population (``Learning(lr=[...])``) apply to the population's biases, time constants and the
     weights of the projections into it.
@@ -96,11 +104,20 @@ class GLEGraph(GLENetwork):
             raise GLEConfigError(f'populations={populations!r}: give a dict {{name: Layer}}, e.g. '
                                  "{'L4': Layer(100, 'tanh', tau_m=10*ms)}.")
         names = list(populations)
-        if output is None:
-            output = names[-1]
-        if output not in populations:
-            raise GLEConfigError(f'output={output!r} is not a population; use one of {names}.')
-        self.population_names = [name for name in names if name != output] + [output]
+        outputs = [names[-1]] if output is None else [output] if isinstance(output, str) else \
+            list(output) if isinstance(output, (list, tuple)) else [output]
+        for name in names:
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith('_') or name in RESERVED \
+                    or name.startswith(('projection_', 'record_')):
+                raise GLEConfigError(f'populations: the name {name!r} cannot name Brian2 groups; give names of letters, '
+                                     "digits and '_' that start with a letter (e.g. 'L23' for L2/3), other than "
+                                     f"{sorted(RESERVED)} and not starting with 'projection_' or 'record_'.")
+        unknown = [name for name in outputs if name not in populations]
+        if unknown or not outputs or len(set(outputs)) != len(outputs):
+            raise GLEConfigError(f'output={output!r}: {unknown or "no population, or one twice"}; give one of {names} '
+                                 'or a list of them (each once).')
+        self.output_names = outputs
+        self.population_names = [name for name in names if name not in outputs] + outputs
         if not isinstance(projections, (list, tuple)) or not all(isinstance(p, Projection) for p in projections):
             raise GLEConfigError(f'projections={projections!r}: give a list of Projection(pre, post, ...).')
         index = {name: q for q, name in enumerate(self.population_names)}
@@ -112,10 +129,6 @@ class GLEGraph(GLENetwork):
             if p.feedback not in (None, *FEEDBACK_MODES):
                 raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}): feedback={p.feedback!r} is not known; '
                                      f'use one of {list(FEEDBACK_MODES)} (None: the network\'s feedback).')
-            if p.pre == output and kwargs.get('loss') is not None:
-                raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}) leaves the output population {output!r}, '
-                                     "whose apical input is the output error; read it out from another population, "
-                                     'or choose another output.')
         if 'w' in kwargs.get('record', ()):
             raise GLEConfigError("record=[..., 'w']: a graph's weights are not recorded per population; read "
                                  'net.weights (one matrix per projection) between runs.')
@@ -127,6 +140,39 @@ class GLEGraph(GLENetwork):
 
     def _projection_specs(self):
         return self._specs
+
+    def _group_names(self):
+        return self.population_names
+
+    def _outputs(self):
+        return list(range(len(self.population_names) - len(self.output_names), len(self.population_names)))
+
+    def run(self, x, target=None, duration=None, learn=None):
+        """As :meth:`GLENetwork.run <gle_brian.network.GLENetwork.run>`; ``target`` may also be a dict
+        ``{output population: array (T, n) or (T, batch, n)}`` with an entry for each output."""
+        if isinstance(target, dict):
+            target = self._targets(target)
+        super().run(x, target, duration, learn)
+
+    def _targets(self, targets):
+        """The outputs' targets side by side, from ``{population: array}``."""
+        wrong = [name for name in targets if name not in self.output_names]
+        if wrong:
+            raise GLEInputError(f'target has entries for {wrong}, which have no output error (the outputs are '
+                                f'{self.output_names}); build the graph with output=[...] naming them, or drop them.')
+        missing = [name for name in self.output_names if name not in targets]
+        if missing:
+            raise GLEInputError(f'target has no entry for the outputs {missing}; give one array per output '
+                                f'({self.output_names}).')
+        arrays = [np.asarray(targets[name], dtype=float) for name in self.output_names]
+        if self.batch == 1:
+            arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
+            arrays = [a[:, None, :] if a.ndim == 2 else a for a in arrays]
+        steps = {len(a) for a in arrays}
+        if len(steps) > 1 or any(a.ndim != 3 for a in arrays):
+            raise GLEInputError('target: give every output an array of shape (steps, batch, n) (or (steps, n) at batch 1), '
+                                'all of the same number of steps.')
+        return np.concatenate(arrays, axis=2)
 
     def _plastic(self, k):
         return bool(self.graph_projections[k].plastic)

@@ -38,8 +38,8 @@ from brian2 import (Clock, Network, NeuronGroup, Quantity, StateMonitor, Synapse
 from . import devices, neurons, runners, synapses
 from .errors import GLEConfigError, GLEInputError, GLENumericalError, check_number, check_units
 from .dense import DenseProjection, check_serial
-from .neurons import (CE_OUTPUT_ERROR, NONFINITE_STEP, OUTPUT_ERROR, SOFTMAX_NORMALISER, Layer, dendrite_code,
-                      neuron_equations, rate_code)
+from .neurons import (NONFINITE_STEP, SOFTMAX_NORMALISER, Layer, dendrite_code, neuron_equations, output_error_code,
+                      rate_code)
 from .optimisers import Learning
 from .reference import INPUT
 from .synapses import FEEDBACK_MODES, projection_equations
@@ -87,13 +87,30 @@ def init_weights(sizes, seed=None):
 
     ``sizes`` is ``[n_in, n_1, ..., n_L]``; returns a list of arrays of shape ``(n_l, n_{l-1})``.
     """
-    return _uniform_weights(list(zip(sizes[1:], sizes[:-1])), seed)
+    shapes = list(zip(sizes[1:], sizes[:-1]))
+    return _draw_weights(shapes, [None] * len(shapes), seed)
 
 
-def _uniform_weights(shapes, seed=None):
-    """``U(-1/sqrt(n_pre), 1/sqrt(n_pre))`` matrices of the ``(n_post, n_pre)`` ``shapes``, in order."""
+def _draw_weights(shapes, connectivity, seed=None, block=2 ** 20):
+    """``U(-1/sqrt(n_pre), 1/sqrt(n_pre))`` initial weights of projections of the ``(n_post, n_pre)`` ``shapes``,
+    one after the other with one generator: a matrix for an all-to-all projection (``connectivity`` entry
+    ``None``), the values at the synapses ``(pre, post)`` (ordered by post, then pre) for the others: the same
+    numbers, drawn a block of rows (about ``block`` numbers) at a time, so that no ``n_post x n_pre`` matrix is
+    held."""
     rng = np.random.default_rng(seed)
-    return [rng.uniform(-1, 1, shape) / np.sqrt(shape[1]) for shape in shapes]
+    drawn = []
+    for (n_post, n_pre), synapses_ in zip(shapes, connectivity):
+        if synapses_ is None:
+            drawn.append(rng.uniform(-1, 1, (n_post, n_pre)) / np.sqrt(n_pre))
+            continue
+        pre, post = synapses_
+        values, rows = np.empty(len(pre)), max(1, block // n_pre)
+        for start in range(0, n_post, rows):
+            drawn_rows = rng.uniform(-1, 1, (min(rows, n_post - start), n_pre))
+            at = slice(*np.searchsorted(post, [start, start + rows]))
+            values[at] = drawn_rows[post[at] - start, pre[at]] / np.sqrt(n_pre)
+        drawn.append(values)
+    return drawn
 
 
 def _sampling_clock(clock, dt, name):
@@ -170,8 +187,9 @@ class GLENetwork:
         ``i`` (presynaptic) and ``j`` (postsynaptic) such as ``'abs(i - j) < 3'``, or a dict of Brian2's
         ``Synapses.connect`` arguments such as ``dict(p=0.2)`` (random connections drawn with ``seed``).
         Such projections are Brian2 Synapses (whatever ``projection`` says); ``connectivity`` holds their
-        ``(pre, post)`` index arrays, and ``W`` is zero where there is no synapse. Their weights are held as
-        a full ``n_post x n_pre`` matrix: sparse connectivity saves the sums, not memory.
+        ``(pre, post)`` index arrays (ordered by post, then pre), and ``W`` is zero where there is no synapse.
+        Their weights are held per synapse (with the optimiser state), so memory and time scale with the
+        synapses; drawn weights are those of the all-to-all projection at the synapses.
     signs : list or None
         Per layer, a sign constraint on the weights of the projection into it (Dale's law): ``None``, ``+1``
         (kept ``>= 0``, excitatory) or ``-1`` (``<= 0``, inhibitory), clipped after every optimiser step.
@@ -185,9 +203,10 @@ class GLENetwork:
     must have the same number of steps.
 
     The Brian2 objects: ``input`` and ``neurons`` (one NeuronGroup per layer, ``batch`` copies of it);
-    ``weight_groups``, per layer the object holding ``w`` (a group of ``n_l*n_{l-1}`` elements, or the
-    Synapses of ``projection='synapses'`` at batch 1), and ``weight_positions``, per layer an integer array
-    ``(n_l, n_{l-1})`` of where ``W_l[post, pre]`` sits in ``weight_groups[l].w``; ``parameter_groups``;
+    ``weight_groups``, per projection the object holding ``w`` (a group of ``n_l*n_{l-1}`` elements, or of one
+    element per synapse of a sparse projection, or the Synapses themselves at batch 1), and ``weight_positions``,
+    per projection an integer array ``(n_l, n_{l-1})`` of where ``W_l[post, pre]`` sits in ``weight_groups[l].w``
+    (for a sparse projection, one entry per synapse, in the order of ``connectivity``); ``parameter_groups``;
     ``network``, the Brian2 Network. The state carries over from one :meth:`run` to the next on
     every device; :meth:`get_state` and :meth:`set_state` save and restore it (checkpoints).
     """
@@ -214,6 +233,9 @@ class GLENetwork:
         self.activations = [layer.check() for layer in self.layers]
         self.time_constants = [layer.time_constants(float(self.dt)) for layer in self.layers]
         self.sizes = [self.n_in] + [layer.size for layer in self.layers]
+        self.group_names = self._group_names()           # the Brian2 names of the layers' groups
+        self.outputs = self._outputs()                   # the layers with an output error (with a loss)
+        self.n_out = sum(self.layers[l].size for l in self.outputs)     # target channels
         self.projection_specs = self._projection_specs()
         self.shapes = [(self.layers[post].size, self.n_in if pre == INPUT else self.layers[pre].size)
                        for pre, post in self.projection_specs]           # (n_post, n_pre) of every projection
@@ -227,17 +249,16 @@ class GLENetwork:
         self.seed = seed
         self.connectivity = self._check_connect(connect)
         self.signs = self._check_signs(signs)
-        drawn = _uniform_weights(self.shapes, seed)
-        initial_weights = self._constrain(self._check_matrices(drawn if weights is None else weights, 'weights',
-                                                               drawn), None if weights is None else
-                                          [w is None for w in weights])
+        drawn = _draw_weights(self.shapes, self.connectivity, seed)
+        initial_weights = self._constrain(self._check_matrices(weights, 'weights', drawn),
+                                          None if weights is None else [w is None for w in weights])
         self.initial_biases = self._check_biases(biases)
         self.feedback_modes = self._feedback_modes()
-        self.feedback_weights = None
+        self._feedback = None         # per projection a matrix, or its values at the synapses (see _draw_weights)
         if 'random' in self.feedback_modes:
-            drawn = _uniform_weights(self.shapes, None if seed is None else seed + 1)
-            self.feedback_weights = [m * mask for m, mask in zip(self._check_matrices(
-                drawn if feedback_weights is None else feedback_weights, 'feedback_weights', drawn), self._masks())]
+            self._feedback = self._check_matrices(feedback_weights, 'feedback_weights',
+                                                  _draw_weights(self.shapes, self.connectivity,
+                                                                None if seed is None else seed + 1))
         if isinstance(record, str):
             raise GLEConfigError(f'record={record!r} is one string; give a list of names, e.g. record=[{record!r}].')
         unknown = sorted(set(record) - set(RECORDABLE))
@@ -272,7 +293,6 @@ class GLENetwork:
         self.functions = {}           # the Functions of dense projections, by name (part of every run's namespace)
         self.learned = []             # (group, parameter, layer) of every learned parameter
         extra = []                    # projections, parameter groups and gradient synapses of batches
-        top = len(self.layers) - 1
         incoming, outgoing = self._wiring()
         for l, layer in enumerate(self.layers):
             group, params = self._population(l, layer, clock, extra, self._sum_variables(l, incoming, outgoing))
@@ -289,14 +309,14 @@ class GLENetwork:
         for l, (layer, group, params) in enumerate(zip(self.layers, self.neurons, self._parameter_groups)):
             learned = self._learned(layer)
             _schedule(group.run_regularly(_basal_code(basal_inputs[l]) + self._dendrite_code(layer, 'tau_m' in learned),
-                                          name=f'layer_{l}_dendrites'), 'dendrites')
+                                          name=f'{self.group_names[l]}_dendrites'), 'dendrites')
             if len(outgoing[l]) > 1:     # the feedback of several projections, summed for the next step
                 _schedule(group.run_regularly('I_apical = ' + ' + '.join(f'I_apical_{k}' for k in outgoing[l]),
-                                              name=f'layer_{l}_apical_sum'), 'apical_sum')
+                                              name=f'{self.group_names[l]}_apical_sum'), 'apical_sum')
             self._schedule_neurons(group, params, l, learned)
-            if l == top and self.loss == 'ce':
+            if l in self.outputs and self.loss == 'ce':
                 n_post, B = layer.size, self.batch
-                softmax = Synapses(group, group, SOFTMAX_NORMALISER, clock=clock, name='softmax_normaliser')
+                softmax = Synapses(group, group, SOFTMAX_NORMALISER, clock=clock, name=f'{self.group_names[l]}_softmax')
                 softmax.connect(i=np.repeat(np.arange(B * n_post), n_post),
                                 j=np.repeat(np.arange(B) * n_post, n_post * n_post)
                                 + np.tile(np.arange(n_post), B * n_post))
@@ -316,9 +336,11 @@ class GLENetwork:
         copies = np.arange(B * n_post) % n_post           # neuron k of the batch is neuron k % n_post
         learned = self._learned(layer)
         equations = self._neuron_equations(layer)
-        if l == len(self.layers) - 1 and self.loss is not None:
+        if l in self.outputs and self.loss is not None:
             equations += 'beta : 1 (shared)  # output error strength\n'
-        if l == len(self.layers) - 1 and self.loss == 'ce':
+        if l in self.outputs and self.loss is not None and len(self.outputs) > 1:
+            equations += 'target_column : integer (constant)  # where its target is in a row of the targets\n'
+        if l in self.outputs and self.loss == 'ce':
             equations += 'softmax_sum : 1  # sum_j exp(r_j - r_k) over the outputs j of the same batch copy\n'
         equations += ''.join(f'{name} : 1  # one projection\'s share of {name[:-len(str(k)) - 1]}\n'
                              for k, name in shares)
@@ -327,18 +349,18 @@ class GLENetwork:
                                                       shared_counters=self.shared_counters)
         if 'tau_m' in learned and B > 1:
             equations += neurons.TAU_M_DRIVE
-        group = NeuronGroup(B * n_post, equations, method='euler', clock=clock, name=f'layer_{l}')
+        group = NeuronGroup(B * n_post, equations, method='euler', clock=clock, name=self.group_names[l])
         params = group
         if B > 1:
             params = NeuronGroup(n_post, neurons.PARAMETERS + (neurons.plasticity_equations(
                 learning.optimiser, learned, B, self.shared_counters) if learned else ''), clock=clock,
-                name=f'layer_{l}_parameters')
+                name=f'{self.group_names[l]}_parameters')
             group.b = linked_var(params, 'b', index=copies)
             group.tau_m = linked_var(params, 'tau_m', index=copies)
             objects.append(params)
             if learned:
                 sums = Synapses(group, params, neurons.batch_gradient_equations(learned), clock=clock,
-                                name=f'layer_{l}_batch_sums')
+                                name=f'{self.group_names[l]}_batch_sums')
                 sums.connect(i=np.arange(B * n_post), j=copies)
                 for updater in sums.summed_updaters.values():
                     _schedule(updater, 'gradient')
@@ -427,7 +449,7 @@ class GLENetwork:
                                  clock=clock, name=f'projection_{k}_weights')
             holder.w = weights.ravel()
             if random:
-                holder.w_feedback = self.feedback_weights[k].ravel()
+                holder.w_feedback = self._feedback[k].ravel()
             dense = DenseProjection(f'projection_{k}', holder, pre, post, B, self.device,
                                     'w_feedback' if random else 'w')
             self.functions.update(dense.functions)
@@ -441,23 +463,26 @@ class GLENetwork:
             basal, positions = dense.basal_input, row_major
             objects.append(holder)
         else:
-            # a batch, or sparse connectivity: the weights held once in a group of n_post*n_pre elements (those
-            # without a synapse stay zero: their drive sums no synapse)
-            shared = B > 1 or sparse
+            # i, j: the pre- and postsynaptic neurons; m: the index of each synapse's weight among those of one copy
+            # (row-major in W for all-to-all projections; the order of the synapses for sparse ones)
+            if sparse:
+                i, j, _ = synapses.copies_of(*self.connectivity[k], n_pre, n_post, B)
+                m = np.tile(np.arange(len(self.connectivity[k][0])), B)
+            else:
+                i, j, m = synapses.all_to_all(n_pre, n_post, copies=B)
+            # a batch: the weights held once in a group, with the drive g_w summed over the copies
+            shared = B > 1
             equations = projection_equations(self.feedback_modes[k], sends_errors=sends_errors, shared_weights=shared,
                                              basal=basal_target, apical=apical_target)
             if learn_w and not shared:
                 equations += synapses.plasticity_equations(learning.optimiser, shared_counters=self.shared_counters)
             projection = Synapses(pre, post, equations, clock=clock, name=f'projection_{k}')
-            # i, j: the pre- and postsynaptic neurons; m: the row-major index of each weight in W
-            i, j, m = (synapses.copies_of(*self.connectivity[k], n_pre, n_post, B) if sparse
-                       else synapses.all_to_all(n_pre, n_post, copies=B))
             projection.connect(i=i, j=j)
             objects.append(projection)
-            holder, positions = projection, _positions(m, n_post, n_pre)
+            holder = projection
             basal = None if basal_target == 'I_basal' else basal_target
             if shared:
-                holder = NeuronGroup(n_post * n_pre, synapses.WEIGHTS + group_learning, clock=clock,
+                holder = NeuronGroup(m.max() + 1, synapses.WEIGHTS + group_learning, clock=clock,
                                      name=f'projection_{k}_weights')
                 projection.weight_index = m
                 projection.w = linked_var(holder, 'w', index='weight_index')
@@ -470,13 +495,18 @@ class GLENetwork:
                     sums.err_post_copy = linked_var(post, 'err', index='err_index')
                     _schedule(sums.summed_updaters['g_w_post'], 'gradient')
                     objects.append(sums)
-                positions = row_major
-            holder.w = weights.ravel() if shared else weights.ravel()[m]
+            # where each weight of one copy sits in holder.w: W[post, pre] (all-to-all), or synapse s (sparse)
+            values = weights.ravel()
+            if sparse:
+                positions = np.arange(len(values))
+            else:
+                positions = row_major if shared else _positions(m, n_post, n_pre)
+            holder.w = values if shared else values[m]
             _schedule(projection.summed_updaters[f'{basal_target}_post'], 'basal')
             if sends_errors:
                 _schedule(projection.summed_updaters[f'{apical_target}_pre'], 'apical')
                 if self.feedback_modes[k] == 'random':
-                    projection.w_feedback = self.feedback_weights[k].ravel()[m]
+                    projection.w_feedback = self._feedback[k].ravel()[m]
         # per synapse, or the batch mean of the drive g_w summed into the weight group
         gradient = synapses.WEIGHT_GRADIENT if isinstance(holder, Synapses) else 'g_w' + f'/{B}' * (B > 1)
         if learn_w:
@@ -504,15 +534,19 @@ class GLENetwork:
         ``group`` holds the neurons, ``params`` their (possibly shared) biases and time constants.
         """
         _schedule(group.state_updater, 'soma')
-        _schedule(group.run_regularly(rate_code(self.activations[l]), name=f'layer_{l}_rate'), 'rate')
-        if l == len(self.layers) - 1 and self.loss is not None:
+        _schedule(group.run_regularly(rate_code(self.activations[l]), name=f'{self.group_names[l]}_rate'), 'rate')
+        if l in self.outputs and self.loss is not None:
             group.beta = self.beta
-            _schedule(group.run_regularly(CE_OUTPUT_ERROR if self.loss == 'ce' else OUTPUT_ERROR,
-                                          name='output_error'), 'output_error')
+            column = 'i'                 # one output: neuron i's target is column i
+            if len(self.outputs) > 1:
+                column = 'target_column'
+                group.target_column = self._target_columns(l)
+            code = output_error_code(self.loss, column, any(pre == l for pre, _ in self.projection_specs))
+            _schedule(group.run_regularly(code, name=f'{self.group_names[l]}_output_error'), 'output_error')
         for param in learned:
             code = neurons.plasticity_code(self.learning.optimiser, param, float(self.learning.time_unit),
                                            self.tau_m_min, self.batch)
-            _schedule(params.run_regularly(code, name=f'layer_{l}_{param}_plasticity'), 'plasticity')
+            _schedule(params.run_regularly(code, name=f'{self.group_names[l]}_{param}_plasticity'), 'plasticity')
             self._init_learning(params, param, l)
 
     def _init_learning(self, group, param, layer):
@@ -531,7 +565,8 @@ class GLENetwork:
         x : array (T, n_in) or (T,) when n_in is 1, or a TimedArray (then give ``duration``)
             Input rates (dimensionless), one row per time step.
         target : array (T, n_out), TimedArray or None
-            Target rates of the output layer. Without a target the output error is zero (inference).
+            Target rates of the output layer (of a graph's outputs, side by side in the order of ``outputs``;
+            ``n_out`` channels). Without a target the output error is zero (inference).
         duration : Quantity or None
             Run length when ``x`` is a TimedArray (sampled at every step of ``dt``).
         learn : bool or None
@@ -555,17 +590,17 @@ class GLENetwork:
                 f'x has {steps} steps, but this {self.device} network was compiled for {self.steps_per_run} '
                 'steps per run; give inputs of that length (split longer ones), or build a new network.')
         if target is None:
-            y, beta = np.zeros((steps, self.batch * self.layers[-1].size)), 0.0
+            y, beta = np.zeros((steps, self.batch * self.n_out)), 0.0
         else:
             if self.loss is None:
                 raise GLEInputError("target was given, but the network has no loss; build it with loss='mse' or 'ce'.")
-            y, beta = self._check_signal(target, 'target', self.layers[-1].size, steps), self.beta
+            y, beta = self._check_signal(target, 'target', self.n_out, steps), self.beta
         if learn and self.learning is None:
             raise GLEConfigError('learn=True, but the network has no plasticity; build it with '
                                  'learning=Learning(Adam(lr=...)) or similar.')
         learn = target is not None if learn is None else bool(learn)
         # values that belong to this run, not to the carried state
-        self._assign(*[(self.output, 'beta', beta)] * (self.loss is not None),
+        self._assign(*[(self.neurons[l], 'beta', beta) for l in self.outputs if self.loss is not None],
                      *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned],
                      *[(group, NONFINITE_STEP, 0) for group in self.neurons])
         with self._float_type():
@@ -686,7 +721,8 @@ class GLENetwork:
         feedback mode]``, the
         synapses of sparse ones (16 hex digits of the SHA-256 of their indices) and the sign constraints; the
         loss and ``beta``; the
-        feedback (random feedback weights as 16 hex digits of their SHA-256); the learning (optimiser, its
+        feedback (random feedback weights as 16 hex digits of the SHA-256 of their values: the matrices of all-to-all
+        projections, the values at the synapses of sparse ones); the learning (optimiser, its
         hyperparameters, the initial learning rate of each layer, what learns, the ``tau_m`` clamp).
         Left out: the device, the recording and the initial weights and biases, which a state replaces.
         Checkpoints store it and refuse to load into a network whose settings differ. Example::
@@ -695,8 +731,8 @@ class GLENetwork:
             'tanh'
         """
         learning = self.learning
-        feedback = (None if self.feedback_weights is None else hashlib.sha256(
-            np.concatenate([w.ravel() for w in self.feedback_weights]).tobytes()).hexdigest()[:16])
+        feedback = (None if self._feedback is None else hashlib.sha256(
+            np.concatenate([w.ravel() for w in self._feedback]).tobytes()).hexdigest()[:16])
         return {
             'form': type(self).__name__, 'n_in': self.n_in, 'dt': float(self.dt), 'batch': self.batch,
             'precision': self.precision, 'projection': self.projection,
@@ -779,10 +815,27 @@ class GLENetwork:
 
     @property
     def weights(self):
-        """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})`` (copies)."""
+        """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})`` (copies; zero where a sparse projection
+        has no synapse)."""
         self.runner.activate()
-        return [np.asarray(holder.w[:])[positions]
-                for holder, positions in zip(self.weight_groups, self.weight_positions)]
+        return [self._matrix(k, np.asarray(holder.w[:])[positions])
+                for k, (holder, positions) in enumerate(zip(self.weight_groups, self.weight_positions))]
+
+    @property
+    def feedback_weights(self):
+        """The fixed random feedback matrices (``feedback='random'``), shape ``(n_post, n_pre)`` per projection
+        (those of symmetric projections are not used), or ``None`` when every projection is symmetric."""
+        return None if self._feedback is None else [self._matrix(k, m) for k, m in enumerate(self._feedback)]
+
+    def _matrix(self, k, values):
+        """The ``(n_post, n_pre)`` matrix of projection ``k`` from its values: a matrix already (all-to-all), or
+        the values at its synapses (sparse; zero elsewhere)."""
+        if self.connectivity[k] is None:
+            return values
+        pre, post = self.connectivity[k]
+        matrix = np.zeros(self.shapes[k])
+        matrix[post, pre] = values
+        return matrix
 
     @property
     def biases(self):
@@ -801,7 +854,8 @@ class GLENetwork:
 
         Values are taken at the end of each recorded step (after the step's update); with ``batch > 1``
         the shape is ``(samples, batch, n_l)``. ``'w'`` gives the weights ``W_l`` flattened row-major,
-        shape ``(samples, n_l * n_{l-1})``.
+        shape ``(samples, n_l * n_{l-1})``; for a sparse projection those of its synapses, in the order of
+        ``connectivity``.
         """
         if variable not in self.record:
             raise GLEConfigError(f'{variable!r} was not recorded; build the network with record=[..., {variable!r}].')
@@ -883,6 +937,22 @@ class GLENetwork:
             raise GLEConfigError(f'{name}={n!r} must be a positive integer.')
         return int(n)
 
+    def _outputs(self):
+        """The layers with an output error: the last one."""
+        return [len(self.layers) - 1]
+
+    def _target_columns(self, l):
+        """Per neuron of output layer ``l`` (all batch copies), the column of its target in a step's row of
+        targets: the outputs' targets side by side, in the order of ``outputs``, one block per batch copy."""
+        n = self.layers[l].size
+        offset = sum(self.layers[o].size for o in self.outputs[:self.outputs.index(l)])
+        neuron = np.arange(self.batch * n)
+        return neuron // n * self.n_out + offset + neuron % n
+
+    def _group_names(self):
+        """The Brian2 name of each layer's neuron group (``layer_<index>``), which names its other objects too."""
+        return [f'layer_{l}' for l in range(len(self.layers))]
+
     def _projection_specs(self):
         """``(pre, post)`` of every projection, ``pre`` a layer's index or ``INPUT``: a chain through the layers."""
         return [(INPUT if l == 0 else l - 1, l) for l in range(len(self.layers))]
@@ -909,7 +979,11 @@ class GLENetwork:
         return f'the projection {"input" if pre == INPUT else f"layer {pre}"} -> layer {post}'
 
     def _check_matrices(self, matrices, name, drawn):
-        """One float matrix per projection, of its shape and finite; a ``None`` entry takes the ``drawn`` one."""
+        """Per projection the initial values of ``name``: the given matrix (checked: its shape, real and finite;
+        ``None``, or an entry ``None``: the ``drawn`` one), kept whole for an all-to-all projection and taken at
+        the synapses (in their order) for the others (as :func:`_draw_weights`)."""
+        if matrices is None:
+            return drawn
         try:
             matrices = list(matrices)
         except TypeError:
@@ -918,15 +992,21 @@ class GLENetwork:
             raise GLEConfigError(f'{name} has {"no" if matrices is None else len(matrices)} matrices for '
                                  f'{len(self.shapes)} projections; give a list with one per projection (in a layered '
                                  'network, one per layer: the projection into it; None draws it).')
-        matrices = [self._real(drawn[l] if m is None else m, f'{name}[{l}]', GLEConfigError)
-                    for l, m in enumerate(matrices)]
+        checked = []
         for l, m in enumerate(matrices):
-            shape = self.shapes[l]
-            if m.shape != shape:
-                raise GLEConfigError(f'{name}[{l}] has shape {m.shape}, expected {shape} (n_post, n_pre).')
+            if m is None:
+                checked.append(drawn[l])
+                continue
+            m = self._real(m, f'{name}[{l}]', GLEConfigError)
+            if m.shape != self.shapes[l]:
+                raise GLEConfigError(f'{name}[{l}] has shape {m.shape}, expected {self.shapes[l]} (n_post, n_pre).')
+            if self.connectivity[l] is not None:
+                pre, post = self.connectivity[l]
+                m = m[post, pre]
             if not np.all(np.isfinite(m)):
                 raise GLEConfigError(f'{name}[{l}] contains NaN or inf; give finite values.')
-        return matrices
+            checked.append(m)
+        return checked
 
     def _check_connect(self, connect):
         """Per projection ``None`` (all-to-all) or the ``(pre, post)`` index arrays of its synapses."""
@@ -962,24 +1042,12 @@ class GLENetwork:
                                  'inhibitory).')
         return [None if sign is None else int(sign) for sign in signs]
 
-    def _masks(self):
-        """Per projection, 1 where ``W`` has a synapse and 0 elsewhere (all ones for all-to-all projections)."""
-        masks = []
-        for l, synapses_ in enumerate(self.connectivity):
-            mask = np.ones(self.shapes[l])
-            if synapses_ is not None:
-                mask[:] = 0
-                mask[synapses_[1], synapses_[0]] = 1
-            masks.append(mask)
-        return masks
-
     def _constrain(self, weights, drawn):
-        """Initial weights with zeros where there is no synapse, and with the sign of each constrained
-        projection: drawn weights take it (``|W|`` or ``-|W|``), given ones must have it. ``drawn``: per
-        projection whether its weights were drawn (``None``: all were)."""
+        """Initial weights with the sign of each constrained projection: drawn weights take it (``|W|`` or
+        ``-|W|``), given ones must have it. ``drawn``: per projection whether its weights were drawn (``None``: all
+        were)."""
         constrained = []
-        for l, (w, mask, sign) in enumerate(zip(weights, self._masks(), self.signs)):
-            w = w * mask
+        for l, (w, sign) in enumerate(zip(weights, self.signs)):
             if sign is not None and (drawn is None or drawn[l]):
                 w = sign * np.abs(w)
             elif sign is not None and np.any(sign * w < 0):

@@ -34,7 +34,7 @@ from .activations import get_activation
 from .errors import GLEConfigError, check_number, check_units
 
 __all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
-           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'STATE_VARIABLES',
+           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'output_error_code', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'STATE_VARIABLES',
            'NONFINITE_STEP', 'DESCRIPTIONS', 'variable_descriptions', 'plasticity_equations',
            'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
@@ -143,6 +143,15 @@ SOFTMAX_NORMALISER = '''
 softmax_sum_post = exp(clip(r_pre - r_post, -inf, 700)) : 1 (summed)   # sum_j exp(r_j - r_k), j in the copy
 '''
 CE_OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - 1/softmax_sum)'
+
+
+def output_error_code(loss, column='i', sends=False):
+    """The output error of a population (``loss`` ``'mse'`` or ``'ce'``): :data:`OUTPUT_ERROR` or
+    :data:`CE_OUTPUT_ERROR` with the target's ``column`` (an expression in ``i``: where a population's targets
+    sit among several outputs'). ``sends=True``: a population that also sends projections adds the error to the
+    feedback stored in ``I_apical`` (its projections write that again after the step)."""
+    code = (CE_OUTPUT_ERROR if loss == 'ce' else OUTPUT_ERROR).replace('t_start, i)', f't_start, {column})')
+    return code.replace('I_apical = ', 'I_apical = I_apical + ') if sends else code
 
 
 def neuron_equations(prospective_errors=True, shared_parameters=False, errors=True):

@@ -74,9 +74,9 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
     """Generate and compile the CUDA project for compute capability 9.0; run it only where a GPU is visible.
 
     One small graph with every kind of kernel: dense projections (their basal, apical and gradient functions),
-    a sparse, sign-constrained one (Brian2 Synapses: summed basal and apical inputs, the drive summed into the
-    weight group), two projections converging on the output (their shares added up), Adam on W, b and tau_m,
-    an output error, and monitors.
+    a sparse, sign-constrained one (Brian2 Synapses: summed basal and apical inputs, the drive summed over the
+    batch into the weight group), two projections converging on the output (their shares added up), Adam on W, b
+    and tau_m with batch sums, an output error, and monitors.
     """
     gpu = devices.gpu_available()
     devices.configure_cuda(compute_capability=None if gpu else 9.0)
@@ -88,11 +88,11 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
     populations = {'hidden': layers[0], 'second': Layer(3, 'tanh', tau_m=0.5 * ms, tau_r=0.2 * ms), 'out': layers[1]}
     projections = [Projection('input', 'hidden'), Projection('hidden', 'second', connect='i != j', sign=+1),
                    Projection('second', 'out'), Projection('hidden', 'out')]
-    kwargs = dict(dt=DT, loss='mse', beta=0.1, learning=Learning(Adam(lr=1e-2), tau_m=True, tau_m_min=0.05 * ms))
+    kwargs = dict(dt=DT, loss='mse', beta=0.1, batch=2, learning=Learning(Adam(lr=1e-2), tau_m=True, tau_m_min=0.05 * ms))
     net = GLEGraph(2, populations, projections, device='cuda_standalone', record=VARIABLES, seed=1,
                    directory=str(tmp_path / 'cuda'), **kwargs)
     rng = np.random.default_rng(2)
-    x, y = rng.normal(size=(200, 2)), rng.normal(size=(200, 2))
+    x, y = rng.normal(size=(200, 2, 2)), rng.normal(size=(200, 2, 2))
     if gpu:
         ref = mirror(net, **kwargs)
         net.run(x, y)
@@ -109,6 +109,6 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
         assert len(sources) >= 15 and all(f'code_objects/{name}"' in unit for name in sources)
         kernels = ['projection_2_apical_codeobject', 'projection_2_gradient_codeobject',     # dense
                    'projection_1_summed_variable_I_apical_1_pre_codeobject',                 # Synapses
-                   'projection_1_batch_sums_summed_variable_g_w_post_codeobject', 'layer_0_apical_sum_codeobject',
-                   'record_layer_0_codeobject']
+                   'projection_1_batch_sums_summed_variable_g_w_post_codeobject', 'hidden_apical_sum_codeobject',
+                   'hidden_batch_sums_summed_variable_err_du_dt_sum_post_codeobject', 'record_hidden_codeobject']
         assert all(kernel in unit for kernel in kernels), [k for k in kernels if k not in unit]

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse
 from brian2 import ms
 
-from gle_brian import Adam, GLEConfigError, GLEGraph, Layer, Learning, Projection
+from gle_brian import Adam, GLEConfigError, GLEGraph, GLEInputError, Layer, Learning, Projection
 from gle_brian.reference import ReferenceGraph, ReferenceProjection
 from mirror import assert_equals_mirror
 from test_graph_reference import recurrent_backprop, recurrent_network
@@ -47,30 +47,34 @@ def mirror(net, **kwargs):
                 return scipy.sparse.csr_matrix((matrix[post_, pre_], (post_, pre_)), shape=matrix.shape)
             w, feedback = sparse(w), None if feedback is None else sparse(feedback)
         projections.append(ReferenceProjection(pre, post, w, feedback, spec.sign, spec.plastic))
-    return ReferenceGraph(net.n_in, net.layers, projections, outputs=[len(net.layers) - 1], biases=net.biases,
+    return ReferenceGraph(net.n_in, net.layers, projections, outputs=net.outputs, biases=net.biases,
                           **kwargs)
 
 
 @pytest.mark.parametrize('device, loss, batch, feedback', [
     ('numpy', 'mse', 1, 'symmetric'), ('numpy', 'ce', 3, 'random'),
-    pytest.param('cpp_standalone', 'ce', 3, 'random', marks=pytest.mark.standalone)])
+    pytest.param('cpp_standalone', 'ce', 3, 'random', marks=pytest.mark.standalone),
+    pytest.param('cython', 'ce', 3, 'random', marks=pytest.mark.long)])     # cython: minutes of compiling, cold
 def test_graph_equals_the_mirror(device, loss, batch, feedback, tmp_path):
     """Every variable of every population, W of every projection, b and tau_m equal the mirror to 1e-12 over two
     runs with Adam on all of them (projections of both feedback modes in each network); absent synapses stay zero,
-    signs hold, every plastic projection learns and the fixed one stays as it was."""
+    signs hold, every plastic projection learns and the fixed one stays as it was. The compiled graphs have two
+    outputs (L2/3 also sends projections; see test_several_outputs_one_inside_the_graph_equal_the_mirror)."""
     learning = Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.05 * ms)
     kwargs = dict(dt=DT, loss=loss, beta=0.5, batch=batch, learning=learning)
-    populations, projections = COMPILED if device == 'cpp_standalone' else (POPULATIONS, PROJECTIONS)
+    populations, projections = (POPULATIONS, PROJECTIONS) if device == 'numpy' else COMPILED
     net = GLEGraph(3, populations, projections, device=device, seed=7, feedback=feedback,
                    record=['u', 'u_breve', 'r', 'r_prime', 'v', 'err', 'I_basal', 'I_apical'],
-                   directory=str(tmp_path / 'project'), **kwargs)
-    assert net.population_names == list(populations)
+                   output=None if device == 'numpy' else ['L23', 'out'], directory=str(tmp_path / 'project'), **kwargs)
+    assert net.population_names == list(populations) == [group.name for group in net.neurons]
     initial = net.weights
     ref = mirror(net, **kwargs)
     rng = np.random.default_rng(3)
     for _ in range(2):
         x = rng.normal(size=(STEPS, batch, 3))
-        y = np.eye(3)[rng.integers(0, 3, (STEPS, batch))] if loss == 'ce' else rng.normal(size=(STEPS, batch, 3))
+        y = np.concatenate([np.eye(net.layers[l].size)[rng.integers(0, net.layers[l].size, (STEPS, batch))]
+                            if loss == 'ce' else rng.normal(size=(STEPS, batch, net.layers[l].size))
+                            for l in net.outputs], axis=2)
         net.run(x, y)
         assert_equals_mirror(net, ref, ref.run(x, y), atol=1e-12, tau_m=True)
     for k, (spec, w0, w) in enumerate(zip(projections, initial, net.weights)):
@@ -105,9 +109,8 @@ def test_lateral_projection_reads_the_stored_rates():
     (POPULATIONS, [Projection('input', 'L5')], {}, r"projections\[0\] \(input -> L5\): post='L5' is not a population; "
                                                    r"use one of \['L4', 'L23', 'inh', 'out'\]"),
     (POPULATIONS, [Projection('thalamus', 'L4')], {}, r"pre='thalamus' is not a population; use one of .* or 'input'"),
-    (POPULATIONS, PROJECTIONS + [Projection('out', 'L4')], dict(loss='mse'),
-     r"projections\[9\] \(out -> L4\) leaves the output population 'out'"),
-    (POPULATIONS, PROJECTIONS, dict(output='L6'), r"output='L6' is not a population"),
+    (POPULATIONS, PROJECTIONS, dict(output='L6'), r"output='L6': \['L6'\]; give one of \['L4', 'L23', 'inh', 'out'\] or a list"),
+    (POPULATIONS, PROJECTIONS, dict(output=['out', 'out']), r"output=\['out', 'out'\]: no population, or one twice"),
     (POPULATIONS, [Projection('input', 'L4', feedback='mirror')], {},
      r"projections\[0\] \(input -> L4\): feedback='mirror' is not known; use one of \['symmetric', 'random'\]"),
     (POPULATIONS, PROJECTIONS, dict(record=['w']), r"record=\[..., 'w'\]: a graph's weights are not recorded"),
@@ -116,6 +119,9 @@ def test_lateral_projection_reads_the_stored_rates():
      r"connect\[0\]='k > 1' \(projection 0: input -> L4\): Brian2 cannot make these synapses"),
     (POPULATIONS, [Projection('input', 'L4', sign=-1, weights=np.ones((5, 3)))] + PROJECTIONS[1:], {},
      r'weights\[0\] has 15 values of the wrong sign for signs\[0\]=-1'),
+    ({'L2/3': POPULATIONS['L23']}, [Projection('input', 'L2/3')], {},
+     r"populations: the name 'L2/3' cannot name Brian2 groups; give names of letters, digits and '_' .* \(e\.g\. 'L23'"),
+    ({'network': POPULATIONS['L23']}, [Projection('input', 'network')], {}, r"the name 'network' cannot name"),
 ])
 def test_bad_graphs_name_the_projection_and_the_fix(populations, projections, kwargs, match):
     with pytest.raises(GLEConfigError, match=match):
@@ -141,3 +147,26 @@ def test_recurrent_population_drive_is_the_recurrent_backprop_gradient():
     gradients = [np.outer(lam, x), np.outer(lam, r), np.outer(y - target, r), lam]
     for k, (drive, gradient) in enumerate(zip(drives, gradients)):
         np.testing.assert_allclose(drive, beta * gradient, rtol=1e-8, atol=1e-14, err_msg=f'parameter {k}')
+
+
+def test_several_outputs_one_inside_the_graph_equal_the_mirror():
+    """Two outputs with targets of their own (cross-entropy each, batch 2, Adam on W, b, tau_m): 'out' and L2/3,
+    which also sends projections (its apical input: the output error plus the errors sent back to it)."""
+    learning = Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.05 * ms)
+    kwargs = dict(dt=DT, loss='ce', beta=0.5, batch=2, learning=learning)
+    net = GLEGraph(3, POPULATIONS, PROJECTIONS, output=['L23', 'out'], device='numpy', seed=7,
+                   record=['u', 'u_breve', 'r', 'r_prime', 'v', 'err', 'I_basal', 'I_apical'], **kwargs)
+    assert net.population_names == ['L4', 'inh', 'L23', 'out'] and net.outputs == [2, 3] and net.n_out == 7
+    ref = mirror(net, **kwargs)
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        x = rng.normal(size=(STEPS, 2, 3))
+        y = {'out': np.eye(3)[rng.integers(0, 3, (STEPS, 2))], 'L23': np.eye(4)[rng.integers(0, 4, (STEPS, 2))]}
+        net.run(x, y)
+        assert_equals_mirror(net, ref, ref.run(x, np.concatenate([y['L23'], y['out']], axis=2)), atol=1e-12,
+                             tau_m=True)
+    assert np.abs(net.trace('err', 2)).max() > 1e-3
+    with pytest.raises(GLEInputError, match=r"target has entries for \['L4'\], which have no output error"):
+        net.run(x, dict(y, L4=np.zeros((STEPS, 2, 5))))
+    with pytest.raises(GLEInputError, match=r"target has no entry for the outputs \['L23'\]"):
+        net.run(x, {'out': y['out']})

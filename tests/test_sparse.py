@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse
 from brian2 import ms
 
-from gle_brian import Adam, GLEConfigError, GLENetwork, Layer, Learning, ReferenceNetwork
+from gle_brian import Adam, GLEConfigError, GLENetwork, Layer, Learning, ReferenceNetwork, init_weights
+from gle_brian.network import _draw_weights
 from mirror import assert_equals_mirror
 
 DT = 0.01 * ms
@@ -81,3 +82,32 @@ def test_drawn_weights_take_the_sign_and_the_synapses():
     net = GLENetwork(3, LAYERS, dt=DT, device='numpy', seed=0, connect=CONNECT, signs=SIGNS)
     w = net.weights
     assert np.all(w[1] >= 0) and np.all(w[2] <= 0) and np.all(np.diag(w[2][:, :3]) == 0) and np.any(w[0] < 0)
+
+
+@pytest.mark.parametrize('batch', [1, 3])
+def test_sparse_weights_are_held_per_synapse(batch):
+    """One weight (and optimiser state) per synapse, on the Synapses at batch 1 and in a group of that size for a
+    batch; the drawn weights are those of the all-to-all network at the synapses."""
+    full = GLENetwork(3, LAYERS, dt=DT, device='numpy', seed=0).weights
+    net = GLENetwork(3, LAYERS, dt=DT, device='numpy', seed=0, connect=CONNECT, batch=batch,
+                     learning=Learning(Adam(lr=1e-3)))
+    state = net.get_state()
+    for k in (1, 2):
+        pre, post = net.connectivity[k]
+        holder = net.weight_groups[k].name
+        assert state[f'{holder}.w'].shape == state[f'{holder}.m_w'].shape == (len(pre),)
+        expected = np.zeros_like(full[k])
+        expected[post, pre] = full[k][post, pre]
+        np.testing.assert_array_equal(net.weights[k], expected)
+
+
+def test_sparse_draw_by_blocks_of_rows_equals_the_whole_draw():
+    shapes = [(7, 5), (6, 7), (4, 6)]
+    whole = init_weights([5, 7, 6, 4], seed=3)
+    pre, post = np.nonzero(np.random.default_rng(0).random((7, 6)) < 0.4)       # (pre, post) of the second
+    order = np.lexsort((pre, post))
+    synapses = (pre[order], post[order])
+    for block in (1, 10, 2 ** 20):       # one row, two rows, all rows at a time
+        drawn = _draw_weights(shapes, [None, synapses, None], seed=3, block=block)
+        np.testing.assert_array_equal(drawn[1], whole[1][synapses[1], synapses[0]])
+        np.testing.assert_array_equal(drawn[2], whole[2])
