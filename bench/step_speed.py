@@ -42,7 +42,7 @@ def layers(n):
 
 
 def steps_for(n):
-    return {100: 4000, 300: 1000}.get(n, 300)
+    return {100: 4000, 300: 1000, 10000: 50}.get(n, 300)
 
 
 def learning(plastic):
