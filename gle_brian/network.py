@@ -466,9 +466,11 @@ class GLENetwork:
             # i, j: the pre- and postsynaptic neurons; m: the index of each synapse's weight among those of one copy
             # (row-major in W for all-to-all projections; the order of the synapses for sparse ones)
             if sparse:
+                n_weights = len(self.connectivity[k][0])
                 i, j, _ = synapses.copies_of(*self.connectivity[k], n_pre, n_post, B)
-                m = np.tile(np.arange(len(self.connectivity[k][0])), B)
+                m = np.tile(np.arange(n_weights), B)
             else:
+                n_weights = n_post * n_pre
                 i, j, m = synapses.all_to_all(n_pre, n_post, copies=B)
             # a batch: the weights held once in a group, with the drive g_w summed over the copies
             shared = B > 1
@@ -482,7 +484,7 @@ class GLENetwork:
             holder = projection
             basal = None if basal_target == 'I_basal' else basal_target
             if shared:
-                holder = NeuronGroup(m.max() + 1, synapses.WEIGHTS + group_learning, clock=clock,
+                holder = NeuronGroup(n_weights, synapses.WEIGHTS + group_learning, clock=clock,
                                      name=f'projection_{k}_weights')
                 projection.weight_index = m
                 projection.w = linked_var(holder, 'w', index='weight_index')
@@ -1030,6 +1032,9 @@ class GLENetwork:
                     f'connect[{l}]={entry!r} ({self._describe(l)}): Brian2 cannot make these synapses '
                     f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), e.g. '
                     "'abs(i - j) < 3', or dict(p=0.2), or dict(i=..., j=...) index arrays.") from None
+            if entry is not None and len(resolved[-1][0]) == 0:
+                raise GLEConfigError(f'connect[{l}]={entry!r} ({self._describe(l)}) makes no synapses; loosen the '
+                                     'condition or raise p, or leave the projection out.')
         return resolved
 
     def _check_signs(self, signs):

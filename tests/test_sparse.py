@@ -68,6 +68,8 @@ def test_connectivity_is_drawn_with_the_seed():
                                           r"these synapses .*e\.g\. 'abs\(i - j\) < 3'"),
     (dict(connect=[None, dict(probability=0.5), None]), r"connect\[1\]=\{'probability': 0.5\}.*Brian2 cannot make"),
     (dict(connect=[None, 0.5, None]), r"connect\[1\]=0.5: give None, a condition string or a dict"),
+    (dict(connect=[None, 'i > 10', None]), r"connect\[1\]='i > 10' \(the projection layer 0 -> layer 1\) makes no "
+                                           r"synapses; loosen the condition or raise p"),
     (dict(connect=[None, None]), r'give a list with one entry per projection \(3; per layer'),
     (dict(signs=[None, 2, None]), r'signs=\[None, 2, None\]: give one entry per projection \(3; per layer in a layered network\), each None, \+1'),
     (dict(signs=[None, None, -1], weights=[np.ones((5, 3)), np.ones((4, 5)), np.ones((3, 4))]),
