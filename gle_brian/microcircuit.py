@@ -3,11 +3,11 @@
 Each layer of the compact :class:`~gle_brian.network.GLENetwork` (one neuron holds both the rate and
 the error) becomes two Brian2 populations of the same size, wired one-to-one:
 
-* **representation neurons** (``layer_l``) integrate their basal input with ``tau_m`` and emit the
+* **representation neurons** (``layer_l``, or the population's name) integrate their basal input with ``tau_m`` and emit the
   prospective rate ``r = phi(u + tau_r du/dt)``; their apical dendrite receives the top-down input
   ``I_apical = W^T e`` from the layer above, and their apical compartment the error ``e`` of their
   partner error neuron, which nudges the soma (``gamma e``) and drives plasticity;
-* **error neurons** (``error_l``) integrate ``phi'(u_breve) * I_apical`` with ``tau_r`` (the
+* **error neurons** (``layer_l_error``) integrate ``phi'(u_breve) * I_apical`` with ``tau_r`` (the
   retrospective low-pass ``v``) and emit the prospective error ``e = v + tau_m dv/dt``: the two time
   constants swap roles.
 
@@ -28,14 +28,17 @@ Example::
     >>> net = MicrocircuitNetwork(1, [Layer(2, 'tanh', tau_m=1*ms, tau_r=0.1*ms), Layer(3, tau_m=1*ms)],
     ...                           dt=0.01*ms, device='numpy', loss='ce', beta=0.1, batch=4, seed=1)
     >>> [group.name for group in net.error_neurons]
-    ['error_0', 'error_1']
+    ['layer_0_error', 'layer_1_error']
+
+The same for a graph (:class:`~gle_brian.graph.GLEGraph`'s arguments): :class:`MicrocircuitGraph`.
 """
 from brian2 import Equations, NeuronGroup, Synapses, linked_var
 
+from .graph import GLEGraph
 from .network import SCHEDULE, GLENetwork
 from .neurons import INSTANTANEOUS_ERROR, PROSPECTIVE_ERROR, SOMA, error_code, neuron_equations, representation_code
 
-__all__ = ['MicrocircuitNetwork', 'representation_equations', 'error_equations']
+__all__ = ['MicrocircuitNetwork', 'MicrocircuitGraph', 'representation_equations', 'error_equations']
 
 # The links, one-to-one (Brian2 summed variables over a single synapse per neuron).
 RATE_LINK = '''
@@ -99,15 +102,16 @@ class MicrocircuitNetwork(GLENetwork):
         """The representation neurons (the compact builder's group without error dynamics), their error
         neurons and the one-to-one links between them (added to ``objects``)."""
         rep, params = super()._population(l, layer, clock, objects, shares)
+        name = self.group_names[l]
         err = NeuronGroup(len(rep), error_equations(layer.prospective_errors), method='euler', clock=clock,
-                          name=f'error_{l}')
+                          name=f'{name}_error')
         err.tau_m = linked_var(rep, 'tau_m')
         err.tau_r = linked_var(rep, 'tau_r')
         _schedule(err.state_updater, 'soma')
-        _schedule(err.run_regularly(error_code(layer.prospective_errors), name=f'error_{l}_dendrites'),
+        _schedule(err.run_regularly(error_code(layer.prospective_errors), name=f'{name}_error_dendrites'),
                   'error_dendrites')
-        rate_link = Synapses(rep, err, RATE_LINK, clock=clock, name=f'rate_link_{l}')
-        error_link = Synapses(err, rep, ERROR_LINK, clock=clock, name=f'error_link_{l}')
+        rate_link = Synapses(rep, err, RATE_LINK, clock=clock, name=f'{name}_rate_link')
+        error_link = Synapses(err, rep, ERROR_LINK, clock=clock, name=f'{name}_error_link')
         for link in (rate_link, error_link):
             link.connect(j='i')
         for name in ('r_prime_post', 'I_apical_post'):
@@ -118,5 +122,21 @@ class MicrocircuitNetwork(GLENetwork):
         objects += [err, rate_link, error_link]
         return rep, params
 
-    def _layer_groups(self, l):
+    def layer_groups(self, l):
         return [self.neurons[l], self.error_neurons[l]]
+
+
+class MicrocircuitGraph(MicrocircuitNetwork, GLEGraph):
+    """A graph (:class:`~gle_brian.graph.GLEGraph`: named populations, projections of any shape, several outputs)
+    in microcircuit form: every population a representation and an error population (``<name>_error``).
+
+    Takes :class:`~gle_brian.graph.GLEGraph`'s arguments and computes its numbers. Example::
+
+        >>> from brian2 import ms
+        >>> from gle_brian import Layer, Projection
+        >>> net = MicrocircuitGraph(2, {'L4': Layer(3, 'tanh', tau_m=1*ms), 'out': Layer(1, tau_m=1*ms)},
+        ...                         [Projection('input', 'L4'), Projection('L4', 'L4', connect='i != j'),
+        ...                          Projection('L4', 'out')], dt=0.01*ms, device='numpy', loss='mse')
+        >>> [group.name for group in net.error_neurons]
+        ['L4_error', 'out_error']
+    """

@@ -387,7 +387,7 @@ class GLENetwork:
         sources = {}
         for name in self.record:
             source = holders[self._incoming(l)] if name == 'w' else \
-                next((g for g in self._layer_groups(l) if name in g.variables), None)
+                next((g for g in self.layer_groups(l) if name in g.variables), None)
             if source is None:
                 raise GLEConfigError(f"record=[..., {name!r}]: layer {l} has no {name!r} (v exists only with "
                                      'prospective_errors=True); drop it from record or change the Layer.')
@@ -651,7 +651,7 @@ class GLENetwork:
             return
         layer = min(firsts, key=lambda l: (firsts[l], l))
         step, others = int(firsts[layer]), sorted(set(firsts) - {layer})
-        holders = dict.fromkeys(self._layer_groups(layer) + [self.parameter_groups[layer]]
+        holders = dict.fromkeys(self.layer_groups(layer) + [self.parameter_groups[layer]]
                                 + [self.weight_groups[k] for k, (_, post) in enumerate(self.projection_specs)
                                    if post == layer])
         variables = list(dict.fromkeys(name for group, name in self._state_variables()
@@ -767,11 +767,11 @@ class GLENetwork:
         """
         indices = range(len(self.layers)) if layers is None else self._check_layers(layers, 'layers')
         self._assign(*[(group, name, Quantity(np.zeros(group.variables[name].size), group.variables[name].dim))
-                       for l in indices for group in self._layer_groups(l)
+                       for l in indices for group in self.layer_groups(l)
                        for name in neurons.NEURON_STATE if name in group.variables])
 
-    def _layer_groups(self, l):
-        """The neuron groups of layer ``l`` (one here; the microcircuit form has two)."""
+    def layer_groups(self, l):
+        """The Brian2 neuron groups of layer (population) ``l``: its neurons (and the microcircuit form's error neurons)."""
         return [self.neurons[l]]
 
     @property

@@ -176,7 +176,7 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
                                          "record=['w']) (one column per synapse) or read net.weights between runs.")
                 sources[net.weight_groups[k]] = ([WEIGHT], net.weight_positions[k][indices].ravel())
                 continue
-            group = next((g for g in _layer_groups(net, layer) if variable in g.variables), None)
+            group = next((g for g in net.layer_groups(layer) if variable in g.variables), None)
             if group is None:
                 raise GLEConfigError(f'layer {layer} has no {variable!r} (v exists only with prospective_errors=True); '
                                      'drop it from variables or change the Layer.')
@@ -185,11 +185,6 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
         for source, (names, index) in sources.items():
             monitors[layer].update(dict.fromkeys(names, _monitor(net, source, names, index, dt)))
     return Recording(net, variables, chosen, dt, monitors)
-
-
-def _layer_groups(net, layer):
-    """The neuron groups of a layer: the layer, and its error neurons in the microcircuit form."""
-    return [net.neurons[layer]] + [group[layer] for group in [getattr(net, 'error_neurons', None)] if group]
 
 
 def _monitor(net, source, variables, indices, dt):

@@ -22,7 +22,7 @@ POPULATIONS = {'L4': Layer(5, 'tanh', tau_m=1 * ms, bias=True),
 LOOPS = np.random.default_rng(11).uniform(-0.2, 0.2, (2, 5, 5))   # weak loops: rates and errors stay bounded
 PROJECTIONS = [Projection('input', 'L4'),
                Projection('L4', 'L4', connect='i != j', weights=LOOPS[0], plastic=False),   # lateral, fixed
-               Projection('L4', 'L23', connect=dict(p=0.6), sign=+1),            # sparse, excitatory
+               Projection('L4', 'L23', connect=dict(p=0.2), sign=+1),            # sparse, excitatory
                Projection('L23', 'L4', weights=LOOPS[1][:, :4]),                 # top-down: a loop
                Projection('L4', 'inh', sign=+1, feedback='symmetric'),                # inhibition
                Projection('inh', 'L23', sign=-1, feedback='random'),

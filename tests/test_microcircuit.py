@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from gle_brian import Adam, GLEConfigError, GLENetwork, Layer, Learning
-from gle_brian.microcircuit import MicrocircuitNetwork, error_equations, representation_equations
+from gle_brian import Adam, GLEConfigError, GLEGraph, GLENetwork, Layer, Learning
+from gle_brian.microcircuit import MicrocircuitGraph, MicrocircuitNetwork, error_equations, representation_equations
 from gle_brian.reference import VARIABLES
 
 
@@ -79,9 +79,31 @@ def test_microcircuit_structure():
     layers = [Layer(3, 'tanh', tau_m=1 * ms, tau_r=0.1 * ms), Layer(2, tau_m=1 * ms)]
     net = MicrocircuitNetwork(1, layers, dt=0.01 * ms, device='numpy', loss='mse')
     assert [g.name for g in net.neurons] == ['layer_0', 'layer_1']
-    assert [g.name for g in net.error_neurons] == ['error_0', 'error_1']
+    assert [g.name for g in net.error_neurons] == ['layer_0_error', 'layer_1_error']
     assert [len(link) for link in net.links] == [3, 3, 2, 2]                 # one-to-one
     assert 'v' in error_equations().diff_eq_names and 'v' not in representation_equations().names
     assert 'u' in representation_equations().diff_eq_names and 'u' not in error_equations().names
     with pytest.raises(GLEConfigError, match='learning'):
         MicrocircuitNetwork(1, layers, dt=0.01 * ms, device='numpy', learning=object())
+
+
+def test_microcircuit_graph_matches_the_graph():
+    """A graph in microcircuit form (lateral and top-down loops, sparse and signed projections, two outputs, one of
+    them sending projections, batch 2, cross-entropy, Adam on W, b and tau_m) computes the graph's numbers."""
+    from test_graph import POPULATIONS, PROJECTIONS
+    learning = Learning(Adam(lr=0.01), tau_m=True, tau_m_min=0.05 * ms)
+    kwargs = dict(dt=0.01 * ms, loss='ce', beta=0.5, batch=2, learning=learning, output=['L23', 'out'],
+                  device='numpy', seed=7, feedback='random', record=VARIABLES)
+    graph, micro = (cls(3, POPULATIONS, PROJECTIONS, **kwargs) for cls in (GLEGraph, MicrocircuitGraph))
+    assert [g.name for g in micro.error_neurons] == ['L4_error', 'inh_error', 'L23_error', 'out_error']
+    rng = np.random.default_rng(2)
+    for _ in range(2):
+        x = rng.normal(size=(100, 2, 3))
+        y = np.concatenate([np.eye(n)[rng.integers(0, n, (100, 2))] for n in (4, 3)], axis=2)
+        for net in (graph, micro):
+            net.run(x, y)
+        for v in VARIABLES:
+            for q in range(4):
+                np.testing.assert_allclose(micro.trace(v, q), graph.trace(v, q), rtol=0, atol=1e-12, err_msg=f'{v} {q}')
+    for a, b in zip(graph.weights + graph.biases + graph.tau_m, micro.weights + micro.biases + micro.tau_m):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-15)
