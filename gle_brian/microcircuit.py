@@ -35,7 +35,7 @@ The same for a graph (:class:`~gle_brian.graph.GLEGraph`'s arguments): :class:`M
 from brian2 import Equations, NeuronGroup, Synapses, linked_var
 
 from .graph import GLEGraph
-from .network import SCHEDULE, GLENetwork
+from .network import GLENetwork, _schedule
 from .neurons import INSTANTANEOUS_ERROR, PROSPECTIVE_ERROR, SOMA, error_code, neuron_equations, representation_code
 
 __all__ = ['MicrocircuitNetwork', 'MicrocircuitGraph', 'representation_equations', 'error_equations']
@@ -68,10 +68,6 @@ def error_equations(prospective_errors=True):
     soma = Equations(SOMA)
     return (Equations(PROSPECTIVE_ERROR if prospective_errors else INSTANTANEOUS_ERROR)
             + Equations([soma[name] for name in _ERROR_NEURON_VARIABLES]) + Equations(LINKED_TIME_CONSTANTS))
-
-
-def _schedule(obj, operation):
-    obj.when, obj.order = SCHEDULE[operation]
 
 
 class MicrocircuitNetwork(GLENetwork):

@@ -1,8 +1,9 @@
 """GLE networks: from populations and projections to Brian2 groups, synapses and one schedule.
 
 ``GLENetwork`` is the layered form (its projections a chain through the layers); :class:`~gle_brian.graph.GLEGraph`
-and :class:`~gle_brian.microcircuit.MicrocircuitNetwork` build on the same projections and schedule. This is the
-only module that sets Brian2 schedule slots and orders (``SCHEDULE``). The schedule
+and :class:`~gle_brian.microcircuit.MicrocircuitNetwork` are the same builder with other hooks, on the same
+schedule; :mod:`gle_brian.runners` runs what it builds. The Brian2 schedule slots and orders of every operation are
+defined here alone (``SCHEDULE``, applied by ``_schedule``). The schedule
 reproduces the reference's discrete step exactly (docs/model.rst, 'The discrete step'): every layer is computed
 from the values stored before the step, so each layer adds one step of delay on the way up and one on
 the way down (an LE network with L layers outputs ``f(x[n - L])``).
@@ -721,8 +722,8 @@ class GLENetwork:
         The form (class), sizes, ``dt`` and ``batch`` (seconds, plain numbers); per layer the activation,
         ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the projections ``[pre, post,
         feedback mode]``, the
-        synapses of sparse ones (16 hex digits of the SHA-256 of their indices) and the sign constraints; the
-        loss and ``beta``; the
+        synapses of sparse ones (16 hex digits of the SHA-256 of their indices), the sign constraints and the
+        layers with an output error; the loss and ``beta``; the
         feedback (random feedback weights as 16 hex digits of the SHA-256 of their values: the matrices of all-to-all
         projections, the values at the synapses of sparse ones); the learning (optimiser, its
         hyperparameters, the initial learning rate of each layer, what learns, the ``tau_m`` clamp).
@@ -747,7 +748,7 @@ class GLENetwork:
             'connect': [None if c is None else
                         hashlib.sha256(np.concatenate(c).astype(np.int64).tobytes()).hexdigest()[:16]
                         for c in self.connectivity],
-            'signs': self.signs,
+            'signs': self.signs, 'outputs': self.outputs,
             'loss': self.loss, 'beta': self.beta, 'feedback': self.feedback, 'feedback_weights': feedback,
             'learning': None if learning is None else {
                 'optimiser': type(learning.optimiser).__name__,

@@ -214,7 +214,7 @@ def _by_values(settings):
     n = len(settings['layers'])
     settings = {'projections': [['input' if l == 0 else l - 1, l, settings.get('feedback')] for l in range(n)],
                 'connect': [None] * n,
-                'signs': [None] * n, **settings}
+                'signs': [None] * n, 'outputs': [n - 1], **settings}
     layers = []
     for layer in settings['layers']:
         try:

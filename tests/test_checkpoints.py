@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from gle_brian import Activation, GLEConfigError, GLEInputError, GLENetwork, Layer
+from gle_brian import Activation, GLEConfigError, GLEGraph, GLEInputError, GLENetwork, Layer, Projection
 from gle_brian.microcircuit import MicrocircuitNetwork
 from gle_brian.optimisers import SGD, Adam, Learning
 from gle_brian.results import STALE_SECONDS, save_npz, write_json
@@ -163,3 +163,28 @@ def test_killed_write_leftovers_are_removed_at_the_next_write(tmp_path):
     write_json(tmp_path / 'metrics.json', {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ['.checkpoint.npz.wr1t1ng_.npz', 'checkpoint.npz',
                                                           'metrics.json']
+
+
+def test_checkpoint_without_later_settings_loads_with_their_defaults(checkpoint, tmp_path):
+    """A checkpoint written before projections, connectivity, signs and outputs were settings (a layered network
+    has their defaults) loads into the same network."""
+    with np.load(checkpoint) as f:
+        arrays = {key: f[key] for key in f.files}
+    settings = json.loads(str(arrays['settings']))
+    for key in ('projections', 'connect', 'signs', 'outputs'):
+        del settings[key]
+    path = tmp_path / 'older.npz'
+    np.savez(path, **dict(arrays, settings=np.array(json.dumps(settings))))
+    assert load_checkpoint(str(path), small_net()) == {'epoch': 1}
+
+
+def test_graph_outputs_are_part_of_the_settings(tmp_path):
+    populations = {'hidden': Layer(3, 'tanh', tau_m=0.3 * ms, bias=True), 'out': Layer(2, tau_m=0.2 * ms)}
+    projections = [Projection('input', 'hidden'), Projection('hidden', 'out')]
+    path = str(tmp_path / 'checkpoint.npz')
+    net = GLEGraph(2, populations, projections, dt=0.1 * ms, device='numpy', loss='mse', seed=3,
+                   output=['hidden', 'out'])
+    net.run(np.zeros((STEPS, 2)), np.zeros((STEPS, 5)))
+    save_checkpoint(path, net, {})
+    with pytest.raises(GLEConfigError, match=r"\['outputs'\]: \[0, 1\] -> \[1\]"):
+        load_checkpoint(path, GLEGraph(2, populations, projections, dt=0.1 * ms, device='numpy', loss='mse', seed=3))
