@@ -677,7 +677,8 @@ class GLENetwork:
         rates: :meth:`set_state` on a network built the same way continues bit for bit. Example::
 
             >>> state = net.get_state()                  # doctest: +SKIP
-            >>> net2.set_state(state)                    # net2: same constructor arguments
+            >>> # net2: a network built with the same constructor arguments
+            >>> net2.set_state(state)                    # doctest: +SKIP
         """
         if not self.started:
             raise GLEInputError(f'get_state() on a {self.device} network before its first run: the state is only '

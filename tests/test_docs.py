@@ -1,6 +1,11 @@
-"""docs/model.rst: every section that the code and the README cite by title exists."""
+"""docs/model.rst: every section that the code and the README cite by title exists; the examples in the
+library's docstrings run."""
+import doctest
+import importlib
 import pathlib
 import re
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODEL = ROOT / 'docs' / 'model.rst'
@@ -28,3 +33,11 @@ def test_cited_sections_exist():
     assert len(cited) >= 10, cited
     missing = {title: str(path) for title, path in cited.items() if title not in titles}
     assert not missing, f'cited sections that docs/model.rst does not have: {missing}'
+
+
+@pytest.mark.parametrize('module', sorted(path.stem for path in (ROOT / 'gle_brian').glob('*.py')))
+def test_docstring_examples_run(module):
+    """Every ``>>>`` example of the module gives the output it shows (those marked ``+SKIP`` need data or a
+    network they do not build)."""
+    result = doctest.testmod(importlib.import_module(f'gle_brian.{module}'), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0, f'{result.failed} of {result.attempted} examples of gle_brian.{module} failed'
