@@ -3,18 +3,18 @@
 Each layer of the compact :class:`~gle_brian.network.GLENetwork` (one neuron holds both the rate and
 the error) becomes two Brian2 populations of the same size, wired one-to-one:
 
-* **representation neurons** (``layer_l``, or the population's name) integrate their basal input with ``tau_m`` and emit the
-  prospective rate ``r = phi(u + tau_r du/dt)``; their apical dendrite receives the top-down input
-  ``I_apical = W^T e`` from the layer above, and their apical compartment the error ``e`` of their
-  partner error neuron, which nudges the soma (``gamma e``) and drives plasticity;
+* **representation neurons** (``layer_l``, or the population's name) integrate their basal input with
+  ``tau_m`` and emit the prospective rate ``r = phi(u + tau_r du/dt)``; their apical dendrite receives the
+  top-down input ``I_apical = W^T e`` from the layer above, and their apical compartment the error ``e`` of
+  their partner error neuron, which nudges the soma (``gamma e``) and drives plasticity;
 * **error neurons** (``layer_l_error``) integrate ``phi'(u_breve) * I_apical`` with ``tau_r`` (the
   retrospective low-pass ``v``) and emit the prospective error ``e = v + tau_m dv/dt``: the two time
   constants swap roles.
 
 Projections: the feed-forward projection ``layer_{l-1} -> layer_l`` is built as in the compact network
 (weights ``w`` held once, ``W r`` onto the basal dendrites, ``W^T e`` down to the apical dendrites);
-a one-to-one link ``layer_l -> error_l`` carrying ``phi'`` and the apical input; a one-to-one link
-``error_l -> layer_l`` carrying the error into the representation neuron's apical compartment.
+a one-to-one link ``layer_l -> layer_l_error`` carrying ``phi'`` and the apical input; a one-to-one link
+``layer_l_error -> layer_l`` carrying the error into the representation neuron's apical compartment.
 The network is built by the compact network's builder (:mod:`gle_brian.network`), with a population that
 becomes two groups, and runs on its ``SCHEDULE`` (the error neurons and the links have slots of their own
 before the representation neurons' dendrites), so both forms compute the same numbers (the reference step,
