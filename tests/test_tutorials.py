@@ -11,7 +11,7 @@ FIGURES = {
     'a_one_neuron.py': ['a_traces.png', 'a_phase_advance.png', 'a_bode.png', 'a_raster.png'],
     'b_lagline.py': ['b_lagline.png'],
     'c_microcircuit_nwb.py': ['c_microcircuit.png', 'c_traces.png'],
-    'd_cortical_column.py': ['d_weights.png', 'd_traces.png'],
+    'd_cortical_column.py': ['d_weights.png', 'd_traces.png', 'd_microcircuit.png'],
 }
 
 

@@ -6,7 +6,8 @@ condition in ``i`` and ``j``, a probability ``p``), an optional sign (Dale's law
 ``>= 0``, inhibitory ones ``<= 0``) and can be fixed. Here: L4 receives the input, L2/3 has lateral
 connections and an inhibitory population, L5 sends a top-down projection back to L2/3, and a linear
 population reads out L5. We check the network against the numpy mirror of the step, let it learn a lagged
-teacher, and look at the weights and the traces.
+teacher, and look at the weights and the traces. Last, the same column with separate representation and error
+populations (``MicrocircuitGraph``).
 
 Units: 1 a.u. of the model = 1 ms. Run it as a script::
 
@@ -22,6 +23,7 @@ from brian2 import ms
 from matplotlib.figure import Figure
 
 from gle_brian import Adam, GLEGraph, Layer, Learning, Projection
+from gle_brian.microcircuit import MicrocircuitGraph
 from gle_brian.plotting import plot_traces
 from gle_brian.recording import record
 from gle_brian.reference import ReferenceGraph, ReferenceProjection
@@ -92,3 +94,21 @@ fig.savefig(os.path.join(FIGURES, 'd_weights.png'), dpi=150)
 # %% Every population, as stacked traces (the last 20 ms)
 fig = plot_traces(rec, ['u', 'r', 'err'], time_bar=5 * ms, last=20 * ms)
 fig.savefig(os.path.join(FIGURES, 'd_traces.png'), dpi=150)
+
+# %% Representation and error populations
+# In the microcircuit form every population is two: representation neurons (u, r) and error neurons
+# ('<name>_error': they low-pass phi' times the apical input with tau_r, v, and emit the prospective error
+# err = v + tau_m dv/dt), wired one-to-one. It is the same network: both forms, built afresh, compute the same
+# numbers.
+steps = 1000 if SMALL else 4000
+compact = GLEGraph(3, populations, projections, device='numpy', seed=2, record=['r', 'err'], **settings)
+micro = MicrocircuitGraph(3, populations, projections, device='numpy', seed=2, record=['r', 'err'], **settings)
+print('error populations:', [group.name for group in micro.error_neurons])
+rec_micro = record(micro, ['r', 'v', 'err'], neurons={q: [0, 1] for q in (1, 3)}, dt=0.1 * ms)
+for network in (compact, micro):
+    network.run(x[:steps], target[:steps])
+print('largest difference between the two forms:',
+      f'{max(np.abs(micro.trace(v, q) - compact.trace(v, q)).max() for v in ("r", "err") for q in range(5)):.1e}')
+fig = plot_traces(rec_micro, ['r', 'v', 'err'], time_bar=5 * ms, last=20 * ms)
+fig.suptitle('L2/3 and L5: rates of the representation neurons, v and err of their error neurons', fontsize=9)
+fig.savefig(os.path.join(FIGURES, 'd_microcircuit.png'), dpi=150)
