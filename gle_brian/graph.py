@@ -174,6 +174,9 @@ class GLEGraph(GLENetwork):
                                 'all of the same number of steps.')
         return np.concatenate(arrays, axis=2)
 
+    def _layer_name(self, l):
+        return f'population {self.population_names[l]} (index {l})'
+
     def _plastic(self, k):
         return bool(self.graph_projections[k].plastic)
 

@@ -390,7 +390,7 @@ class GLENetwork:
             source = holders[self._incoming(l)] if name == 'w' else \
                 next((g for g in self.layer_groups(l) if name in g.variables), None)
             if source is None:
-                raise GLEConfigError(f"record=[..., {name!r}]: layer {l} has no {name!r} (v exists only with "
+                raise GLEConfigError(f"record=[..., {name!r}]: {self._layer_name(l)} has no {name!r} (v exists only with "
                                      'prospective_errors=True); drop it from record or change the Layer.')
             sources.setdefault(source, []).append(name)
         monitors = {}
@@ -659,8 +659,8 @@ class GLENetwork:
                                        if group in holders and not np.all(np.isfinite(self._value(group, name)))))
         time = step * self.dt
         raise GLENumericalError(
-            f'layer {layer} became NaN or inf at step {step} of this run (t = {time} after its start)'
-            + (f', later also layers {others}' if others else '') + f'; not finite now: {", ".join(variables)}. '
+            f'{self._layer_name(layer)} became NaN or inf at step {step} of this run (t = {time} after its start)'
+            + (f', later also {", ".join(map(self._layer_name, others))}' if others else '') + f'; not finite now: {", ".join(variables)}. '
             'The network keeps this state: restore a saved one (net.set_state(state), load_checkpoint) or build a '
             'new network, then lower the learning rate, beta or the scale of the input.',
             layer=layer, step=step, time=time, variables=variables)
@@ -976,6 +976,10 @@ class GLENetwork:
     def _plastic(self, k):
         """Whether the weights of projection ``k`` learn (with ``learning``; every projection of a layered network)."""
         return True
+
+    def _layer_name(self, l):
+        """Layer ``l`` in words, for messages."""
+        return f'layer {l}'
 
     def _describe(self, k):
         """Projection ``k`` in words, for error messages."""

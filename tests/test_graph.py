@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse
 from brian2 import ms
 
-from gle_brian import Adam, GLEConfigError, GLEGraph, GLEInputError, Layer, Learning, Projection
+from gle_brian import Adam, GLEConfigError, GLEGraph, GLEInputError, GLENumericalError, Layer, Learning, Projection
 from gle_brian.reference import ReferenceGraph, ReferenceProjection
 from mirror import assert_equals_mirror
 from test_graph_reference import recurrent_backprop, recurrent_network
@@ -170,3 +170,13 @@ def test_several_outputs_one_inside_the_graph_equal_the_mirror():
         net.run(x, dict(y, L4=np.zeros((STEPS, 2, 5))))
     with pytest.raises(GLEInputError, match=r"target has no entry for the outputs \['L23'\]"):
         net.run(x, {'out': y['out']})
+
+
+def test_nan_watch_names_the_population():
+    """A loop that grows without bound: the NaN watch names the population where it started."""
+    net = GLEGraph(1, {'rec': Layer(2, 'linear', tau_m=1 * ms)},
+                   [Projection('input', 'rec'), Projection('rec', 'rec', weights=np.full((2, 2), 1e3))],
+                   dt=1 * ms, device='numpy')
+    with np.errstate(all='ignore'), pytest.raises(GLENumericalError, match=r'population rec \(index 0\) became NaN '
+                                                                           r'or inf at step \d+ of this run'):
+        net.run(np.ones((300, 1)))
