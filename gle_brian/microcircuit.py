@@ -18,7 +18,8 @@ a one-to-one link ``layer_l -> layer_l_error`` carrying ``phi'`` and the apical 
 The network is built by the compact network's builder (:mod:`gle_brian.network`), with a population that
 becomes two groups, and runs on its ``SCHEDULE`` (the error neurons and the links have slots of their own
 before the representation neurons' dendrites), so both forms compute the same numbers (the reference step,
-docs/model.rst, section 'The discrete step'), with batches and either loss.
+docs/model.rst, sections 'The discrete step' and 'Representation and error populations'), with batches and
+either loss.
 
 Example::
 
