@@ -164,14 +164,13 @@ class GLEGraph(GLENetwork):
         if missing:
             raise GLEInputError(f'target has no entry for the outputs {missing}; give one array per output '
                                 f'({self.output_names}).')
-        arrays = [np.asarray(targets[name], dtype=float) for name in self.output_names]
-        if self.batch == 1:
-            arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
-            arrays = [a[:, None, :] if a.ndim == 2 else a for a in arrays]
-        steps = {len(a) for a in arrays}
-        if len(steps) > 1 or any(a.ndim != 3 for a in arrays):
-            raise GLEInputError('target: give every output an array of shape (steps, batch, n) (or (steps, n) at batch 1), '
-                                'all of the same number of steps.')
+        steps = None           # every output's target is checked as run() checks one, with the first one's steps
+        arrays = []
+        for name in self.output_names:
+            array = self._check_signal(targets[name], f'target[{name!r}]',
+                                       self.layers[self.population_names.index(name)].size, steps)
+            steps = len(array)
+            arrays.append(array.reshape(steps, self.batch, -1))
         return np.concatenate(arrays, axis=2)
 
     def _layer_name(self, l):

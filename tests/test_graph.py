@@ -170,6 +170,8 @@ def test_several_outputs_one_inside_the_graph_equal_the_mirror():
         net.run(x, dict(y, L4=np.zeros((STEPS, 2, 5))))
     with pytest.raises(GLEInputError, match=r"target has no entry for the outputs \['L23'\]"):
         net.run(x, {'out': y['out']})
+    with pytest.raises(GLEInputError, match=rf"target\['out'\] has {STEPS} steps, expected 10; give one row"):
+        net.run(x, dict(y, L23=y['L23'][:10]))
 
 
 def test_nan_watch_names_the_population():
