@@ -14,12 +14,15 @@ Example::
 from .activations import Activation, get_activation
 from .errors import GLEConfigError, GLEDeviceError, GLEInputError, GLENumericalError
 from .graph import GLEGraph, Projection
+from .groups import GLEGroup
 from .network import GLENetwork, init_weights
 from .neurons import Layer
 from .optimisers import Adam, Learning, SGD
+from .projections import GLEProjection
 from .reference import ReferenceNetwork
+from .targets import GLETarget
 
-__all__ = ['Activation', 'get_activation', 'GLEConfigError', 'GLEDeviceError', 'GLEInputError',
+__all__ = ['GLEGroup', 'GLEProjection', 'GLETarget', 'Activation', 'get_activation', 'GLEConfigError', 'GLEDeviceError', 'GLEInputError',
            'GLENumericalError', 'GLENetwork', 'GLEGraph', 'Projection', 'init_weights', 'Layer', 'ReferenceNetwork',
            'Learning', 'SGD', 'Adam']
 __version__ = '0.1.0'

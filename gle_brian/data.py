@@ -17,7 +17,8 @@ import numpy as np
 from brian2 import Hz, second
 from scipy.ndimage import gaussian_filter1d
 
-from .errors import GLEInputError, check_units
+from .checks import check_units
+from .errors import GLEInputError
 
 __all__ = ['smoothed_steps', 'sines', 'TimeSeriesData', 'mnist1d']
 

@@ -61,7 +61,8 @@ def check_serial(device):
     if device == 'cpp_standalone' and prefs.devices.cpp_standalone.openmp_threads:
         raise GLEConfigError(
             f'prefs.devices.cpp_standalone.openmp_threads={prefs.devices.cpp_standalone.openmp_threads}: dense '
-            "projections run serially; set it to 0, or build the network with projection='synapses'.")
+            "projections run serially; set it to 0, or build the network with projection='synapses' "
+            '(GLEProjection(..., synapses=True)).')
 
 
 class DenseProjection:
@@ -79,17 +80,15 @@ class DenseProjection:
         rates ``r`` (and receives ``I_apical``), ``post`` the errors ``err`` (and receives ``I_basal``).
     batch : int
         Number of copies.
-    device : str
-        The code-generation target the functions are generated for.
     feedback : str
         The variable of ``weights`` that carries errors down: ``'w'`` or ``'w_feedback'``.
     """
 
-    def __init__(self, name, weights, pre, post, batch, device, feedback='w'):
+    def __init__(self, name, weights, pre, post, batch, feedback='w'):
         self.name = name
-        self.n_pre, self.n_post, self.batch = pre.N // batch, post.N // batch, batch
-        if weights.N != self.n_pre * self.n_post:
-            raise GLEConfigError(f'{name}: {weights.N} weights for {self.n_post} x {self.n_pre} neurons.')
+        self.n_pre, self.n_post, self.batch = len(pre) // batch, len(post) // batch, batch
+        if len(weights) != self.n_pre * self.n_post:
+            raise GLEConfigError(f'{name}: {len(weights)} weights for {self.n_post} x {self.n_pre} neurons.')
         self.arrays = {'w': weights.variables['w'], 'feedback': weights.variables[feedback],
                        'r': pre.variables['r'], 'err': post.variables['err']}
         self.c_type = _C_TYPES[np.dtype(self.arrays['w'].dtype)]
@@ -97,7 +96,14 @@ class DenseProjection:
         for kind in ('basal', 'apical', 'gradient'):
             function = Function(None, arg_units=[1], arg_names=['i'], arg_types=['integer'], return_unit=1,
                                 return_type='float', stateless=False)
-            function.implementations.add_implementation(*self._implementation(kind, device))
+            # every target's code, generated when Brian2 generates the code of a run (with the device of that run)
+            implementations = function.implementations
+            implementations.add_implementation('numpy', self._numpy(kind))
+            implementations.add_dynamic_implementation('cython', code=lambda owner, kind=kind: self._cython(kind)[0],
+                                                       namespace=lambda owner, kind=kind: self._cython(kind)[1])
+            for target, code in (('cpp', self._cpp), ('cuda', self._cuda)):
+                implementations.add_dynamic_implementation(target, code=lambda owner, code=code, kind=kind: code(kind),
+                                                           namespace=lambda owner: None)
             self.functions[f'{name}_{kind}'] = function
 
     # --- the expressions the network's generated code uses -----------------------------------------
@@ -121,16 +127,6 @@ class DenseProjection:
         return f'g_w = -{self.name}_gradient(i)'
 
     # --- implementations -------------------------------------------------------------------------
-
-    def _implementation(self, kind, device):
-        if device == 'numpy':
-            return 'numpy', self._numpy(kind)
-        if device == 'cython':
-            code, namespace = self._cython(kind)
-            return 'cython', code, namespace
-        if device == 'cpp_standalone':
-            return 'cpp', self._cpp(kind)
-        return 'cuda', self._cuda(kind)      # cuda_standalone
 
     def _numpy(self, kind):
         """A numpy function of the index array ``i`` (Brian2's numpy target calls it once per step)."""

@@ -32,7 +32,7 @@ from brian2.devices.device import all_devices
 
 from .errors import GLEDeviceError
 
-__all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'configure_cuda',
+__all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'all_objects', 'configure_cuda',
            'gpu_available', 'StandaloneProject', 'builds_in_process']
 
 RUNTIME_DEVICES = ('numpy', 'cython')
@@ -192,6 +192,17 @@ def _add_pref(name, folder):
         prefs[name] = prefs[name] + [folder]
 
 
+def all_objects(network):
+    """Every Brian2 object of ``network``: those added to it and, recursively, the objects they contain."""
+    found, todo = {}, list(network.objects)
+    while todo:
+        obj = todo.pop()
+        if id(obj) not in found:
+            found[id(obj)] = obj
+            todo.extend(obj.contained_objects)
+    return list(found.values())
+
+
 def activate(device):
     """Make ``device`` Brian2's active device; call before creating the Brian2 objects of a network.
 
@@ -263,11 +274,10 @@ class StandaloneProject:
         build in the same folder reuses the compiled files.
         """
         if self.network is not None:
-            for obj in self.network.objects:
-                for owner in (obj, *obj.contained_objects):
-                    owner._code_objects = []
-                    if hasattr(owner, 'codeobj'):
-                        owner.codeobj = None
+            for owner in all_objects(self.network):
+                owner._code_objects = []
+                if hasattr(owner, 'codeobj'):
+                    owner.codeobj = None
             gc.collect()
 
     def activate(self):

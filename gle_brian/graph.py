@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import GLEConfigError, GLEInputError
-from .network import GLENetwork
+from .network import GLENetwork, Wiring
 from .neurons import Layer
 from .reference import INPUT
 from .synapses import FEEDBACK_MODES
@@ -133,19 +133,15 @@ class GLEGraph(GLENetwork):
             raise GLEConfigError("record=[..., 'w']: a graph's weights are not recorded per population; read "
                                  'net.weights (one matrix per projection) between runs.')
         self.graph_projections = list(projections)
-        self._specs = [(INPUT if p.pre == INPUT else index[p.pre], index[p.post]) for p in projections]
         weights = [p.weights for p in projections] if any(p.weights is not None for p in projections) else None
+        wiring = Wiring(tuple(self.population_names),
+                        tuple((INPUT if p.pre == INPUT else index[p.pre], index[p.post]) for p in projections),
+                        tuple(range(len(names) - len(outputs), len(names))), tuple(p.feedback for p in projections),
+                        tuple(bool(p.plastic) for p in projections),
+                        tuple(f'population {name} (index {q})' for q, name in enumerate(self.population_names)))
         super().__init__(n_in, [populations[name] for name in self.population_names], dt, weights=weights,
-                         connect=[p.connect for p in projections], signs=[p.sign for p in projections], **kwargs)
-
-    def _projection_specs(self):
-        return self._specs
-
-    def _group_names(self):
-        return self.population_names
-
-    def _outputs(self):
-        return list(range(len(self.population_names) - len(self.output_names), len(self.population_names)))
+                         connect=[p.connect for p in projections], signs=[p.sign for p in projections], wiring=wiring,
+                         **kwargs)
 
     def run(self, x, target=None, duration=None, learn=None):
         """As :meth:`GLENetwork.run <gle_brian.network.GLENetwork.run>`; ``target`` may also be a dict
@@ -167,21 +163,8 @@ class GLEGraph(GLENetwork):
         steps = None           # every output's target is checked as run() checks one, with the first one's steps
         arrays = []
         for name in self.output_names:
-            array = self._check_signal(targets[name], f'target[{name!r}]',
+            array = self.check_signal(targets[name], f'target[{name!r}]',
                                        self.layers[self.population_names.index(name)].size, steps)
             steps = len(array)
             arrays.append(array.reshape(steps, self.batch, -1))
         return np.concatenate(arrays, axis=2)
-
-    def _layer_name(self, l):
-        return f'population {self.population_names[l]} (index {l})'
-
-    def _plastic(self, k):
-        return bool(self.graph_projections[k].plastic)
-
-    def _feedback_modes(self):
-        return [p.feedback or self.feedback for p in self.graph_projections]
-
-    def _describe(self, k):
-        p = self.graph_projections[k]
-        return f'projection {k}: {p.pre} -> {p.post}'

@@ -27,14 +27,15 @@ import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from brian2 import Quantity, second
+from brian2 import Equations, Quantity, second
 from brian2.utils.stringtools import word_substitute
 
 from .activations import get_activation
-from .errors import GLEConfigError, check_number, check_units
+from .checks import check_number, check_units
+from .errors import GLEConfigError
 
-__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'representation_code', 'rate_code',
-           'OUTPUT_ERROR', 'CE_OUTPUT_ERROR', 'output_error_code', 'SOFTMAX_NORMALISER', 'NEURON_STATE', 'STATE_VARIABLES',
+__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'representation_equations', 'error_equations', 'error_code', 'representation_code', 'rate_code',
+           'NEURON_STATE', 'STATE_VARIABLES',
            'NONFINITE_STEP', 'DESCRIPTIONS', 'variable_descriptions', 'plasticity_equations',
            'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
@@ -44,7 +45,7 @@ __all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'error_code', 'represen
 # is (figure labels, NWB descriptions: DESCRIPTIONS below).
 SOMA_STATE = '''
 du/dt = du_dt : 1                                  # membrane potential (soma): basal input low-passed with tau_m
-du_dt = (I_basal + b + gamma*err - u)/tau_m : 1/second
+du_dt = (I_basal + I_ext + b + gamma*err - u)/tau_m : 1/second
 u_breve : 1                                        # prospective potential u + tau_r du/dt
 r : 1                                              # rate phi(u_breve)
 r_prime : 1                                        # phi'(u_breve), gates the next step's error
@@ -58,15 +59,16 @@ b : 1                                              # bias
 tau_m : second                                     # membrane time constant
 tau_r : second                                     # prospective (look-ahead) time constant
 gamma : 1                                          # nudging of the soma by the error
-nonfinite_step : integer                           # 1 + first step of the run with u, r or err NaN or inf; 0: none
+I_ext : 1                                          # the user's own drive onto the soma (never written here)
+nonfinite_step : integer                           # 1 + first time step with u, r or err NaN or inf; 0: none
 '''
 
-# Watch for NaN and inf, written with the rate at the end of each step: 1 + the step (counted from the
-# start of the run) at which u, r or err first was NaN or inf. abs(x) < inf is false for both (Brian2's C++
+# Watch for NaN and inf, written with the rate at the end of each step: 1 + the step (Brian2's time step
+# index of the clock, timestep(t, dt)) at which u, r or err first was NaN or inf. abs(x) < inf is false for both (Brian2's C++
 # flags keep -fno-finite-math-only). Set to 0 before every run, so it is not part of the state.
 NONFINITE_STEP = 'nonfinite_step'
 _NONFINITE_CODE = ('nonfinite_step = nonfinite_step + int(nonfinite_step == 0)'
-                   '*int(not (abs(u) < inf and abs(r) < inf and abs(err) < inf))*(timestep(t - t_start, dt) + 1)')
+                   '*int(not (abs(u) < inf and abs(r) < inf and abs(err) < inf))*(timestep(t, dt) + 1)')
 
 INSTANTANEOUS_ERROR = '''
 eps = r_prime*I_apical : 1                         # instantaneous error phi'(u_breve) * apical input
@@ -132,28 +134,6 @@ _BATCH_SUMS = {   # param: (variable of the parameter group, equation of the sum
     'b': ('err_sum : 1\n', 'err_sum_post = err_pre : 1 (summed)             # sum of err over the batch\n'),
     'tau_m': ('err_du_dt_sum : 1/second\n', 'err_du_dt_sum_post = err_du_dt_pre : 1/second (summed)\n')}
 
-# The output layer's apical input: the MSE error beta*(target - r) against the stored (old) rate.
-OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - r)'
-
-# Cross-entropy: beta*(target - softmax(r)), target one-hot (or probabilities), from the stored rates.
-# softmax(r)_k = 1/sum_j exp(r_j - r_k), summed by synapses between the outputs of the same batch copy.
-# Stable without a maximum: the largest rate's sum lies in [1, n]. Differences are clipped at 700, so the
-# sums stay finite (below 10^4 outputs): a softmax below exp(-700) = 1e-304 stays below it.
-SOFTMAX_NORMALISER = '''
-softmax_sum_post = exp(clip(r_pre - r_post, -inf, 700)) : 1 (summed)   # sum_j exp(r_j - r_k), j in the copy
-'''
-CE_OUTPUT_ERROR = 'I_apical = beta*(y_target(t - t_start, i) - 1/softmax_sum)'
-
-
-def output_error_code(loss, column='i', sends=False):
-    """The output error of a population (``loss`` ``'mse'`` or ``'ce'``): :data:`OUTPUT_ERROR` or
-    :data:`CE_OUTPUT_ERROR` with the target's ``column`` (an expression in ``i``: where a population's targets
-    sit among several outputs'). ``sends=True``: a population that also sends projections adds the error to the
-    feedback stored in ``I_apical`` (its projections write that again after the step)."""
-    code = (CE_OUTPUT_ERROR if loss == 'ce' else OUTPUT_ERROR).replace('t_start, i)', f't_start, {column})')
-    return code.replace('I_apical = ', 'I_apical = I_apical + ') if sends else code
-
-
 def neuron_equations(prospective_errors=True, shared_parameters=False, errors=True):
     """The model equations of a GLE layer (a string for :class:`brian2.Equations`).
 
@@ -165,6 +145,28 @@ def neuron_equations(prospective_errors=True, shared_parameters=False, errors=Tr
     if shared_parameters:
         equations = re.sub(r'^(b|tau_m) : (\S+)', r'\1 : \2 (linked)', equations, flags=re.MULTILINE)
     return equations
+
+
+# The error neuron of the microcircuit form: the error dynamics, the inputs they read and the time constants of
+# its partner representation neuron (linked: held once).
+_ERROR_NEURON_VARIABLES = ('r_prime', 'I_apical', 'err')
+LINKED_TIME_CONSTANTS = '''
+tau_m : second (linked)                            # look-ahead of the error = partner's membrane tau_m
+tau_r : second (linked)                            # low-pass of the error = partner's prospective tau_r
+'''
+
+
+def representation_equations():
+    """Equations of a representation neuron (microcircuit form): the compact neuron without the error dynamics."""
+    return Equations(neuron_equations(errors=False))
+
+
+def error_equations(prospective_errors=True):
+    """Equations of an error neuron (microcircuit form): the error dynamics plus the inputs and time constants
+    they read."""
+    soma = Equations(SOMA)
+    return (Equations(PROSPECTIVE_ERROR if prospective_errors else INSTANTANEOUS_ERROR)
+            + Equations([soma[name] for name in _ERROR_NEURON_VARIABLES]) + Equations(LINKED_TIME_CONSTANTS))
 
 
 def error_code(prospective_errors=True):

@@ -30,7 +30,8 @@ from brian2 import Quantity, ms, second
 from brian2.utils.stringtools import word_substitute
 
 from .activations import _NUMPY_NAMESPACE
-from .errors import GLEConfigError, check_number, check_units
+from .checks import check_number, check_units
+from .errors import GLEConfigError
 
 __all__ = ['Optimiser', 'SGD', 'Adam', 'Learning']
 

@@ -30,7 +30,8 @@ from brian2 import Hz, Quantity, StateMonitor, get_unit, second
 from brian2.devices import get_device
 from brian2.devices.device import RuntimeDevice
 
-from .errors import GLEConfigError, check_units
+from .checks import check_interval, check_units
+from .errors import GLEConfigError
 from .network import RECORDABLE, SCHEDULE, GLENetwork, _sampling_clock
 from .neurons import DESCRIPTIONS as NEURON_DESCRIPTIONS, Layer
 
@@ -99,7 +100,7 @@ class Recording:
 
     def __getitem__(self, key):
         variable, layer = key
-        layer = self.net._check_layer(layer)
+        layer = self.net.check_layer(layer)
         if variable not in self.variables or layer not in self.neurons:
             raise GLEConfigError(f'{variable!r} of layer {layer} was not recorded; recorded are {list(self.variables)} '
                                  f'of layers {self.layers}: pass them to record(...) before the run.')
@@ -150,15 +151,15 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
     unknown = [v for v in variables if v not in known]
     if unknown or not variables:
         raise GLEConfigError(f'variables={list(variables)!r}: choose one or more of {list(known)}.')
-    dt = net._check_sampling_interval(dt)
+    dt = check_interval(dt, net.dt)
     if isinstance(neurons, dict):
         if layers is not None:
             raise GLEConfigError('give the layers either as layers=... or as the keys of neurons={layer: indices}, '
                                  'not both.')
-        chosen = {net._check_layer(layer): indices for layer, indices in neurons.items()}
+        chosen = {net.check_layer(layer): indices for layer, indices in neurons.items()}
     else:
         layers = range(len(net.layers)) if layers is None else np.atleast_1d(layers).tolist()
-        chosen = {net._check_layer(layer): neurons for layer in layers}
+        chosen = {net.check_layer(layer): neurons for layer in layers}
     if not chosen:
         raise GLEConfigError(f'layers={layers!r}, neurons={neurons!r} select no layer; give e.g. layers=[0, -1].')
     chosen = {layer: _neuron_indices(net, layer, indices) for layer, indices in sorted(chosen.items())}
@@ -169,7 +170,7 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
         for variable in variables:
             if variable == WEIGHT:
                 # W[post, pre] of the chosen neurons, in the order (post, pre)
-                k = net._incoming(layer)
+                k = net.incoming(layer)
                 if net.connectivity[k] is not None:
                     raise GLEConfigError(f"record(net, [..., 'w'], layers={layer}): the projection into layer {layer} is "
                                          "sparse, whose weights are held per synapse; record them with GLENetwork(..., "

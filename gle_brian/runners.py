@@ -9,9 +9,10 @@ state, whatever the target:
   as ``run_args``; values written between runs are held until the next run, values read come from the state the
   last run left.
 
-Both take the same calls: ``run(x, y, namespace)``, ``assign(assignments)``, ``value(group, name)``,
+Both take the same calls: ``run(x, y, dt, has_target)``, ``assign(assignments)``, ``value(group, name)``,
 ``set_values(values)``, ``activate()``, and tell ``compiled`` (the number of steps is fixed), ``started`` (the
-state is known) and ``record_start`` (where the last run's samples begin in each monitor). Example::
+state is known), ``record_start`` (where the last run's samples begin in each monitor) and ``start_step`` (the
+clock's step at the start of the last run). Example::
 
     >>> runner = make_runner('numpy')
     >>> runner.compiled, runner.started
@@ -22,6 +23,7 @@ from brian2 import Quantity, TimedArray, second
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
 from . import devices
+from .devices import all_objects
 from .neurons import NONFINITE_STEP
 
 __all__ = ['make_runner', 'RuntimeRunner', 'StandaloneRunner', 'state_variables']
@@ -42,7 +44,7 @@ def state_variables(network):
     constants (fixed when the network is built, e.g. feedback weights) and the NaN watch ``nonfinite_step``
     (set to 0 by every run).
     """
-    groups = [obj for obj in network.objects if hasattr(obj, 'equations')]
+    groups = [obj for obj in all_objects(network) if hasattr(obj, 'equations')]
     return [(group, eq.varname) for group in sorted(groups, key=lambda g: g.name)
             for eq in group.equations.ordered
             if eq.type in (DIFFERENTIAL_EQUATION, PARAMETER)
@@ -66,6 +68,7 @@ class RuntimeRunner:
         self.device = device
         self.network = None          # the Brian2 Network (set by the builder)
         self.record_start = None     # {monitor name: samples before the last run}
+        self.start_step = 0          # the clock's time step at the start of the last run
 
     def activate(self):
         """Make this runner's target Brian2's current one (a network on another target may have run since)."""
@@ -77,15 +80,16 @@ class RuntimeRunner:
         for group, name, value in assignments:
             setattr(group, name, value)
 
-    def run(self, x, y, namespace, dt, has_target):
+    def run(self, x, y, dt, has_target):
         """Run ``len(x)`` steps; ``x`` and ``y`` (steps, channels) become the TimedArrays ``x_input`` and
-        ``y_target``, ``namespace`` holds the functions of the generated code."""
+        ``y_target``, read at ``t - t_start``."""
         self.activate()
-        monitors = [obj for obj in self.network.objects if hasattr(obj, 'record_variables')]
+        monitors = [obj for obj in all_objects(self.network) if hasattr(obj, 'record_variables')]
         self.record_start = {m.name: len(m.t) for m in monitors}
+        self.start_step = int(round(float(self.network.t / dt)))
         self.network.run(len(x) * dt, namespace={'x_input': TimedArray(x, dt=dt, name='x_input'),
                                                  'y_target': TimedArray(y, dt=dt, name='y_target'),
-                                                 't_start': self.network.t, **namespace})
+                                                 't_start': self.network.t})
 
     def value(self, group, name):
         """The current values of ``group.name`` (a plain array, a copy)."""
@@ -112,6 +116,7 @@ class StandaloneRunner:
         self.steps_per_run = None    # fixed by the first run
         self.carried = {}            # the state handed to the next run: {(group, name): values}
         self.record_start = None     # runs start their recording afresh
+        self.start_step = 0          # every run of the binary starts at t = 0
         self._network = None
 
     @property
@@ -145,7 +150,7 @@ class StandaloneRunner:
                 setattr(group, name, value)
                 self.carried.pop((group, name), None)     # a value from set_values before the build
 
-    def run(self, x, y, namespace, dt, has_target):
+    def run(self, x, y, dt, has_target):
         """Build on the first call (its input fixes the steps per run), then run the binary with ``x``, ``y``
         (``y`` only ``has_target``: without a loss the target is not part of the project) and the carried state."""
         self.activate()
@@ -154,7 +159,7 @@ class StandaloneRunner:
             self._x_input = TimedArray(x, dt=dt, name='x_input')
             self._y_target = TimedArray(y, dt=dt, name='y_target')
             self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target,
-                                                     't_start': 0 * second, **namespace})
+                                                     't_start': 0 * second})
             self.project.build()
         run_args = {getattr(group, name): value for (group, name), value in self.carried.items()}
         run_args[self._x_input] = x

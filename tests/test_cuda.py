@@ -108,7 +108,7 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
         sources = sorted(p.name for p in (tmp_path / 'cuda' / 'code_objects').glob('*.cu'))
         assert len(sources) >= 15 and all(f'code_objects/{name}"' in unit for name in sources)
         kernels = ['projection_2_apical_codeobject', 'projection_2_gradient_codeobject',     # dense
-                   'projection_1_summed_variable_I_apical_1_pre_codeobject',                 # Synapses
+                   'projection_1_synapses_summed_variable_I_apical_projection_1_pre_codeobject',   # Synapses
                    'projection_1_batch_sums_summed_variable_g_w_post_codeobject', 'hidden_apical_sum_codeobject',
                    'hidden_batch_sums_summed_variable_err_du_dt_sum_post_codeobject', 'record_hidden_codeobject']
         assert all(kernel in unit for kernel in kernels), [k for k in kernels if k not in unit]

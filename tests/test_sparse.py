@@ -6,7 +6,7 @@ import scipy.sparse
 from brian2 import ms
 
 from gle_brian import Adam, GLEConfigError, GLENetwork, Layer, Learning, ReferenceNetwork, init_weights
-from gle_brian.network import _draw_weights
+from gle_brian.projections import draw_weights
 from mirror import assert_equals_mirror
 
 DT = 0.01 * ms
@@ -110,6 +110,6 @@ def test_sparse_draw_by_blocks_of_rows_equals_the_whole_draw():
     order = np.lexsort((pre, post))
     synapses = (pre[order], post[order])
     for block in (1, 10, 2 ** 20):       # one row, two rows, all rows at a time
-        drawn = _draw_weights(shapes, [None, synapses, None], seed=3, block=block)
+        drawn = draw_weights(shapes, [None, synapses, None], seed=3, block=block)
         np.testing.assert_array_equal(drawn[1], whole[1][synapses[1], synapses[0]])
         np.testing.assert_array_equal(drawn[2], whole[2])

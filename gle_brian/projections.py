@@ -1,0 +1,347 @@
+"""GLE projections as a Brian2 object: weights, the basal and apical sums, feedback, sign and plasticity.
+
+A :class:`GLEProjection` connects any Brian2 group with a rate variable ``r`` (a user's own
+``NeuronGroup``, a :class:`~gle_brian.groups.GLEGroup`) to a ``GLEGroup``. It computes
+
+* the **basal** input ``W r_pre`` of the postsynaptic group (before its dendrites read it);
+* the **apical** input ``W^T err_post`` (or through a fixed random matrix: feedback alignment) of a
+  presynaptic ``GLEGroup``, from the errors of this step, for the next step;
+* with ``learning``, an optimiser step on ``W`` with the gradient ``-err_post r_pre`` (a batch mean).
+
+All-to-all projections are dense products inside Brian2's generated code (:mod:`gle_brian.dense`); a
+projection with ``connect`` is a Brian2 :class:`~brian2.Synapses` made with that connect rule (weights per
+synapse). Every operation sits in its slot of :data:`~gle_brian.schedule.SCHEDULE`. The projection's Brian2
+objects are its ``contained_objects``, so ``run()`` and ``Network(collect())`` collect them with it.
+
+Example::
+
+    >>> from brian2 import ms, NeuronGroup
+    >>> from gle_brian import GLEGroup
+    >>> source = NeuronGroup(2, 'r : 1', dt=0.01*ms)
+    >>> hidden = GLEGroup(3, 'tanh', tau_m=1*ms, tau_r=0.1*ms, dt=0.01*ms)
+    >>> projection = GLEProjection(source, hidden, weights=[[1, 0], [0, 1], [1, 1]])
+    >>> projection.W.shape
+    (3, 2)
+"""
+import numpy as np
+from brian2 import NeuronGroup, Synapses, linked_var
+from brian2.core.base import BrianObject
+from brian2.devices import get_device
+from brian2.devices.device import all_devices
+from brian2.groups.group import CodeRunner
+
+from . import synapses as synaptic
+from .dense import DenseProjection, check_serial
+from .errors import GLEConfigError
+from .groups import GLEGroup, on_gpu, register_synapses
+from .optimisers import Learning
+from .schedule import schedule
+from .synapses import FEEDBACK_MODES, projection_equations
+
+__all__ = ['GLEProjection', 'draw_weights']
+
+
+def draw_weights(shapes, connectivity, seed=None, block=2 ** 20):
+    """``U(-1/sqrt(n_pre), 1/sqrt(n_pre))`` initial weights (PyTorch's ``nn.Linear``) of projections of the
+    ``(n_post, n_pre)`` ``shapes``, one after the other with one generator (``seed``): a matrix for an all-to-all
+    projection (``connectivity`` entry ``None``), the values at the synapses ``(pre, post)`` (ordered by post,
+    then pre) for the others: the same numbers, drawn a block of rows (about ``block`` numbers) at a time, so that
+    no ``n_post x n_pre`` matrix is held.
+
+    Example::
+
+        >>> [w.shape for w in draw_weights([(3, 2), (1, 3)], [None, None], seed=0)]
+        [(3, 2), (1, 3)]
+    """
+    rng = np.random.default_rng(seed)
+    drawn = []
+    for (n_post, n_pre), synapses_ in zip(shapes, connectivity):
+        if synapses_ is None:
+            drawn.append(rng.uniform(-1, 1, (n_post, n_pre)) / np.sqrt(n_pre))
+            continue
+        pre, post = synapses_
+        values, rows = np.empty(len(pre)), max(1, block // n_pre)
+        for start in range(0, n_post, rows):
+            drawn_rows = rng.uniform(-1, 1, (min(rows, n_post - start), n_pre))
+            at = slice(*np.searchsorted(post, [start, start + rows]))
+            values[at] = drawn_rows[post[at] - start, pre[at]] / np.sqrt(n_pre)
+        drawn.append(values)
+    return drawn
+
+
+def _positions(k, n_post, n_pre):
+    """Where ``W[post, pre]`` sits in an array ordered by the row-major indices ``k`` (inverse permutation)."""
+    positions = np.empty(n_post * n_pre, dtype=int)
+    positions[k] = np.arange(len(k))
+    return positions.reshape(n_post, n_pre)
+
+
+def _seed(seed, offset):
+    """The seed of one draw: ``seed + offset`` (weights 0, feedback 1, connections 2), or without a ``seed`` one
+    taken from numpy's global generator (which Brian2's ``seed()`` sets on runtime targets)."""
+    return int(np.random.randint(2 ** 31 - 1)) if seed is None else seed + offset
+
+
+class GLEProjection(BrianObject):
+    """A projection ``pre -> post`` of a GLE network.
+
+    Parameters
+    ----------
+    pre : Group
+        Any Brian2 group with a rate ``r`` (a state variable; ``batch*n_pre`` neurons). When it is a
+        :class:`~gle_brian.groups.GLEGroup`, the errors of ``post`` are sent back into its apical dendrites.
+    post : GLEGroup
+        The population whose basal dendrites receive ``W r_pre``.
+    weights : array or None
+        Initial ``W``, shape ``(n_post, n_pre)`` (for a projection with ``connect`` also the values at its
+        synapses, in the order of ``connectivity``); ``None``: drawn ``U(-1/sqrt(n_pre), 1/sqrt(n_pre))`` from
+        ``seed`` (or numpy's global generator).
+    connect : None, str, dict or (pre, post) arrays
+        ``None``: all-to-all, as dense products; otherwise Brian2 Synapses made with a condition such as
+        ``'abs(i - j) < 3'``, a dict of ``Synapses.connect`` arguments such as ``dict(p=0.1)``, or the index arrays
+        of the synapses (one synapse per pair: a repeated pair is refused).
+    feedback : 'symmetric' or 'random'
+        Errors go down through ``W`` itself, or through a fixed random matrix (``feedback_weights``, or drawn
+        like the weights).
+    sign : None, +1 or -1
+        Dale's law: the weights stay ``>= 0`` (excitatory) or ``<= 0`` (inhibitory).
+    learning : Learning or None
+        Plasticity of ``W`` (when ``learning.weights``): an optimiser step every step, with learning rate
+        ``lr_w`` and the switch ``plastic_w`` of ``weight_group``; ``None``: fixed weights.
+    synapses : bool
+        Compute an all-to-all projection with Brian2 Synapses (summed variables) instead of dense products.
+    seed : int or None
+        Seed of the drawn weights (``seed``), feedback weights (``seed + 1``) and connections (``seed + 2``);
+        ``None``: seeds drawn from numpy's global generator, which Brian2's ``seed()`` sets on runtime targets
+        (on standalone targets it seeds the generated code only: seed numpy too, ``np.random.seed(...)``).
+    name : str
+        The Brian2 name; it names the projection's objects and functions.
+
+    Attributes: ``weight_group`` (the object holding ``w``), ``positions`` (where ``W[post, pre]`` sits in
+    ``weight_group.w``), ``connectivity`` (``None`` or the synapses' ``(pre, post)`` indices), ``W`` (the
+    current matrix), ``shape`` ``(n_post, n_pre)``.
+    """
+
+    add_to_magic_network = True
+
+    def __init__(self, pre, post, weights=None, connect=None, feedback='symmetric', feedback_weights=None,
+                 sign=None, learning=None, synapses=False, seed=None, name='gleprojection*'):
+        if not isinstance(post, GLEGroup):
+            raise GLEConfigError(f'post={post!r}: a projection ends on a GLEGroup (its basal dendrites).')
+        if 'r' not in pre.variables or not hasattr(pre.variables['r'], 'get_value'):
+            raise GLEConfigError(f'pre={pre.name}: the presynaptic group needs a rate variable r stored per neuron '
+                                 "(e.g. NeuronGroup(n, 'r : 1') with r set by your code, or a GLEGroup).")
+        B = post.batch
+        if len(pre) % B or (isinstance(pre, GLEGroup) and pre.batch != B):
+            raise GLEConfigError(f'pre={pre.name} has {len(pre)} neurons, not a whole number per copy of the batch of '
+                                 f'{post.name} (batch={B}); give the presynaptic group batch*n_pre neurons.')
+        if feedback not in FEEDBACK_MODES:
+            raise GLEConfigError(f'feedback={feedback!r} is not known; use one of {list(FEEDBACK_MODES)}.')
+        if sign not in (None, 1, -1):
+            raise GLEConfigError(f'sign={sign!r}: give None, +1 (weights >= 0, excitatory) or -1 (<= 0, inhibitory).')
+        if learning is not None and not isinstance(learning, Learning):
+            raise GLEConfigError(f'learning={learning!r}: give a Learning, e.g. learning=Learning(Adam(lr=1e-4)).')
+        super().__init__(clock=post.clock, name=name)
+        self.pre, self.post, self.batch, self.sign = pre, post, B, sign
+        self.shape = n_post, n_pre = post.n, len(pre) // B
+        self.sends_errors = isinstance(pre, GLEGroup)
+        self.feedback = feedback if self.sends_errors else None
+        self.connectivity = self._connect(connect, seed)
+        self.dense = self.connectivity is None and not synapses
+        self.learning = learning if learning is not None and learning.weights else None
+        drawn = weights is None
+        values = self._values(draw_weights([self.shape], [self.connectivity], _seed(seed, 0))[0] if drawn else weights,
+                              'weights')
+        if sign is not None and drawn:
+            values = sign * np.abs(values)
+        elif sign is not None and np.any(sign * values < 0):
+            raise GLEConfigError(f'weights has {int(np.sum(sign * values < 0))} values of the wrong sign for sign={sign:+d}; '
+                                 f'give weights {">= 0" if sign > 0 else "<= 0"} (e.g. {"" if sign > 0 else "-"}abs(w)), '
+                                 'or drop the sign.')
+        self.feedback_values = None
+        if self.feedback == 'random':
+            self.feedback_values = self._values(
+                draw_weights([self.shape], [self.connectivity], _seed(seed, 1))[0] if feedback_weights is None
+                else feedback_weights, 'feedback_weights')
+        self.functions = {}
+        self._cuda_ready = False
+        if self.dense:
+            self._build_dense(values)
+        else:
+            self._build_synapses(values)
+        if self.learning is not None:
+            group = self.weight_group
+            gradient = synaptic.WEIGHT_GRADIENT if group is self.synapses else 'g_w' + f'/{B}' * (B > 1)
+            schedule(group.run_regularly(synaptic.plasticity_code(self.learning.optimiser, gradient, sign),
+                                         name=f'{self.name}_plasticity'), 'plasticity')
+            group.plastic_w = 1
+            group.lr_w = self.learning.learning_rates(1)[0]
+
+    # --- building ------------------------------------------------------------------------------------
+
+    def _connect(self, connect, seed):
+        """``None`` (all-to-all) or the synapses' ``(pre, post)`` index arrays, ordered by post, then pre."""
+        if connect is None:
+            return None
+        n_post, n_pre = self.shape
+        if isinstance(connect, tuple) and len(connect) == 2 and not isinstance(connect[0], str):
+            pre, post = (np.asarray(c, dtype=int) for c in connect)
+            order = np.lexsort((pre, post))
+            pre, post = pre[order], post[order]
+        elif isinstance(connect, (str, dict)):
+            try:
+                pre, post = synaptic.connectivity(n_pre, n_post, connect, _seed(seed, 2))
+            except Exception as error:      # Brian2's errors for conditions and arguments it cannot use
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
+                raise GLEConfigError(
+                    f'connect={connect!r} ({self.pre.name} -> {self.post.name}): Brian2 cannot make these synapses '
+                    f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), e.g. '
+                    "'abs(i - j) < 3', or dict(p=0.2), or dict(i=..., j=...) index arrays.") from None
+        else:
+            raise GLEConfigError(f'connect={connect!r}: give None (all-to-all), a condition string, a dict of '
+                                 'Synapses.connect arguments such as dict(p=0.2), or (pre, post) index arrays.')
+        if len(pre) == 0:
+            raise GLEConfigError(f'connect={connect!r} ({self.pre.name} -> {self.post.name}) makes no synapses; loosen '
+                                 'the condition or raise p, or leave the projection out.')
+        if pre.min() < 0 or post.min() < 0 or pre.max() >= n_pre or post.max() >= n_post:
+            raise GLEConfigError(f'connect: synapse indices outside the {n_pre} presynaptic and {n_post} postsynaptic '
+                                 'neurons (of one batch copy); give indices in range.')
+        repeated = len(pre) - len(np.unique(post * n_pre + pre))
+        if repeated:
+            raise GLEConfigError(f'connect={connect!r} ({self.pre.name} -> {self.post.name}) makes {repeated} repeated '
+                                 '(i, j) pairs; a GLE projection has one weight per pair: drop the repeats (n=1, '
+                                 'unique index pairs), or give one projection per pathway.')
+        return pre, post
+
+    def _values(self, values, name):
+        """Initial values: a matrix ``(n_post, n_pre)`` (taken at the synapses when there is a ``connect``), or
+        the values at the synapses; checked real and finite."""
+        array = np.asarray(values)
+        if array.dtype.kind not in 'biuf':
+            raise GLEConfigError(f'{name} has values of type {array.dtype}; give real numbers.')
+        array = array.astype(float)
+        if self.connectivity is not None and array.ndim == 1 and len(array) == len(self.connectivity[0]):
+            pass
+        elif array.shape != self.shape:
+            raise GLEConfigError(f'{name} has shape {array.shape}, expected {self.shape} (n_post, n_pre)'
+                                 + (f' or ({len(self.connectivity[0])},) (one per synapse)' if self.connectivity else '')
+                                 + '.')
+        elif self.connectivity is not None:
+            pre, post = self.connectivity
+            array = array[post, pre]
+        if not np.all(np.isfinite(array)):
+            raise GLEConfigError(f'{name} contains NaN or inf; give finite values.')
+        return array
+
+    def _learning_equations(self):
+        """The learning state of ``w`` in a weight group (with the drive ``g_w`` summed over the batch)."""
+        if self.learning is None:
+            return ''
+        return synaptic.plasticity_equations(self.learning.optimiser, True, not on_gpu())
+
+    def _build_dense(self, values):
+        n_post, n_pre = self.shape
+        random = self.feedback == 'random'
+        holder = NeuronGroup(n_post * n_pre, synaptic.WEIGHTS + synaptic.FEEDBACK_WEIGHTS * random
+                             + self._learning_equations(), clock=self.clock, name=f'{self.name}_weights', namespace={})
+        holder.w = values.ravel()
+        if random:
+            holder.w_feedback = self.feedback_values.ravel()
+        dense = DenseProjection(self.name, holder, self.pre, self.post, self.batch, 'w_feedback' if random else 'w')
+        self.functions = dense.functions
+        self.post.namespace.update(dense.functions)
+        self.post.add_basal_input(dense.basal_input)
+        holder.namespace.update(dense.functions)
+        self.contained_objects.append(holder)
+        if self.sends_errors:
+            self.pre.namespace.update(dense.functions)
+            share = self.pre.add_apical_input(f'I_apical_{self.name}')
+            self.contained_objects.append(schedule(CodeRunner(self.pre, 'stateupdate', code=dense.apical_code(share),
+                                                              clock=self.clock, name=f'{self.name}_apical'), 'apical'))
+        if self.learning is not None:
+            schedule(holder.run_regularly(dense.gradient_code, name=f'{self.name}_gradient'), 'gradient')
+        self.dense_projection = dense
+        self.synapses, self.weight_group = None, holder
+        self.positions = np.arange(n_post * n_pre).reshape(n_post, n_pre)
+
+    def _build_synapses(self, values):
+        (n_post, n_pre), B = self.shape, self.batch
+        # i, j: the pre- and postsynaptic neurons; m: the index of each synapse's weight among those of one copy
+        # (row-major in W for all-to-all projections; the order of the synapses for sparse ones)
+        if self.connectivity is not None:
+            n_weights = len(self.connectivity[0])
+            i, j, _ = synaptic.copies_of(*self.connectivity, n_pre, n_post, B)
+            m = np.tile(np.arange(n_weights), B)
+        else:
+            n_weights = n_post * n_pre
+            i, j, m = synaptic.all_to_all(n_pre, n_post, copies=B)
+        basal = self.post.add_variable(f'I_basal_{self.name}', description='one projection\'s share of I_basal')
+        self.post.add_basal_input(basal)
+        apical = self.pre.add_apical_input(f'I_apical_{self.name}') if self.sends_errors else None
+        shared = B > 1        # a batch: the weights held once in a group, with the drive g_w summed over the copies
+        equations = projection_equations(self.feedback or 'symmetric', sends_errors=self.sends_errors,
+                                         shared_weights=shared, basal=basal, apical=apical)
+        if self.learning is not None and not shared:
+            equations += synaptic.plasticity_equations(self.learning.optimiser, shared_counters=not on_gpu())
+        projection = Synapses(self.pre, self.post, equations, clock=self.clock, name=f'{self.name}_synapses')
+        projection.connect(i=i, j=j)
+        self.contained_objects.append(projection)
+        holder = projection
+        if shared:
+            holder = NeuronGroup(n_weights, synaptic.WEIGHTS + self._learning_equations(), clock=self.clock,
+                                 name=f'{self.name}_weights')
+            projection.weight_index = m
+            projection.w = linked_var(holder, 'w', index='weight_index')
+            self.contained_objects.append(holder)
+            if self.learning is not None:
+                sums = Synapses(self.pre, holder, synaptic.BATCH_GRADIENT, clock=self.clock,
+                                name=f'{self.name}_batch_sums')
+                sums.connect(i=i, j=m)
+                sums.err_index = j
+                sums.err_post_copy = linked_var(self.post, 'err', index='err_index')
+                schedule(sums.summed_updaters['g_w_post'], 'gradient')
+                self.contained_objects.append(sums)
+        # where each weight of one copy sits in holder.w: W[post, pre] (all-to-all), or synapse s (sparse)
+        values = values.ravel()
+        if self.connectivity is not None:
+            self.positions = np.arange(len(values))
+        else:
+            self.positions = np.arange(n_weights).reshape(n_post, n_pre) if shared else _positions(m, n_post, n_pre)
+        holder.w = values if shared else values[m]
+        schedule(projection.summed_updaters[f'{basal}_post'], 'basal')
+        if self.sends_errors:
+            schedule(projection.summed_updaters[f'{apical}_pre'], 'apical')
+            if self.feedback == 'random':
+                projection.w_feedback = self.feedback_values.ravel()[m]
+        self.synapses, self.weight_group = projection, holder
+
+    def before_run(self, run_namespace):
+        if self.dense and get_device() is all_devices['cpp_standalone']:
+            check_serial('cpp_standalone')
+        if self.dense and on_gpu() and not self._cuda_ready:
+            self.dense_projection.cuda_setup()
+            self._cuda_ready = True
+        register_synapses(self)
+        super().before_run(run_namespace)
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def matrix(self, values):
+        """The ``(n_post, n_pre)`` matrix from values ordered as ``weight_group.w`` is (zero without a synapse)."""
+        values = np.asarray(values)[self.positions]
+        if self.connectivity is None:
+            return values
+        pre, post = self.connectivity
+        matrix = np.zeros(self.shape)
+        matrix[post, pre] = values
+        return matrix
+
+    @property
+    def W(self):
+        """The current weight matrix ``(n_post, n_pre)`` (a copy; zero where there is no synapse)."""
+        return self.matrix(self.weight_group.w[:])
+
+    def learn(self, on=True):
+        """Switch the plasticity of ``W`` on or off (takes effect in the next run)."""
+        if self.learning is not None:
+            self.weight_group.plastic_w = float(on)
