@@ -18,6 +18,7 @@ Example::
     >>> check_device('cpp_standalone')
     'cpp_standalone'
 """
+import contextlib
 import gc
 import glob
 import os
@@ -32,7 +33,7 @@ from brian2.devices.device import all_devices
 
 from .errors import GLEDeviceError
 
-__all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'all_objects', 'configure_cuda',
+__all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'restoring', 'user_directory', 'all_objects', 'configure_cuda',
            'gpu_available', 'StandaloneProject', 'builds_in_process']
 
 RUNTIME_DEVICES = ('numpy', 'cython')
@@ -201,6 +202,27 @@ def all_objects(network):
             found[id(obj)] = obj
             todo.extend(obj.contained_objects)
     return list(found.values())
+
+
+def user_directory(device):
+    """The ``directory`` the user gave Brian2's ``set_device`` for the standalone ``device``, or ``None``."""
+    if device not in STANDALONE_DEVICES or device not in all_devices:
+        return None
+    return (getattr(all_devices[device], 'build_options', None) or {}).get('directory')
+
+
+@contextlib.contextmanager
+def restoring():
+    """Inside the block a network may select its own device; afterwards Brian2's device (with its build options)
+    and code-generation target are those of before: a network never changes the user's session."""
+    device, target = get_device(), prefs.codegen.target
+    build_on_run, options = getattr(device, 'build_on_run', True), dict(getattr(device, 'build_options', {}) or {})
+    try:
+        yield
+    finally:
+        if get_device() is not device:
+            set_device(device, build_on_run=build_on_run, **options)
+        prefs.codegen.target = target
 
 
 def activate(device):

@@ -33,7 +33,7 @@ import dataclasses
 import hashlib
 
 import numpy as np
-from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, TimedArray, prefs, second
+from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, TimedArray, defaultclock, prefs, second
 
 from . import checks, devices, neurons, runners
 from .checks import check_number, real
@@ -111,8 +111,8 @@ class GLENetwork:
         Number of input channels.
     layers : list of Layer
         Hidden layers, then the output layer.
-    dt : Quantity
-        Time step of the Euler scheme (e.g. ``0.01*ms`` when 1 a.u. is 1 ms).
+    dt : Quantity or None
+        Time step of the Euler scheme (e.g. ``0.01*ms`` when 1 a.u. is 1 ms); ``None``: Brian2's ``defaultclock.dt``.
     device : str
         ``'numpy'``, ``'cython'``, ``'cpp_standalone'`` or ``'cuda_standalone'``.
     loss : None, 'mse' or 'ce'
@@ -129,7 +129,8 @@ class GLENetwork:
         Errors flow down through ``W^T``, or through fixed random matrices (feedback alignment), given as
         ``feedback_weights`` or drawn like the weights with ``seed + 1``.
     seed : int or None
-        Seed of the weight initialisation.
+        Seed of the weight initialisation (and of random connections); ``None``: a seed drawn from numpy's global
+        generator, which Brian2's ``seed()`` sets.
     record : sequence of str
         Variables recorded in every layer (any of ``RECORDABLE``), every ``record_dt``, e.g. ``['r', 'err']``.
     record_dt : Quantity or None
@@ -137,7 +138,8 @@ class GLENetwork:
     record_layers : sequence of int or None
         Layers whose variables are recorded (default: all; ``[-1]``: only the output layer).
     directory : str or None
-        Project folder for standalone devices (default: a fresh temporary folder).
+        Project folder for standalone devices (default: the ``directory`` given to Brian2's ``set_device`` for this
+        device, else a fresh temporary folder).
     learning : Learning or None
         Plasticity of weights, biases and ``tau_m`` with an optimiser, e.g. ``Learning(Adam(lr=1e-4))``;
         switched on and off per :meth:`run` (``learn=``) without rebuilding.
@@ -161,10 +163,10 @@ class GLENetwork:
         Per layer, a sign constraint on the weights of the projection into it (Dale's law): ``None``, ``+1``
         (kept ``>= 0``, excitatory) or ``-1`` (``<= 0``, inhibitory), clipped after every optimiser step.
         Drawn initial weights take the sign; given ones must have it.
-    precision : 'double' or 'single'
-        Floating-point type of the state and of the generated code: 64 bit (the default; the numbers of the
-        reference step to round-off) or 32 bit (as the published PyTorch code; about 1e-6 relative deviation
-        from the double-precision run after 1000 steps).
+    precision : None, 'double' or 'single'
+        Floating-point type of the state and of the generated code: 64 bit (the numbers of the reference step to
+        round-off) or 32 bit (as the published PyTorch code; about 1e-6 relative deviation from the
+        double-precision run after 1000 steps); ``None``: Brian2's ``prefs.core.default_float_dtype``.
     wiring : Wiring or None
         The populations' names and the projections between them (:class:`~gle_brian.graph.GLEGraph` gives
         them); ``None``: a chain through the layers.
@@ -183,9 +185,9 @@ class GLENetwork:
     #: build every population in microcircuit form (representation and error neurons)
     microcircuit = False
 
-    def __init__(self, n_in, layers, dt, device='cpp_standalone', loss=None, beta=1.0, weights=None,
+    def __init__(self, n_in, layers, dt=None, device='cpp_standalone', loss=None, beta=1.0, weights=None,
                  biases=None, feedback='symmetric', feedback_weights=None, seed=None, record=(),
-                 record_dt=None, directory=None, learning=None, batch=1, record_layers=None, precision='double',
+                 record_dt=None, directory=None, learning=None, batch=1, record_layers=None, precision=None,
                  projection=None, connect=None, signs=None, wiring=None):
         self.device = devices.check_device(device)
         if projection is None:
@@ -196,11 +198,13 @@ class GLENetwork:
         if projection == 'dense':
             check_serial(self.device)
         self.projection = projection
+        if precision is None:                    # the user's Brian2 preference
+            precision = 'single' if np.dtype(prefs.core.default_float_dtype) == np.float32 else 'double'
         if precision not in PRECISIONS:
             raise GLEConfigError(f"precision={precision!r} is not known; use 'double' (64 bit, the default) or "
                                  "'single' (32 bit).")
         self.precision = precision
-        self.dt = checks.check_dt(dt)
+        self.dt = checks.check_dt(defaultclock.dt if dt is None else dt)
         self.n_in = checks.check_size(n_in, 'n_in')
         self.batch = checks.check_size(batch, 'batch')
         if not isinstance(layers, (list, tuple)) or not layers or not all(isinstance(layer, Layer) for layer in layers):
@@ -224,6 +228,8 @@ class GLENetwork:
         if feedback not in FEEDBACK_MODES:
             raise GLEConfigError(f'feedback={feedback!r} is not known; use one of {list(FEEDBACK_MODES)}.')
         self.feedback = feedback
+        if seed is None:                         # from numpy's generator, which Brian2's seed() sets
+            seed = int(np.random.randint(2 ** 31 - 1))
         self.seed = seed
         self.connectivity = checks.check_connect(connect, self.shapes, seed, self.describe)
         self.signs = checks.check_signs(signs, len(self.shapes))
@@ -257,10 +263,11 @@ class GLENetwork:
             for l, (tau_m, _) in enumerate(self.time_constants):
                 self._check_tau_m_clamp(tau_m, f'layers[{l}].tau_m')
 
-        self.runner = runners.make_runner(self.device, directory)
-        with self._float_type():
-            self._build(initial_weights)
-        self.runner.network = self.network
+        with devices.restoring():              # the user's device, options and target stay as they were
+            self.runner = runners.make_runner(self.device, directory or devices.user_directory(self.device))
+            with self._float_type():
+                self._build(initial_weights)
+            self.runner.network = self.network
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -397,7 +404,8 @@ class GLENetwork:
             Target rates of the output layer (of a graph's outputs, side by side in the order of ``outputs``;
             ``n_out`` channels). Without a target the output error is zero (inference).
         duration : Quantity or None
-            Run length when ``x`` is a TimedArray (sampled at every step of ``dt``).
+            Run length when ``x`` is a TimedArray (sampled at every step of ``dt``); for an array it must be
+            ``len(x)*dt``.
         learn : bool or None
             Plasticity on (``True``) or off (``False``) during this run; ``None`` means on when a target is
             given and the network was built with ``learning``.
@@ -408,10 +416,13 @@ class GLENetwork:
         build a new network, and lower the learning rate, ``beta`` or the scale of the input.
         """
         steps = None
-        if isinstance(x, TimedArray):
-            if duration is None:
-                raise GLEInputError('x is a TimedArray: give duration=... (e.g. duration=100*ms) as well.')
+        if duration is not None:
             steps = int(round(float(checks.check_dt(duration, 'duration') / self.dt)))
+        elif isinstance(x, TimedArray):
+            raise GLEInputError('x is a TimedArray: give duration=... (e.g. duration=100*ms) as well.')
+        if steps is not None and not isinstance(x, TimedArray) and np.shape(x)[:1] != (steps,):
+            raise GLEInputError(f'duration={duration} is {steps} steps of dt={self.dt}, but x has {np.shape(x)[:1] or "no"} '
+                                'rows; give duration=len(x)*dt, or leave duration out for an array.')
         x = self.check_signal(x, 'x', self.n_in, steps)
         steps = len(x)
         if self.steps_per_run not in (None, steps):
@@ -641,8 +652,8 @@ class GLENetwork:
     def weights(self):
         """The current weight matrices ``W_l``, shape ``(n_l, n_{l-1})`` (copies; zero where a sparse projection
         has no synapse)."""
-        self.runner.activate()
-        return [p.W for p in self.projections]
+        with self.runner.active():
+            return [p.W for p in self.projections]
 
     @property
     def feedback_weights(self):
@@ -662,14 +673,14 @@ class GLENetwork:
     @property
     def biases(self):
         """The current biases ``b_l``, shape ``(n_l,)`` (copies)."""
-        self.runner.activate()
-        return [np.array(group.b[:]) for group in self.parameter_groups]
+        with self.runner.active():
+            return [np.array(group.b[:]) for group in self.parameter_groups]
 
     @property
     def tau_m(self):
         """The current membrane time constants of each layer (Quantity arrays, copies)."""
-        self.runner.activate()
-        return [group.tau_m[:].copy() for group in self.parameter_groups]
+        with self.runner.active():
+            return [group.tau_m[:].copy() for group in self.parameter_groups]
 
     def trace(self, variable, layer):
         """Recorded values of ``variable`` in ``layer`` during the last run, shape ``(samples, n_l)``.
@@ -685,9 +696,9 @@ class GLENetwork:
         if layer not in self.record_layers:
             raise GLEConfigError(f'layer {layer} was not recorded; build the network with record_layers=None (all) '
                                  f'or including {layer}.')
-        self.runner.activate()
         monitor = self.monitors[layer][variable]
-        values = getattr(monitor, variable)[:].T.copy()
+        with self.runner.active():
+            values = getattr(monitor, variable)[:].T.copy()
         if variable == 'w':
             values = values[:, self.weight_positions[self.incoming(layer)].ravel()]
         elif self.batch > 1:
@@ -696,9 +707,9 @@ class GLENetwork:
 
     def trace_times(self, layer=0, variable=None):
         """Times of the samples returned by :meth:`trace` (simulation time; standalone runs start at 0)."""
-        self.runner.activate()
         monitor = self.monitors[self.check_layer(layer)][variable or self.record[0]]
-        times = monitor.t[:]
+        with self.runner.active():
+            times = monitor.t[:]
         return times if self.runner.record_start is None else times[self.runner.record_start[monitor.name]:]
 
     # --- checks ----------------------------------------------------------------------------------

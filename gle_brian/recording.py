@@ -94,9 +94,9 @@ class Recording:
 
     @property
     def t(self):
-        self.net.runner.activate()
         monitor = self._monitors[self.layers[0]][self.variables[0]]
-        return monitor.t[monitor.run_start:]
+        with self.net.runner.active():
+            return monitor.t[monitor.run_start:]
 
     def __getitem__(self, key):
         variable, layer = key
@@ -104,8 +104,8 @@ class Recording:
         if variable not in self.variables or layer not in self.neurons:
             raise GLEConfigError(f'{variable!r} of layer {layer} was not recorded; recorded are {list(self.variables)} '
                                  f'of layers {self.layers}: pass them to record(...) before the run.')
-        self.net.runner.activate()               # a clear error if a newer standalone network closed this one
-        values = Quantity(self._monitors[layer][variable].values(variable), copy=True)   # outlives the network
+        with self.net.runner.active():           # a clear error if a newer standalone network closed this one
+            values = Quantity(self._monitors[layer][variable].values(variable), copy=True)   # outlives the network
         if variable == WEIGHT:
             return values.reshape(len(values), len(self.neurons[layer]), self.net.sizes[layer])
         return values
@@ -183,8 +183,9 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
                                      'drop it from variables or change the Layer.')
             sources.setdefault(group, ([], indices))[0].append(variable)
         monitors[layer] = {}
-        for source, (names, index) in sources.items():
-            monitors[layer].update(dict.fromkeys(names, _monitor(net, source, names, index, dt)))
+        with net.runner.active():                # the monitors belong to the network's device
+            for source, (names, index) in sources.items():
+                monitors[layer].update(dict.fromkeys(names, _monitor(net, source, names, index, dt)))
     return Recording(net, variables, chosen, dt, monitors)
 
 

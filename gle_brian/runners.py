@@ -18,6 +18,9 @@ clock's step at the start of the last run). Example::
     >>> runner.compiled, runner.started
     (False, True)
 """
+import contextlib
+import functools
+
 import numpy as np
 from brian2 import Quantity, TimedArray, second
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
@@ -26,7 +29,7 @@ from . import devices
 from .devices import all_objects
 from .neurons import NONFINITE_STEP
 
-__all__ = ['make_runner', 'RuntimeRunner', 'StandaloneRunner', 'state_variables']
+__all__ = ['make_runner', 'Runner', 'RuntimeRunner', 'StandaloneRunner', 'state_variables']
 
 
 def make_runner(device, directory=None):
@@ -51,13 +54,37 @@ def state_variables(network):
             and 'linked' not in eq.flags and 'constant' not in eq.flags and eq.varname != NONFINITE_STEP]
 
 
+def _restoring(method):
+    """``method`` runs on this runner's device; afterwards the user's device is active again."""
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        with self.active():
+            return method(self, *args, **kwargs)
+    return wrapped
+
+
+class Runner:
+    """What both runners share: the user's session is left as it was."""
+
+    def activate(self):
+        """Make this runner's target Brian2's current one (a network on another target may have run since)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def active(self):
+        """This runner's target inside the block, the user's device afterwards."""
+        with devices.restoring():
+            self.activate()
+            yield
+
+
 def _plain(group, name, value):
     """``value`` of ``group.name`` as a plain array of the variable's size and type (a copy)."""
     variable = group.variables[name]
     return np.broadcast_to(np.asarray(value, dtype=variable.dtype), (variable.size,)).copy()
 
 
-class RuntimeRunner:
+class RuntimeRunner(Runner):
     """Runs a network in Python (``'numpy'``, ``'cython'``); the state lives in the Brian2 objects."""
 
     project = None
@@ -71,19 +98,18 @@ class RuntimeRunner:
         self.start_step = 0          # the clock's time step at the start of the last run
 
     def activate(self):
-        """Make this runner's target Brian2's current one (a network on another target may have run since)."""
         devices.activate(self.device)
 
+    @_restoring
     def assign(self, assignments):
         """Write ``(group, name, value)`` now."""
-        self.activate()
         for group, name, value in assignments:
             setattr(group, name, value)
 
+    @_restoring
     def run(self, x, y, dt, has_target):
         """Run ``len(x)`` steps; ``x`` and ``y`` (steps, channels) become the TimedArrays ``x_input`` and
         ``y_target``, read at ``t - t_start``."""
-        self.activate()
         monitors = [obj for obj in all_objects(self.network) if hasattr(obj, 'record_variables')]
         self.record_start = {m.name: len(m.t) for m in monitors}
         self.start_step = int(round(float(self.network.t / dt)))
@@ -91,19 +117,19 @@ class RuntimeRunner:
                                                  'y_target': TimedArray(y, dt=dt, name='y_target'),
                                                  't_start': self.network.t})
 
+    @_restoring
     def value(self, group, name):
         """The current values of ``group.name`` (a plain array, a copy)."""
-        self.activate()
         return _plain(group, name, group.variables[name].get_value())
 
+    @_restoring
     def set_values(self, values):
         """Write ``{(group, name): plain array}`` now."""
-        self.activate()
         for (group, name), value in values.items():
             group.variables[name].set_value(value)
 
 
-class StandaloneRunner:
+class StandaloneRunner(Runner):
     """Runs a compiled standalone project (``'cpp_standalone'``, ``'cuda_standalone'``), built on the first run.
 
     Later runs rerun the binary: they must have the first run's number of steps. The state is carried from one
@@ -140,9 +166,9 @@ class StandaloneRunner:
     def activate(self):
         self.project.activate()
 
+    @_restoring
     def assign(self, assignments):
         """Write ``(group, name, value)`` now before the build; afterwards as part of the next run."""
-        self.activate()
         for group, name, value in assignments:
             if self.compiled:
                 self.carried[(group, name)] = value
@@ -150,10 +176,10 @@ class StandaloneRunner:
                 setattr(group, name, value)
                 self.carried.pop((group, name), None)     # a value from set_values before the build
 
+    @_restoring
     def run(self, x, y, dt, has_target):
         """Build on the first call (its input fixes the steps per run), then run the binary with ``x``, ``y``
         (``y`` only ``has_target``: without a loss the target is not part of the project) and the carried state."""
-        self.activate()
         if not self.compiled:
             self.steps_per_run = len(x)
             self._x_input = TimedArray(x, dt=dt, name='x_input')
@@ -168,15 +194,15 @@ class StandaloneRunner:
         self.project.run(run_args)
         self.carried = {key: getattr(*key)[:] for key in state_variables(self.network)}
 
+    @_restoring
     def value(self, group, name):
         """The values of ``group.name`` the next run starts from (a plain array, a copy)."""
-        self.activate()
         key = (group, name)
         return _plain(group, name, self.carried[key] if key in self.carried else getattr(group, name)[:])
 
+    @_restoring
     def set_values(self, values):
         """Hand ``{(group, name): plain array}`` to the next run."""
-        self.activate()
         for (group, name), value in values.items():
             dim = group.variables[name].dim
             self.carried[(group, name)] = value if dim.is_dimensionless else Quantity(value, dim)

@@ -87,7 +87,7 @@ class GLETarget(BrianObject):
             softmax = Synapses(group, group, SOFTMAX_NORMALISER, clock=group.clock, name=f'{self.name}_softmax')
             softmax.connect(i=np.repeat(np.arange(B * n), n),
                             j=np.repeat(np.arange(B) * n, n * n) + np.tile(np.arange(n), B * n))
-            self.contained_objects.append(schedule(softmax.summed_updaters['softmax_sum_post'], 'softmax'))
+            schedule(softmax.summed_updaters['softmax_sum_post'], 'softmax')
             self.contained_objects.append(softmax)
         self.contained_objects.append(DynamicCode(group, self.code, f'{self.name}_error', 'output_error'))
 
