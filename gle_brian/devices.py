@@ -222,6 +222,8 @@ def restoring():
     finally:
         if get_device() is not device:
             set_device(device, build_on_run=build_on_run, **options)
+        else:                                    # selected again by the network: its options as they were
+            device.build_on_run, device.build_options = build_on_run, options
         prefs.codegen.target = target
 
 
