@@ -14,7 +14,7 @@ import pytest
 from brian2 import ms, prefs
 
 from bench.make_gpu_reference import parity_layers
-from gle_brian import GLENetwork, Layer
+from gle_brian import GLENetwork, Layer, devices
 
 LIBRARY_COMPILE_FLAGS = list(prefs.codegen.cpp.extra_compile_args_gcc)
 TEST_COMPILE_FLAGS = ['-O0' if flag == '-O3' else flag for flag in LIBRARY_COMPILE_FLAGS]
@@ -54,6 +54,14 @@ def small_net(dt=0.01 * ms, **kwargs):
                    dt=dt, device='numpy', loss='mse', seed=0)
     options.update(kwargs)
     return GLENetwork(**options)
+
+
+@pytest.fixture(autouse=True)
+def brian_session():
+    """Each test leaves Brian2's device and code-generation target as it found them: a test that selects a device
+    itself, as a user's script does, does not change the next test's session."""
+    with devices.restoring():
+        yield
 
 
 def pytest_configure(config):
