@@ -3,6 +3,7 @@ from setuptools import find_packages, setup
 CUDA = ['brian2cuda==1.0b1', 'nvidia-curand']   # cuda_standalone; nvidia-curand where the toolkit lacks cuRAND
 NWB = ['pynwb>=3']                               # NWB export of recordings
 SWEEP = ['dask[distributed]>=2024.1', 'pandas>=2']   # sweeps over seeds and parameters (gle_brian.sweep)
+DOCS = ['sphinx>=7', 'numpydoc>=1.6']            # the API reference: sphinx-build -W docs docs/_build
 
 setup(
     name='gle-brian',
@@ -25,7 +26,9 @@ setup(
         'cuda': CUDA,
         'nwb': NWB,
         'sweep': SWEEP,
-        'test': ['pytest>=8', 'pytest-xdist>=3.5'] + CUDA + NWB + SWEEP,   # the tests compile CUDA code, write NWB, sweep
+        'docs': DOCS,
+        # the tests compile CUDA code, write NWB, sweep, build the docs and run the linter
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'ruff>=0.5'] + CUDA + NWB + SWEEP + DOCS,
     },
     entry_points={'console_scripts': ['gle-brian = gle_brian.cli:main']},
     license='MIT',

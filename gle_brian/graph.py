@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import GLEConfigError, GLEInputError
-from .network import GLENetwork, Wiring
+from .network import GLENetwork
+from .spec import Wiring
 from .neurons import Layer
 from .reference import INPUT
 from .synapses import FEEDBACK_MODES

@@ -22,7 +22,6 @@ Example::
     >>> print(round(float(hidden.u[0]), 3))       # 0.5*(1 - exp(-1)) after one tau_m
     0.317
 """
-from dataclasses import replace
 
 import numpy as np
 from brian2 import Equations, NeuronGroup, Synapses, defaultclock, linked_var, prefs, second

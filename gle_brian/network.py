@@ -29,79 +29,23 @@ share their parameters)::
     >>> net.run(np.zeros((1000, 4, 1)), target=np.ones((1000, 4, 1)), learn=False)
 """
 import contextlib
-import dataclasses
-import hashlib
 
 import numpy as np
-from brian2 import Clock, Network, NeuronGroup, Quantity, StateMonitor, TimedArray, defaultclock, prefs, second
+from brian2 import Quantity, TimedArray, prefs, second
 
 from . import checks, devices, neurons, runners
-from .checks import check_number, real
-from .dense import check_serial
+from .builder import build
+from .checks import check_number
 from .errors import GLEConfigError, GLEInputError, GLENumericalError
-from .groups import GLEGroup
 from .neurons import NONFINITE_STEP, Layer
-from .optimisers import Learning
-from .projections import GLEProjection, draw_weights
-from .reference import INPUT
-from .schedule import SCHEDULE, schedule
-from .synapses import FEEDBACK_MODES
-from .targets import GLETarget
+from .projections import init_weights
+from .schedule import SCHEDULE
+from .spec import LOSSES, PRECISIONS, PROJECTIONS, RECORDABLE, NetworkSpec, Wiring
 
-__all__ = ['GLENetwork', 'SCHEDULE', 'LOSSES', 'PROJECTIONS', 'RECORDABLE', 'PRECISIONS', 'init_weights']
-
-LOSSES = (None, 'mse', 'ce')
-
-#: variables every layer can record (``'w'``: the weights of the layer's incoming projection)
-RECORDABLE = neurons.STATE_VARIABLES + ('b', 'tau_m', 'w')
-
-#: how all-to-all projections are computed (``GLENetwork(projection=...)``)
-PROJECTIONS = ('dense', 'synapses')
-
-#: floating-point types of ``GLENetwork(precision=...)``
-PRECISIONS = {'double': np.float64, 'single': np.float32}
+__all__ = ['GLENetwork', 'Wiring', 'SCHEDULE', 'LOSSES', 'PROJECTIONS', 'RECORDABLE', 'PRECISIONS', 'init_weights']
 
 
-def init_weights(sizes, seed=None):
-    """PyTorch's default ``nn.Linear`` init: ``W_l ~ U(-1/sqrt(n_{l-1}), 1/sqrt(n_{l-1}))``.
-
-    ``sizes`` is ``[n_in, n_1, ..., n_L]``; returns a list of arrays of shape ``(n_l, n_{l-1})``.
-    """
-    shapes = list(zip(sizes[1:], sizes[:-1]))
-    return draw_weights(shapes, [None] * len(shapes), seed)
-
-
-def _sampling_clock(clock, dt, name):
-    """``clock`` or, for another interval, a clock named after the monitor ``name`` (fixed names: a network
-    built again the same way generates the same code, so a standalone build reuses the compiled files)."""
-    return clock if dt is None or dt == clock.dt else Clock(dt, name=f'{name}_clock')
-
-
-@dataclasses.dataclass(frozen=True)
-class Wiring:
-    """How the populations of a network are connected: a plain record (the layered default: a chain).
-
-    ``names``: the Brian2 name of each population's group; ``projections``: ``(pre, post)`` per projection,
-    ``pre`` a population's index or ``'input'``; ``outputs``: the populations with an output error;
-    ``feedback``: per projection its feedback mode or ``None`` (the network's); ``plastic``: per projection
-    whether its weights learn; ``labels``: populations in words, for messages (``None``: 'layer l').
-    """
-    names: tuple
-    projections: tuple
-    outputs: tuple
-    feedback: tuple
-    plastic: tuple
-    labels: tuple = None
-
-    @classmethod
-    def chain(cls, n_layers):
-        """The layered network: input -> layer 0 -> ... -> layer n-1, the output error on the last."""
-        return cls(tuple(f'layer_{l}' for l in range(n_layers)),
-                   tuple((INPUT if l == 0 else l - 1, l) for l in range(n_layers)), (n_layers - 1,),
-                   (None,) * n_layers, (True,) * n_layers)
-
-
-class GLENetwork:
+class GLENetwork(NetworkSpec):
     """A layered GLE network simulated with Brian2, built from :class:`~gle_brian.groups.GLEGroup`,
     :class:`~gle_brian.projections.GLEProjection` and :class:`~gle_brian.targets.GLETarget` objects.
 
@@ -182,164 +126,21 @@ class GLENetwork:
     next on every device; :meth:`get_state` and :meth:`set_state` save and restore it (checkpoints).
     """
 
-    #: build every population in microcircuit form (representation and error neurons)
-    microcircuit = False
-
     def __init__(self, n_in, layers, dt=None, device='cpp_standalone', loss=None, beta=1.0, weights=None,
                  biases=None, feedback='symmetric', feedback_weights=None, seed=None, record=(),
                  record_dt=None, directory=None, learning=None, batch=1, record_layers=None, precision=None,
                  projection=None, connect=None, signs=None, wiring=None):
-        self.device = devices.check_device(device)
-        if projection is None:
-            projection = 'dense'
-        if projection not in PROJECTIONS:
-            raise GLEConfigError(f'projection={projection!r} is not known; use one of {list(PROJECTIONS)} '
-                                 "(None: 'dense').")
-        if projection == 'dense':
-            check_serial(self.device)
-        self.projection = projection
-        if precision is None:                    # the user's Brian2 preference
-            precision = 'single' if np.dtype(prefs.core.default_float_dtype) == np.float32 else 'double'
-        if precision not in PRECISIONS:
-            raise GLEConfigError(f"precision={precision!r} is not known; use 'double' (64 bit, the default) or "
-                                 "'single' (32 bit).")
-        self.precision = precision
-        self.dt = checks.check_dt(defaultclock.dt if dt is None else dt)
-        self.n_in = checks.check_size(n_in, 'n_in')
-        self.batch = checks.check_size(batch, 'batch')
-        if not isinstance(layers, (list, tuple)) or not layers or not all(isinstance(layer, Layer) for layer in layers):
-            raise GLEConfigError(f'layers={layers!r} must be a non-empty list of Layer objects (a single layer in a '
-                                 'list too), e.g. layers=[Layer(3, "tanh", tau_m=1*ms)].')
-        self.layers = list(layers)
-        self.activations = [layer.check() for layer in self.layers]
-        self.time_constants = [layer.time_constants(float(self.dt)) for layer in self.layers]
-        self.sizes = [self.n_in] + [layer.size for layer in self.layers]
-        self.wiring = wiring or Wiring.chain(len(self.layers))
-        self.group_names = list(self.wiring.names)
-        self.outputs = list(self.wiring.outputs)
-        self.n_out = sum(self.layers[l].size for l in self.outputs)     # target channels
-        self.projection_specs = list(self.wiring.projections)
-        self.shapes = [(self.layers[post].size, self.n_in if pre == INPUT else self.layers[pre].size)
-                       for pre, post in self.projection_specs]           # (n_post, n_pre) of every projection
-        if loss not in LOSSES:
-            raise GLEConfigError(f'loss={loss!r} is not known; use one of {list(LOSSES)}.')
-        self.loss = loss
-        self.beta = beta
-        if feedback not in FEEDBACK_MODES:
-            raise GLEConfigError(f'feedback={feedback!r} is not known; use one of {list(FEEDBACK_MODES)}.')
-        self.feedback = feedback
-        if seed is None:                         # from numpy's generator, which Brian2's seed() sets
-            seed = int(np.random.randint(2 ** 31 - 1))
-        self.seed = seed
-        self.connectivity = checks.check_connect(connect, self.shapes, seed, self.describe)
-        self.signs = checks.check_signs(signs, len(self.shapes))
-        drawn = draw_weights(self.shapes, self.connectivity, seed)
-        initial_weights = checks.constrain(
-            checks.check_matrices(weights, 'weights', drawn, self.shapes, self.connectivity), self.signs,
-            None if weights is None else [w is None for w in weights])
-        self.initial_biases = checks.check_biases(biases, [layer.size for layer in self.layers])
-        self.feedback_modes = [mode or feedback for mode in self.wiring.feedback]
-        self.random_feedback = None   # per projection a matrix, or its values at the synapses (see draw_weights)
-        if 'random' in self.feedback_modes:
-            self.random_feedback = checks.check_matrices(
-                feedback_weights, 'feedback_weights',
-                draw_weights(self.shapes, self.connectivity, None if seed is None else seed + 1), self.shapes,
-                self.connectivity)
-        if isinstance(record, str):
-            raise GLEConfigError(f'record={record!r} is one string; give a list of names, e.g. record=[{record!r}].')
-        unknown = sorted(set(record) - set(RECORDABLE))
-        if unknown:
-            raise GLEConfigError(f'record={list(record)!r}: {unknown} cannot be recorded; choose from {list(RECORDABLE)}.')
-        self.record = tuple(record)
-        self.record_layers = set(range(len(self.layers)) if record_layers is None
-                                 else self.check_layers(record_layers, 'record_layers'))
-        self.record_dt = checks.check_interval(record_dt, self.dt, 'record_dt')
-        if learning is not None and not isinstance(learning, Learning):
-            raise GLEConfigError(f'learning={learning!r}: give a Learning, e.g. learning=Learning(Adam(lr=1e-4)).')
-        self.learning = learning
-        if learning is not None:
-            self.learning_rates = learning.learning_rates(len(self.layers))
-            self.tau_m_min = learning.min_tau_m(self.dt) if learning.tau_m else None
-            for l, (tau_m, _) in enumerate(self.time_constants):
-                self._check_tau_m_clamp(tau_m, f'layers[{l}].tau_m')
-
+        super().__init__(n_in, layers, dt, device, loss, beta, weights, biases, feedback, feedback_weights, seed,
+                         record, record_dt, learning, batch, record_layers, precision, projection, connect, signs,
+                         wiring)
         with devices.restoring():              # the user's device, options and target stay as they were
             self.runner = runners.make_runner(self.device, directory or devices.user_directory(self.device))
             with self._float_type():
-                self._build(initial_weights)
-            self.runner.network = self.network
-
-    # --- construction ----------------------------------------------------------------------------
-
-    def _build(self, weights):
-        """The public objects of the network: populations, projections, output errors, monitors."""
-        clock = Clock(self.dt, name='gle_clock')
-        self.input = NeuronGroup(self.batch * self.n_in, 'r : 1', clock=clock, name='input')
-        schedule(self.input.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
-        self.populations = [
-            GLEGroup(layer.size, layer.activation, tau_m * second, tau_r * second, layer.gamma, self.initial_biases[l],
-                     layer.prospective_errors, self.batch, self._learning(l, 'b' * layer.bias + 't'),
-                     self.microcircuit, clock=clock, name=self.group_names[l])
-            for l, (layer, (tau_m, tau_r)) in enumerate(zip(self.layers, self.time_constants))]
-        self.projections = []
-        for k, (pre, post) in enumerate(self.projection_specs):
-            self.projections.append(GLEProjection(
-                self.input if pre == INPUT else self.populations[pre], self.populations[post], weights[k],
-                self.connectivity[k], self.feedback_modes[k],
-                None if self.random_feedback is None else self.random_feedback[k], self.signs[k],
-                self._learning(post, 'w') if self.wiring.plastic[k] else None, self.projection == 'synapses',
-                name=f'projection_{k}'))
-        self.targets = []
-        if self.loss is not None:
-            for l in self.outputs:
-                column = 'i'                 # one output: neuron i's target is column i
-                if len(self.outputs) > 1:    # several: the outputs' targets side by side, per batch copy
-                    column = self.populations[l].add_variable('target_column', integer=True,
-                                                               description='where its target is in a row of the targets')
-                    n, offset = self.layers[l].size, sum(self.layers[o].size for o in self.outputs[:self.outputs.index(l)])
-                    neuron = np.arange(self.batch * n)
-                    self.populations[l].target_column = neuron // n * self.n_out + offset + neuron % n
-                self.targets.append(GLETarget(self.populations[l], f'y_target(t - t_start, {column})', self.loss,
-                                              self.beta, name=f'{self.group_names[l]}_output'))
-        self.learned = [(group.parameters, param, l) for l, group in enumerate(self.populations)
-                        for param in group.learned]
-        self.learned += [(p.weight_group, 'w', post) for p, (_, post) in zip(self.projections, self.projection_specs)
-                         if p.learning is not None]
-        for group, param, _ in self.learned:
-            setattr(group, f'plastic_{param}', 0)      # off until a run turns it on
-        self.monitors = [self._layer_monitors(l, clock) if l in self.record_layers else {}
-                         for l in range(len(self.layers))]
-        monitors = list({id(m): m for layer in self.monitors for m in layer.values()}.values())
-        self.network = Network(self.input, *self.populations, *self.projections, *self.targets, *monitors,
-                               name='network')
-
-    def _learning(self, l, what):
-        """The :class:`Learning` of layer ``l``'s objects (its learning rate; ``what``: ``'b'`` biases, ``'t'``
-        time constants, ``'w'`` weights), or ``None``."""
-        learning = self.learning
-        if learning is None:
-            return None
-        return dataclasses.replace(learning, lr=self.learning_rates[l], weights=learning.weights and 'w' in what,
-                                   biases=learning.biases and 'b' in what, tau_m=learning.tau_m and 't' in what)
-
-    def _layer_monitors(self, l, clock):
-        """``{variable: StateMonitor}`` for the ``record=`` variables of layer ``l``, each from the first of its
-        groups that has it (``'w'``: from the holder of the weights of the projection into it)."""
-        sources = {}
-        for name in self.record:
-            source = self.projections[self.incoming(l)].weight_group if name == 'w' else \
-                next((g for g in self.layer_groups(l) if name in g.variables), None)
-            if source is None:
-                raise GLEConfigError(f"record=[..., {name!r}]: {self.label(l)} has no {name!r} (v exists only with "
-                                     'prospective_errors=True); drop it from record or change the Layer.')
-            sources.setdefault(source, []).append(name)
-        monitors = {}
-        for source, names in sources.items():
-            monitor = StateMonitor(source, names, record=True, name=f'record_{source.name}',
-                                   clock=_sampling_clock(clock, self.record_dt, f'record_{source.name}'))
-            schedule(monitor, 'record')
-            monitors.update(dict.fromkeys(names, monitor))
-        return monitors
+                built = build(self)
+            self.runner.network = built.network
+        self.input, self.populations, self.projections = built.input, built.populations, built.projections
+        self.targets, self.monitors, self.learned, self.network = (built.targets, built.monitors, built.learned,
+                                                                   built.network)
 
     @property
     def neurons(self):
@@ -371,25 +172,6 @@ class GLENetwork:
     def layer_groups(self, l):
         """The Brian2 neuron groups of layer (population) ``l``: its neurons (and the microcircuit form's error neurons)."""
         return self.populations[l].groups()
-
-    def label(self, l):
-        """Layer ``l`` in words, for messages."""
-        return f'layer {l}' if self.wiring.labels is None else self.wiring.labels[l]
-
-    def describe(self, k):
-        """Projection ``k`` in words, for error messages."""
-        pre, post = self.projection_specs[k]
-        if self.wiring.labels is not None:
-            return f'projection {k}: {pre if pre == INPUT else self.group_names[pre]} -> {self.group_names[post]}'
-        return f'the projection {"input" if pre == INPUT else f"layer {pre}"} -> layer {post}'
-
-    def incoming(self, layer):
-        """The index of the one projection into ``layer``, whose weights are the layer's ``'w'``."""
-        into = [k for k, (_, post) in enumerate(self.projection_specs) if post == layer]
-        if len(into) != 1:
-            raise GLEConfigError(f"'w' of layer {layer}: {len(into)} projections reach it; read net.weights (one matrix "
-                                 'per projection) instead.')
-        return into[0]
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -552,49 +334,6 @@ class GLENetwork:
         for group, param, layer in self.learned:
             self.learning_rates[layer] = float(values[(group, f'lr_{param}')][0])
 
-    def settings(self):
-        """How the network was built, as far as its state depends on it: a JSON-able dict.
-
-        The form (class), sizes, ``dt`` and ``batch`` (seconds, plain numbers); per layer the activation,
-        ``tau_m`` and ``tau_r`` per neuron, ``gamma``, bias and error form; the projections ``[pre, post,
-        feedback mode]``, the
-        synapses of sparse ones (16 hex digits of the SHA-256 of their indices), the sign constraints and the
-        layers with an output error; the loss and ``beta``; the
-        feedback (random feedback weights as 16 hex digits of the SHA-256 of their values: the matrices of all-to-all
-        projections, the values at the synapses of sparse ones); the learning (optimiser, its
-        hyperparameters, the initial learning rate of each layer, what learns, the ``tau_m`` clamp).
-        Left out: the device, the recording and the initial weights and biases, which a state replaces.
-        Checkpoints store it and refuse to load into a network whose settings differ. Example::
-
-            >>> net.settings()['layers'][0]['activation']['name']          # doctest: +SKIP
-            'tanh'
-        """
-        learning = self.learning
-        feedback = (None if self.random_feedback is None else hashlib.sha256(
-            np.concatenate([w.ravel() for w in self.random_feedback]).tobytes()).hexdigest()[:16])
-        return {
-            'form': type(self).__name__, 'n_in': self.n_in, 'dt': float(self.dt), 'batch': self.batch,
-            'precision': self.precision, 'projection': self.projection,
-            'layers': [{'size': int(layer.size), 'activation': dataclasses.asdict(activation),
-                        'tau_m': tau_m.tolist(), 'tau_r': tau_r.tolist(), 'gamma': float(layer.gamma),
-                        'bias': bool(layer.bias), 'prospective_errors': bool(layer.prospective_errors)}
-                       for layer, activation, (tau_m, tau_r) in zip(self.layers, self.activations,
-                                                                    self.time_constants)],
-            'projections': [[*spec, mode] for spec, mode in zip(self.projection_specs, self.feedback_modes)],
-            'connect': [None if c is None else
-                        hashlib.sha256(np.concatenate(c).astype(np.int64).tobytes()).hexdigest()[:16]
-                        for c in self.connectivity],
-            'signs': self.signs, 'outputs': self.outputs,
-            'loss': self.loss, 'beta': self.beta, 'feedback': self.feedback, 'feedback_weights': feedback,
-            'learning': None if learning is None else {
-                'optimiser': type(learning.optimiser).__name__,
-                'hyperparameters': {name: float(value) for name, value in
-                                    dataclasses.asdict(learning.optimiser).items() if name != 'lr'},
-                'learning_rates': learning.learning_rates(len(self.layers)), 'weights': bool(learning.weights),
-                'biases': bool(learning.biases), 'tau_m': bool(learning.tau_m), 'tau_m_min': self.tau_m_min,
-                'time_unit': float(learning.time_unit)},
-        }
-
     def reset_state(self, layers=None):
         """Set the neurons of ``layers`` (indices; all when None) back to rest, as at the start.
 
@@ -638,7 +377,7 @@ class GLENetwork:
         """Set the membrane time constants of ``layer`` (Quantity, one value or one per neuron)."""
         layer = self.check_layer(layer)
         checked, _ = Layer(self.layers[layer].size, tau_m=tau_m).time_constants(float(self.dt))
-        self._check_tau_m_clamp(checked, 'tau_m')
+        self.check_tau_m_clamp(checked, 'tau_m')
         self._assign((self.parameter_groups[layer], 'tau_m', checked * second))
 
     # --- results ---------------------------------------------------------------------------------
@@ -712,37 +451,3 @@ class GLENetwork:
             times = monitor.t[:]
         return times if self.runner.record_start is None else times[self.runner.record_start[monitor.name]:]
 
-    # --- checks ----------------------------------------------------------------------------------
-
-    @property
-    def beta(self):
-        """The output error strength of the runs with a target (a number >= 0; a new value counts from the next run)."""
-        return self._beta
-
-    @beta.setter
-    def beta(self, value):
-        self._beta = check_number(value, 'beta', '0.1')
-
-    def check_signal(self, signal, name, width, steps=None):
-        """An input or target as a float array of shape (steps, batch*width) (:func:`gle_brian.checks.check_signal`)."""
-        return checks.check_signal(signal, name, width, self.batch, self.dt, steps)
-
-    def check_layer(self, layer, name='layer'):
-        """The index 0 .. L-1 of ``layer``, counted from the input side or, when negative, from the output."""
-        n = len(self.layers)
-        if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool) or not -n <= layer < n:
-            raise GLEConfigError(f'{name}={layer!r} is not a layer of this {n}-layer network; give layer indices '
-                                 f'0..{n - 1}, or -1 for the output layer.')
-        return int(layer) % n
-
-    def check_layers(self, layers, name):
-        """A list of layer indices (see :meth:`check_layer`)."""
-        if isinstance(layers, (str, int, np.integer)) or not np.iterable(layers):
-            raise GLEConfigError(f'{name}={layers!r} must be a list of layer indices, e.g. {name}=[-1].')
-        return [self.check_layer(l, f'{name}[{k}]') for k, l in enumerate(layers)]
-
-    def _check_tau_m_clamp(self, tau_m, name):
-        """Learned time constants must start at or above their clamp ``tau_m_min`` (seconds)."""
-        if self.learning is not None and self.learning.tau_m and tau_m.min() < self.tau_m_min * (1 - 1e-12):
-            raise GLEConfigError(f'{name}={tau_m.min()} s is below the clamp of learned time constants, '
-                                 f'tau_m_min={self.tau_m_min} s; raise {name} or lower Learning(tau_m_min=...).')

@@ -38,7 +38,7 @@ from .optimisers import Learning
 from .schedule import schedule
 from .synapses import FEEDBACK_MODES, projection_equations
 
-__all__ = ['GLEProjection', 'draw_weights']
+__all__ = ['GLEProjection', 'draw_weights', 'init_weights']
 
 
 def draw_weights(shapes, connectivity, seed=None, block=2 ** 20):
@@ -67,6 +67,15 @@ def draw_weights(shapes, connectivity, seed=None, block=2 ** 20):
             values[at] = drawn_rows[post[at] - start, pre[at]] / np.sqrt(n_pre)
         drawn.append(values)
     return drawn
+
+
+def init_weights(sizes, seed=None):
+    """PyTorch's default ``nn.Linear`` init: ``W_l ~ U(-1/sqrt(n_{l-1}), 1/sqrt(n_{l-1}))``.
+
+    ``sizes`` is ``[n_in, n_1, ..., n_L]``; returns a list of arrays of shape ``(n_l, n_{l-1})``.
+    """
+    shapes = list(zip(sizes[1:], sizes[:-1]))
+    return draw_weights(shapes, [None] * len(shapes), seed)
 
 
 def _positions(k, n_post, n_pre):

@@ -32,7 +32,10 @@ from brian2.devices.device import RuntimeDevice
 
 from .checks import check_interval, check_units
 from .errors import GLEConfigError
-from .network import RECORDABLE, SCHEDULE, GLENetwork, _sampling_clock
+from .builder import sampling_clock
+from .network import GLENetwork
+from .schedule import SCHEDULE
+from .spec import RECORDABLE
 from .neurons import DESCRIPTIONS as NEURON_DESCRIPTIONS, Layer
 
 __all__ = ['Recording', 'record', 'to_nwb', 'WEIGHT', 'transfer_function', 'frequency_response', 'poisson_spikes']
@@ -193,7 +196,7 @@ def _monitor(net, source, variables, indices, dt):
     # numbered, not Brian2's name*: a network built again the same way generates the same code
     prefix = f'{source.name}_recording_'
     name = prefix + str(sum(o.name.startswith(prefix) for o in net.network.objects))
-    monitor = _LastRunMonitor(source, variables, record=indices, clock=_sampling_clock(source.clock, dt, name),
+    monitor = _LastRunMonitor(source, variables, record=indices, clock=sampling_clock(source.clock, dt, name),
                               name=name)
     monitor.when, monitor.order = SCHEDULE['record']
     net.network.add(monitor)

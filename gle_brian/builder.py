@@ -1,0 +1,130 @@
+"""The builder: a network record (:class:`~gle_brian.spec.NetworkSpec`) -> the public GLE objects.
+
+:func:`build` makes one :class:`~gle_brian.groups.GLEGroup` per population, one
+:class:`~gle_brian.projections.GLEProjection` per projection, one :class:`~gle_brian.targets.GLETarget` per output
+(its target the run's TimedArray ``y_target``), an input group whose rates are the run's TimedArray ``x_input``,
+the StateMonitors of the recording, and the Brian2 ``Network`` of them all; it returns them as one plain record
+(:class:`Built`), which the fronts and runners read. Every object takes its slot of the step from
+:data:`~gle_brian.schedule.SCHEDULE` itself. The TimedArrays are read at ``t - t_start`` (``t_start``: the start of
+the run, given with them in each run's namespace).
+
+Example::
+
+    >>> from brian2 import ms
+    >>> from gle_brian import Layer
+    >>> from gle_brian.spec import NetworkSpec
+    >>> built = build(NetworkSpec(2, [Layer(3, 'tanh', tau_m=1*ms), Layer(1, tau_m=1*ms)], dt=0.1*ms, loss='mse'))
+    >>> [group.name for group in built.populations], len(built.projections), len(built.targets)
+    (['layer_0', 'layer_1'], 2, 1)
+"""
+import dataclasses
+
+import numpy as np
+from brian2 import Clock, Network, NeuronGroup, StateMonitor, second
+
+from .errors import GLEConfigError
+from .groups import GLEGroup
+from .projections import GLEProjection
+from .reference import INPUT
+from .schedule import schedule
+from .targets import GLETarget
+
+__all__ = ['Built', 'build', 'sampling_clock']
+
+
+@dataclasses.dataclass
+class Built:
+    """What :func:`build` made: ``input`` (the rates of the input), ``populations``, ``projections``, ``targets``,
+    ``monitors`` (per population ``{variable: StateMonitor}``), ``learned`` (``(group, parameter, population)`` of
+    every learned parameter, its learning rate ``lr_<parameter>`` and switch ``plastic_<parameter>`` in ``group``)
+    and ``network`` (the Brian2 Network)."""
+    input: NeuronGroup
+    populations: list
+    projections: list
+    targets: list
+    monitors: list
+    learned: list
+    network: Network
+
+
+def sampling_clock(clock, dt, name):
+    """``clock`` or, for another interval, a clock named after the monitor ``name`` (fixed names: a network
+    built again the same way generates the same code, so a standalone build reuses the compiled files)."""
+    return clock if dt is None or dt == clock.dt else Clock(dt, name=f'{name}_clock')
+
+
+def _learning(spec, l, what):
+    """The :class:`~gle_brian.optimisers.Learning` of population ``l``'s objects (its learning rate; ``what``:
+    ``'b'`` biases, ``'t'`` time constants, ``'w'`` weights), or ``None``."""
+    learning = spec.learning
+    if learning is None:
+        return None
+    return dataclasses.replace(learning, lr=spec.learning_rates[l], weights=learning.weights and 'w' in what,
+                               biases=learning.biases and 'b' in what, tau_m=learning.tau_m and 't' in what)
+
+
+def _target_columns(spec, l):
+    """Per neuron of output ``l`` (all batch copies), the column of its target in a step's row of targets: the
+    outputs' targets side by side, in the order of ``outputs``, one block per batch copy."""
+    n = spec.layers[l].size
+    offset = sum(spec.layers[o].size for o in spec.outputs[:spec.outputs.index(l)])
+    neuron = np.arange(spec.batch * n)
+    return neuron // n * spec.n_out + offset + neuron % n
+
+
+def _monitors(spec, l, group_list, projections, clock):
+    """``{variable: StateMonitor}`` for the ``record=`` variables of population ``l``, each from the first of its
+    groups that has it (``'w'``: from the holder of the weights of the projection into it)."""
+    sources = {}
+    for name in spec.record:
+        source = projections[spec.incoming(l)].weight_group if name == 'w' else \
+            next((g for g in group_list if name in g.variables), None)
+        if source is None:
+            raise GLEConfigError(f"record=[..., {name!r}]: {spec.label(l)} has no {name!r} (v exists only with "
+                                 'prospective_errors=True); drop it from record or change the Layer.')
+        sources.setdefault(source, []).append(name)
+    monitors = {}
+    for source, names in sources.items():
+        monitor = StateMonitor(source, names, record=True, name=f'record_{source.name}',
+                               clock=sampling_clock(clock, spec.record_dt, f'record_{source.name}'))
+        schedule(monitor, 'record')
+        monitors.update(dict.fromkeys(names, monitor))
+    return monitors
+
+
+def build(spec):
+    """The Brian2 objects of the network ``spec`` (on Brian2's current device), as a :class:`Built`."""
+    clock = Clock(spec.dt, name='gle_clock')
+    source = NeuronGroup(spec.batch * spec.n_in, 'r : 1', clock=clock, name='input')
+    schedule(source.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
+    populations = [
+        GLEGroup(layer.size, layer.activation, tau_m * second, tau_r * second, layer.gamma, spec.initial_biases[l],
+                 layer.prospective_errors, spec.batch, _learning(spec, l, 'b' * layer.bias + 't'), spec.microcircuit,
+                 clock=clock, name=spec.group_names[l])
+        for l, (layer, (tau_m, tau_r)) in enumerate(zip(spec.layers, spec.time_constants))]
+    projections = [
+        GLEProjection(source if pre == INPUT else populations[pre], populations[post], spec.initial_weights[k],
+                      spec.connectivity[k], spec.feedback_modes[k],
+                      None if spec.random_feedback is None else spec.random_feedback[k], spec.signs[k],
+                      _learning(spec, post, 'w') if spec.wiring.plastic[k] else None, spec.projection == 'synapses',
+                      name=f'projection_{k}')
+        for k, (pre, post) in enumerate(spec.projection_specs)]
+    targets = []
+    for l in spec.outputs if spec.loss is not None else []:
+        column = 'i'                     # one output: neuron i's target is column i
+        if len(spec.outputs) > 1:        # several: the outputs' targets side by side
+            column = populations[l].add_variable('target_column', integer=True,
+                                                 description='where its target is in a row of the targets')
+            populations[l].target_column = _target_columns(spec, l)
+        targets.append(GLETarget(populations[l], f'y_target(t - t_start, {column})', spec.loss, spec.beta,
+                                 name=f'{spec.group_names[l]}_output'))
+    learned = [(group.parameters, param, l) for l, group in enumerate(populations) for param in group.learned]
+    learned += [(p.weight_group, 'w', post) for p, (_, post) in zip(projections, spec.projection_specs)
+                if p.learning is not None]
+    for group, param, _ in learned:
+        setattr(group, f'plastic_{param}', 0)      # off until a run turns it on
+    monitors = [_monitors(spec, l, populations[l].groups(), projections, clock) if l in spec.record_layers else {}
+                for l in range(len(spec.layers))]
+    distinct = list({id(m): m for layer in monitors for m in layer.values()}.values())
+    network = Network(source, *populations, *projections, *targets, *distinct, name='network')
+    return Built(source, populations, projections, targets, monitors, learned, network)
