@@ -6,9 +6,9 @@
     of its largest magnitude (atomicAdd order and ``-use_fast_math`` give ~1e-15).
 (b) speed: input(N) -> N -> N -> N (tanh, tanh, linear; the network of ``bench/step_speed.py``) with an
     MSE error against a random target, so that errors flow down every step, for N = 1000, 3000, 10000:
-    microseconds per simulated step, with each kind of projection, from Brian2's timer of the simulation loop, on the second run of the
-    compiled binary (N <= 3000; the first run is reported too) or on the first (N = 10000). Kernels are
-    loaded before the loop starts (``CUDA_MODULE_LOADING=EAGER``).
+    microseconds per simulated step, with each kind of projection, from Brian2's timer of the simulation loop, on the
+    second run of the compiled binary (N <= 3000; the first run is reported too) or on the first (N = 10000). Kernels
+    are loaded before the loop starts (``CUDA_MODULE_LOADING=EAGER``).
 (c) speed of the MNIST-1D end-to-end model (``models/mnist1d_e2e.py``: 6 x 53 GLE units, CE, Adam every step)
     at batch 100 and 1000: microseconds per step of a 360-step run (one sample per copy, random inputs and
     labels), timed like (b).
@@ -126,7 +126,8 @@ def measure_speed(args, directory):
         raise
     device = get_device()
     emit(args.result, build_and_first_run_s=time.perf_counter() - start,
-         compile_s=device.timers.get('compile', {}).get('make'), first_run_us_per_step=device._last_run_time / steps * 1e6,
+         compile_s=device.timers.get('compile', {}).get('make'),
+         first_run_us_per_step=device._last_run_time / steps * 1e6,
          us_per_step=device._last_run_time / steps * 1e6, timed_run='first')
     if description['synapses'] <= SECOND_RUN_SYNAPSES:
         start = time.perf_counter()

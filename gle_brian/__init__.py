@@ -22,7 +22,7 @@ from .projections import GLEProjection
 from .reference import ReferenceNetwork
 from .targets import GLETarget
 
-__all__ = ['GLEGroup', 'GLEProjection', 'GLETarget', 'Activation', 'get_activation', 'GLEConfigError', 'GLEDeviceError', 'GLEInputError',
-           'GLENumericalError', 'GLENetwork', 'GLEGraph', 'Projection', 'init_weights', 'Layer', 'ReferenceNetwork',
-           'Learning', 'SGD', 'Adam']
+__all__ = ['GLEGroup', 'GLEProjection', 'GLETarget', 'Activation', 'get_activation', 'GLEConfigError', 'GLEDeviceError',
+           'GLEInputError', 'GLENumericalError', 'GLENetwork', 'GLEGraph', 'Projection', 'init_weights', 'Layer',
+           'ReferenceNetwork', 'Learning', 'SGD', 'Adam']
 __version__ = '0.1.0'

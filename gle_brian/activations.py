@@ -22,10 +22,10 @@ from brian2.utils.stringtools import get_identifiers, word_substitute
 
 from .errors import GLEConfigError
 
-__all__ = ['Activation', 'ACTIVATIONS', 'get_activation']
+__all__ = ['Activation', 'ACTIVATIONS', 'NUMPY_NAMESPACE', 'get_activation']
 
 # The functions and constants an activation may use: Brian2 knows them all, and the numpy mirror uses these.
-_NUMPY_NAMESPACE = {
+NUMPY_NAMESPACE = {
     'exp': np.exp, 'log': np.log, 'log10': np.log10, 'log1p': np.log1p, 'expm1': np.expm1,
     'sqrt': np.sqrt, 'tanh': np.tanh, 'sinh': np.sinh, 'cosh': np.cosh, 'sin': np.sin, 'cos': np.cos,
     'tan': np.tan, 'arctan': np.arctan, 'arcsin': np.arcsin, 'arccos': np.arccos, 'abs': np.abs,
@@ -37,11 +37,11 @@ _NUMPY_NAMESPACE = {
 # through a unit-checking wrapper that formats every result into an error message it then drops (a quarter
 # of a softplus network's step). Give them the direct implementation Brian2 gives the others.
 for _name in ('log1p', 'expm1'):
-    DEFAULT_FUNCTIONS[_name].implementations.add_implementation(NumpyCodeGenerator, code=_NUMPY_NAMESPACE[_name])
+    DEFAULT_FUNCTIONS[_name].implementations.add_implementation(NumpyCodeGenerator, code=NUMPY_NAMESPACE[_name])
 
 
 def _check_expression(name, part, expression, variables=('x',)):
-    """Parse ``expression`` as Brian2 does; it may use ``variables`` and the names of ``_NUMPY_NAMESPACE`` only."""
+    """Parse ``expression`` as Brian2 does; it may use ``variables`` and the names of ``NUMPY_NAMESPACE`` only."""
     where = f'Activation({name!r}, {part}={expression!r})'
     if not isinstance(expression, str):
         raise GLEConfigError(f'{where}: {part} must be a string, an expression in x such as "tanh(x)".')
@@ -50,10 +50,10 @@ def _check_expression(name, part, expression, variables=('x',)):
     except (SyntaxError, TypeError, ValueError) as error:
         raise GLEConfigError(f'{where}: {part} does not parse ({error}); write an expression in x, e.g. '
                              '"tanh(x)".') from None
-    unknown = sorted(get_identifiers(expression) - set(variables) - set(_NUMPY_NAMESPACE))
+    unknown = sorted(get_identifiers(expression) - set(variables) - set(NUMPY_NAMESPACE))
     if unknown:
         raise GLEConfigError(f'{where}: {part} uses the unknown names {unknown}; use {" and ".join(variables)} and '
-                             f'{sorted(_NUMPY_NAMESPACE)}.')
+                             f'{sorted(NUMPY_NAMESPACE)}.')
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ def _numpy_function(expression):
     code = compile(expression, f'<activation {expression}>', 'eval')
 
     def function(x, phi=None):
-        return np.broadcast_to(eval(code, dict(_NUMPY_NAMESPACE), {'x': x, 'phi': phi}), np.shape(x)).astype(float)
+        return np.broadcast_to(eval(code, dict(NUMPY_NAMESPACE), {'x': x, 'phi': phi}), np.shape(x)).astype(float)
     return function
 
 

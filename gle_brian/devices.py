@@ -26,14 +26,19 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 
 from brian2 import Network, prefs, set_device
 from brian2.devices import get_device
 from brian2.devices.device import all_devices
+from brian2.utils.logger import get_logger
 
 from .errors import GLEDeviceError
 
-__all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'restoring', 'user_directory', 'all_objects', 'configure_cuda',
+logger = get_logger(__name__)
+
+__all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'restoring',
+           'user_directory', 'all_objects', 'configure_cuda',
            'gpu_available', 'StandaloneProject', 'builds_in_process']
 
 RUNTIME_DEVICES = ('numpy', 'cython')
@@ -165,7 +170,8 @@ def _curand_dirs(cuda_path):
         return None
     try:
         import nvidia
-        headers = [h for root in nvidia.__path__ for h in sorted(glob.glob(os.path.join(root, '*', 'include', 'curand.h')))]
+        headers = [h for root in nvidia.__path__
+                   for h in sorted(glob.glob(os.path.join(root, '*', 'include', 'curand.h')))]
     except ImportError:
         headers = []
     if not headers:
@@ -322,9 +328,13 @@ class StandaloneProject:
         """Generate and compile the project (once)."""
         global _build_count
         self.activate()
+        logger.info(f'generating the {self.device} project in {self.directory}')
         get_device().build(directory=self.directory, compile=False, run=False, with_output=False)
         if self.compile:
+            started = time.perf_counter()
             self._make()
+            logger.info(f'compiled the {self.device} project in {self.directory} in '
+                        f'{time.perf_counter() - started:.1f} s')
             self.built = True
             self.builds += 1
             _build_count += 1

@@ -110,9 +110,9 @@ class GLEGraph(GLENetwork):
         for name in names:
             if not isinstance(name, str) or not name.isidentifier() or name.startswith('_') or name in RESERVED \
                     or name.startswith(('projection_', 'record_')):
-                raise GLEConfigError(f'populations: the name {name!r} cannot name Brian2 groups; give names of letters, '
-                                     "digits and '_' that start with a letter (e.g. 'L23' for L2/3), other than "
-                                     f"{sorted(RESERVED)} and not starting with 'projection_' or 'record_'.")
+                raise GLEConfigError(f'populations: the name {name!r} cannot name Brian2 groups; give names '
+                                     "of letters, digits and '_' that start with a letter (e.g. 'L23' for L2/3), "
+                                     f"other than {sorted(RESERVED)} and not starting with 'projection_' or 'record_'.")
         unknown = [name for name in outputs if name not in populations]
         if unknown or not outputs or len(set(outputs)) != len(outputs):
             raise GLEConfigError(f'output={output!r}: {unknown or "no population, or one twice"}; give one of {names} '

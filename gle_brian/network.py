@@ -1,12 +1,15 @@
-"""GLE networks: from populations and projections to Brian2 groups, synapses and one schedule.
+"""GLENetwork: a layered GLE network in one object, built from the public objects.
 
-``GLENetwork`` is the layered form (its projections a chain through the layers); :class:`~gle_brian.graph.GLEGraph`
-and :class:`~gle_brian.microcircuit.MicrocircuitNetwork` are the same builder with other hooks, on the same
-schedule; :mod:`gle_brian.runners` runs what it builds. The Brian2 schedule slots and orders of every operation are
-defined here alone (``SCHEDULE``, applied by ``_schedule``). The schedule
-reproduces the reference's discrete step exactly (docs/model.rst, 'The discrete step'): every layer is computed
-from the values stored before the step, so each layer adds one step of delay on the way up and one on
-the way down (an LE network with L layers outputs ``f(x[n - L])``).
+A :class:`GLENetwork` is a checked record of the network (:class:`~gle_brian.spec.NetworkSpec`), the Brian2
+objects the builder makes from it (:func:`gle_brian.builder.build`: one :class:`~gle_brian.groups.GLEGroup` per
+layer, one :class:`~gle_brian.projections.GLEProjection` per projection, a :class:`~gle_brian.targets.GLETarget` on
+the output) and a runner (:mod:`gle_brian.runners`) that runs them on its device, takes inputs and targets as arrays,
+carries the state from run to run, and leaves the user's Brian2 session as it was. :class:`~gle_brian.graph.GLEGraph`
+and the microcircuit forms are the same front with another wiring or form. The objects take their slots of the
+step from :data:`~gle_brian.schedule.SCHEDULE`, which reproduces the reference's discrete step exactly
+(docs/model.rst, 'The discrete step'): every layer is computed from the values stored before the step, so each
+layer adds one step of delay on the way up and one on the way down (an LE network with L layers outputs
+``f(x[n - L])``).
 
 Example::
 
@@ -170,7 +173,8 @@ class GLENetwork(NetworkSpec):
         return [p.positions for p in self.projections]
 
     def layer_groups(self, l):
-        """The Brian2 neuron groups of layer (population) ``l``: its neurons (and the microcircuit form's error neurons)."""
+        """The Brian2 neuron groups of layer (population) ``l``: its neurons (and the microcircuit form's error
+        neurons)."""
         return self.populations[l].groups()
 
     # --- running ---------------------------------------------------------------------------------
@@ -203,7 +207,8 @@ class GLENetwork(NetworkSpec):
         elif isinstance(x, TimedArray):
             raise GLEInputError('x is a TimedArray: give duration=... (e.g. duration=100*ms) as well.')
         if steps is not None and not isinstance(x, TimedArray) and np.shape(x)[:1] != (steps,):
-            raise GLEInputError(f'duration={duration} is {steps} steps of dt={self.dt}, but x has {np.shape(x)[:1] or "no"} '
+            raise GLEInputError(f'duration={duration} is {steps} steps of dt={self.dt}, but x has '
+                                f'{np.shape(x)[:1] or "no"} '
                                 'rows; give duration=len(x)*dt, or leave duration out for an array.')
         x = self.check_signal(x, 'x', self.n_in, steps)
         steps = len(x)
@@ -280,7 +285,8 @@ class GLENetwork(NetworkSpec):
         time = step * self.dt
         raise GLENumericalError(
             f'{self.label(layer)} became NaN or inf at step {step} of this run (t = {time} after its start)'
-            + (f', later also {", ".join(map(self.label, others))}' if others else '') + f'; not finite now: {", ".join(variables)}. '
+            + (f', later also {", ".join(map(self.label, others))}' if others else '')
+            + f'; not finite now: {", ".join(variables)}. '
             'The network keeps this state: restore a saved one (net.set_state(state), load_checkpoint) or build a '
             'new network, then lower the learning rate, beta or the scale of the input.',
             layer=layer, step=step, time=time, variables=variables)

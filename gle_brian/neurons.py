@@ -34,8 +34,8 @@ from .activations import get_activation
 from .checks import check_number, check_units
 from .errors import GLEConfigError
 
-__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'representation_equations', 'error_equations', 'error_code', 'representation_code', 'rate_code',
-           'NEURON_STATE', 'STATE_VARIABLES',
+__all__ = ['Layer', 'neuron_equations', 'dendrite_code', 'representation_equations', 'error_equations', 'error_code',
+           'representation_code', 'rate_code', 'NEURON_STATE', 'STATE_VARIABLES',
            'NONFINITE_STEP', 'DESCRIPTIONS', 'variable_descriptions', 'plasticity_equations',
            'plasticity_code', 'PARAMETERS', 'batch_gradient_equations']
 
@@ -64,8 +64,8 @@ nonfinite_step : integer                           # 1 + first time step with u,
 '''
 
 # Watch for NaN and inf, written with the rate at the end of each step: 1 + the step (Brian2's time step
-# index of the clock, timestep(t, dt)) at which u, r or err first was NaN or inf. abs(x) < inf is false for both (Brian2's C++
-# flags keep -fno-finite-math-only). Set to 0 before every run, so it is not part of the state.
+# index of the clock, timestep(t, dt)) at which u, r or err first was NaN or inf. abs(x) < inf is false for both
+# (Brian2's C++ flags keep -fno-finite-math-only). Set to 0 before every run, so it is not part of the state.
 NONFINITE_STEP = 'nonfinite_step'
 _NONFINITE_CODE = ('nonfinite_step = nonfinite_step + int(nonfinite_step == 0)'
                    '*int(not (abs(u) < inf and abs(r) < inf and abs(err) < inf))*(timestep(t, dt) + 1)')

@@ -7,8 +7,9 @@ corrections are then computed once per step instead of once per element), except
 thread would write a shared counter (one per element there). The updates are written
 once, as expression strings in the generic names ``g``, ``lr``, ``delta`` and the state names; the same
 strings become Brian2 abstract code (names suffixed with the parameter, e.g. ``m_w``) and the numpy
-implementation (evaluated with numpy), so both compute the same numbers. Semantics are PyTorch's: ``SGD(lr, momentum=0)``; with momentum ``buf = mu*buf + g``
-(``buf = g`` on the first step) and ``delta = lr*buf``; ``Adam`` with bias correction, ``eps = 1e-8``.
+implementation (evaluated with numpy), so both compute the same numbers. Semantics are PyTorch's:
+``SGD(lr, momentum=0)``; with momentum ``buf = mu*buf + g`` (``buf = g`` on the first step) and
+``delta = lr*buf``; ``Adam`` with bias correction, ``eps = 1e-8``.
 
 Every update is gated by a shared flag ``plastic_<param>`` (1 or 0), so learning is switched on and off
 between runs without rebuilding: with the flag at 0 neither the parameter nor the optimiser state changes.
@@ -29,7 +30,7 @@ import numpy as np
 from brian2 import Quantity, ms, second
 from brian2.utils.stringtools import word_substitute
 
-from .activations import _NUMPY_NAMESPACE
+from .activations import NUMPY_NAMESPACE
 from .checks import check_number, check_units
 from .errors import GLEConfigError
 
@@ -107,7 +108,7 @@ class Optimiser:
         """One step with gradient ``g``: updates ``state`` in place and returns ``delta``."""
         values = dict(state, g=np.asarray(g, dtype=float))
         for name, expression in self._updates():
-            values[name] = eval(_compiled(expression), dict(_NUMPY_NAMESPACE), values)
+            values[name] = eval(_compiled(expression), dict(NUMPY_NAMESPACE), values)
         state.update({name: values[name] for name in self.STATE})
         return values['delta']
 
@@ -218,7 +219,8 @@ class Learning:
 
     def __post_init__(self):
         if not isinstance(self.optimiser, Optimiser):
-            raise GLEConfigError(f'optimiser={self.optimiser!r}: give an optimiser, e.g. Adam(lr=1e-4) or SGD(lr=0.01).')
+            raise GLEConfigError(f'optimiser={self.optimiser!r}: give an optimiser, e.g. Adam(lr=1e-4) or '
+                                 'SGD(lr=0.01).')
         if self.lr is not None:
             for l, lr in enumerate(np.atleast_1d(np.asarray(self.lr, dtype=object))):
                 check_number(lr, f'lr[{l}]', '1e-3')

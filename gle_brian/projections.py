@@ -29,6 +29,7 @@ from brian2.core.base import BrianObject
 from brian2.devices import get_device
 from brian2.devices.device import all_devices
 from brian2.groups.group import CodeRunner
+from brian2.utils.logger import get_logger
 
 from . import synapses as synaptic
 from .dense import DenseProjection, check_serial
@@ -39,6 +40,8 @@ from .schedule import schedule
 from .synapses import FEEDBACK_MODES, projection_equations
 
 __all__ = ['GLEProjection', 'draw_weights', 'init_weights']
+
+logger = get_logger(__name__)
 
 
 def draw_weights(shapes, connectivity, seed=None, block=2 ** 20):
@@ -164,8 +167,9 @@ class GLEProjection(BrianObject):
         if sign is not None and drawn:
             values = sign * np.abs(values)
         elif sign is not None and np.any(sign * values < 0):
-            raise GLEConfigError(f'weights has {int(np.sum(sign * values < 0))} values of the wrong sign for sign={sign:+d}; '
-                                 f'give weights {">= 0" if sign > 0 else "<= 0"} (e.g. {"" if sign > 0 else "-"}abs(w)), '
+            raise GLEConfigError(f'weights has {int(np.sum(sign * values < 0))} values of the wrong sign for '
+                                 f'sign={sign:+d}; give weights {">= 0" if sign > 0 else "<= 0"} '
+                                 f'(e.g. {"" if sign > 0 else "-"}abs(w)), '
                                  'or drop the sign.')
         self.feedback_values = None
         if self.feedback == 'random':
@@ -185,6 +189,9 @@ class GLEProjection(BrianObject):
                                          name=f'{self.name}_plasticity'), 'plasticity')
             group.plastic_w = 1
             group.lr_w = self.learning.learning_rates(1)[0]
+        logger.debug(f'{self.name}: {pre.name} -> {post.name}, {n_post} x {n_pre}, '
+                     + ('dense products' if self.dense else f'{len(self.weight_group)} weights in Brian2 Synapses')
+                     + f', feedback {self.feedback}, sign {sign}, ' + ('plastic' if self.learning else 'fixed'))
 
     # --- building ------------------------------------------------------------------------------------
 
@@ -204,7 +211,8 @@ class GLEProjection(BrianObject):
                 reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
                 raise GLEConfigError(
                     f'connect={connect!r} ({self.pre.name} -> {self.post.name}): Brian2 cannot make these synapses '
-                    f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), e.g. '
+                    f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), '
+                    'e.g. '
                     "'abs(i - j) < 3', or dict(p=0.2), or dict(i=..., j=...) index arrays.") from None
         else:
             raise GLEConfigError(f'connect={connect!r}: give None (all-to-all), a condition string, a dict of '
@@ -233,7 +241,8 @@ class GLEProjection(BrianObject):
             pass
         elif array.shape != self.shape:
             raise GLEConfigError(f'{name} has shape {array.shape}, expected {self.shape} (n_post, n_pre)'
-                                 + (f' or ({len(self.connectivity[0])},) (one per synapse)' if self.connectivity else '')
+                                 + (f' or ({len(self.connectivity[0])},) (one per synapse)'
+                                    if self.connectivity else '')
                                  + '.')
         elif self.connectivity is not None:
             pre, post = self.connectivity

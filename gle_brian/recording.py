@@ -175,9 +175,10 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
                 # W[post, pre] of the chosen neurons, in the order (post, pre)
                 k = net.incoming(layer)
                 if net.connectivity[k] is not None:
-                    raise GLEConfigError(f"record(net, [..., 'w'], layers={layer}): the projection into layer {layer} is "
-                                         "sparse, whose weights are held per synapse; record them with GLENetwork(..., "
-                                         "record=['w']) (one column per synapse) or read net.weights between runs.")
+                    raise GLEConfigError(f"record(net, [..., 'w'], layers={layer}): the projection into layer {layer} "
+                                         "is sparse, whose weights are held per synapse; record them with "
+                                         "GLENetwork(..., record=['w']) (one column per synapse) or read net.weights "
+                                         "between runs.")
                 sources[net.weight_groups[k]] = ([WEIGHT], net.weight_positions[k][indices].ravel())
                 continue
             group = next((g for g in net.layer_groups(layer) if variable in g.variables), None)

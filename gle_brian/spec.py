@@ -142,7 +142,8 @@ class NetworkSpec:
             raise GLEConfigError(f'record={record!r} is one string; give a list of names, e.g. record=[{record!r}].')
         unknown = sorted(set(record) - set(RECORDABLE))
         if unknown:
-            raise GLEConfigError(f'record={list(record)!r}: {unknown} cannot be recorded; choose from {list(RECORDABLE)}.')
+            raise GLEConfigError(f'record={list(record)!r}: {unknown} cannot be recorded; choose from '
+                                 f'{list(RECORDABLE)}.')
         self.record = tuple(record)
         self.record_layers = set(range(len(self.layers)) if record_layers is None
                                  else self.check_layers(record_layers, 'record_layers'))
@@ -172,8 +173,8 @@ class NetworkSpec:
         """The index of the one projection into ``layer``, whose weights are the layer's ``'w'``."""
         into = [k for k, (_, post) in enumerate(self.projection_specs) if post == layer]
         if len(into) != 1:
-            raise GLEConfigError(f"'w' of layer {layer}: {len(into)} projections reach it; read net.weights (one matrix "
-                                 'per projection) instead.')
+            raise GLEConfigError(f"'w' of layer {layer}: {len(into)} projections reach it; read net.weights (one "
+                                 'matrix per projection) instead.')
         return into[0]
 
     def settings(self):

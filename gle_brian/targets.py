@@ -82,7 +82,8 @@ class GLETarget(BrianObject):
         group.add_variable('beta', shared=True, description='output error strength')
         group.beta = float(beta)
         if loss == 'ce':
-            group.add_variable('softmax_sum', description='sum_j exp(r_j - r_k) over the outputs j of the same batch copy')
+            group.add_variable('softmax_sum',
+                               description='sum_j exp(r_j - r_k) over the outputs j of the same batch copy')
             n, B = group.n, group.batch
             softmax = Synapses(group, group, SOFTMAX_NORMALISER, clock=group.clock, name=f'{self.name}_softmax')
             softmax.connect(i=np.repeat(np.arange(B * n), n),

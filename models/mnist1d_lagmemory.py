@@ -48,9 +48,10 @@ def layers():
 def build(device, batch, seed, lr=1e-3, precision='double'):
     """The network; the classifier's weights drawn as PyTorch's ``nn.Linear`` with ``seed``."""
     memory = [np.ones((CHANNELS, 1))] + [np.eye(CHANNELS)] * (STAGES - 1)
-    return GLENetwork(1, layers(), dt=DT, device=device, loss='ce', beta=1.0, weights=memory + init_weights([CHANNELS, HIDDEN, HIDDEN, 10], seed),
-                      batch=batch, learning=Learning(Adam(lr=lr), lr=[0.0] * STAGES + [lr] * 3), record=['r'],
-                      record_layers=[-1], precision=precision)
+    return GLENetwork(1, layers(), dt=DT, device=device, loss='ce', beta=1.0,
+                      weights=memory + init_weights([CHANNELS, HIDDEN, HIDDEN, 10], seed), batch=batch,
+                      learning=Learning(Adam(lr=lr), lr=[0.0] * STAGES + [lr] * 3), record=['r'], record_layers=[-1],
+                      precision=precision)
 
 
 def task(out, **params):

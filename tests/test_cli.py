@@ -44,7 +44,8 @@ def test_gle_brian_command_refuses_zero_training_time(capsys):
 
 
 @pytest.mark.parametrize('kind, text, value', [(cli.positive_int, '3', 3), (cli.non_negative_int, '0', 0),
-                                               (cli.positive_float, '1e-3', 1e-3), (cli.ranged(float, 2.5), '2.5', 2.5)])
+                                               (cli.positive_float, '1e-3', 1e-3),
+                                               (cli.ranged(float, 2.5), '2.5', 2.5)])
 def test_values_in_range_are_converted(kind, text, value):
     assert kind(text) == value and type(kind(text)) is type(value)
 

@@ -88,7 +88,8 @@ def test_cuda_project_compiles(tmp_path, cuda_prefs):
     populations = {'hidden': layers[0], 'second': Layer(3, 'tanh', tau_m=0.5 * ms, tau_r=0.2 * ms), 'out': layers[1]}
     projections = [Projection('input', 'hidden'), Projection('hidden', 'second', connect='i != j', sign=+1),
                    Projection('second', 'out'), Projection('hidden', 'out')]
-    kwargs = dict(dt=DT, loss='mse', beta=0.1, batch=2, learning=Learning(Adam(lr=1e-2), tau_m=True, tau_m_min=0.05 * ms))
+    kwargs = dict(dt=DT, loss='mse', beta=0.1, batch=2,
+                  learning=Learning(Adam(lr=1e-2), tau_m=True, tau_m_min=0.05 * ms))
     net = GLEGraph(2, populations, projections, device='cuda_standalone', record=VARIABLES, seed=1,
                    directory=str(tmp_path / 'cuda'), **kwargs)
     rng = np.random.default_rng(2)

@@ -43,11 +43,14 @@ def test_groups_mix_time_constants():
     (dict(loss='hinge'), GLEConfigError, r"loss='hinge' is not known"),
     (dict(feedback='mirror'), GLEConfigError, r"feedback='mirror' is not known"),
     (dict(dt=0.01), GLEConfigError, r'dt=0.01 must be a time'),
-    (dict(weights=[np.ones((3, 2)), np.ones((3, 1))]), GLEConfigError, r'weights\[1\] has shape \(3, 1\), expected \(1, 3\)'),
-    (dict(weights=[np.ones((3, 2))]), GLEConfigError, r'weights has 1 matrices for 2 projections; give a list with one per projection'),
+    (dict(weights=[np.ones((3, 2)), np.ones((3, 1))]), GLEConfigError,
+     r'weights\[1\] has shape \(3, 1\), expected \(1, 3\)'),
+    (dict(weights=[np.ones((3, 2))]), GLEConfigError,
+     r'weights has 1 matrices for 2 projections; give a list with one per projection'),
     (dict(weights=[np.full((3, 2), np.nan), np.ones((1, 3))]), GLEConfigError, r'weights\[0\] contains NaN'),
     (dict(record=('u', 'spikes')), GLEConfigError, r"\['spikes'\] cannot be recorded"),
-    (dict(projection='sparse'), GLEConfigError, r"projection='sparse' is not known; use one of \['dense', 'synapses'\]"),
+    (dict(projection='sparse'), GLEConfigError,
+     r"projection='sparse' is not known; use one of \['dense', 'synapses'\]"),
 ])
 def test_bad_network_parameters(kwargs, error, match):
     with pytest.raises(error, match=match):

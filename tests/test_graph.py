@@ -109,7 +109,8 @@ def test_lateral_projection_reads_the_stored_rates():
     (POPULATIONS, [Projection('input', 'L5')], {}, r"projections\[0\] \(input -> L5\): post='L5' is not a population; "
                                                    r"use one of \['L4', 'L23', 'inh', 'out'\]"),
     (POPULATIONS, [Projection('thalamus', 'L4')], {}, r"pre='thalamus' is not a population; use one of .* or 'input'"),
-    (POPULATIONS, PROJECTIONS, dict(output='L6'), r"output='L6': \['L6'\]; give one of \['L4', 'L23', 'inh', 'out'\] or a list"),
+    (POPULATIONS, PROJECTIONS, dict(output='L6'),
+     r"output='L6': \['L6'\]; give one of \['L4', 'L23', 'inh', 'out'\] or a list"),
     (POPULATIONS, PROJECTIONS, dict(output=['out', 'out']), r"output=\['out', 'out'\]: no population, or one twice"),
     (POPULATIONS, [Projection('input', 'L4', feedback='mirror')], {},
      r"projections\[0\] \(input -> L4\): feedback='mirror' is not known; use one of \['symmetric', 'random'\]"),
@@ -120,7 +121,8 @@ def test_lateral_projection_reads_the_stored_rates():
     (POPULATIONS, [Projection('input', 'L4', sign=-1, weights=np.ones((5, 3)))] + PROJECTIONS[1:], {},
      r'weights\[0\] has 15 values of the wrong sign for signs\[0\]=-1'),
     ({'L2/3': POPULATIONS['L23']}, [Projection('input', 'L2/3')], {},
-     r"populations: the name 'L2/3' cannot name Brian2 groups; give names of letters, digits and '_' .* \(e\.g\. 'L23'"),
+     r"populations: the name 'L2/3' cannot name Brian2 groups; give names of letters, digits and '_' "
+     r".* \(e\.g\. 'L23'"),
     ({'network': POPULATIONS['L23']}, [Projection('input', 'network')], {}, r"the name 'network' cannot name"),
 ])
 def test_bad_graphs_name_the_projection_and_the_fix(populations, projections, kwargs, match):

@@ -47,7 +47,8 @@ def test_dag_with_skip_and_sparse_projections_learns_the_backprop_gradient():
                    Layer(2, 'linear', tau_m=1 * ms, tau_r=1 * ms, bias=True)]
     sparse = scipy.sparse.random(4, 5, density=0.5, random_state=4, format='csr', data_rvs=lambda k: rng.normal(size=k))
     projections = [ReferenceProjection(INPUT, 0, rng.normal(size=(5, 3))), ReferenceProjection(0, 1, sparse),
-                   ReferenceProjection(1, 2, rng.normal(size=(2, 4))), ReferenceProjection(INPUT, 2, rng.normal(size=(2, 3))),
+                   ReferenceProjection(1, 2, rng.normal(size=(2, 4))),
+                   ReferenceProjection(INPUT, 2, rng.normal(size=(2, 3))),
                    ReferenceProjection(0, 2, rng.normal(size=(2, 5)))]
     biases = [rng.normal(size=layer.size) * 0.5 for layer in populations]
     x, target = rng.normal(size=3), rng.normal(size=2)
@@ -118,7 +119,8 @@ def test_sign_constraint_clips_after_every_step(sign):
     rng = np.random.default_rng(2)
     w = sign * rng.uniform(0.1, 1, (3, 2))
     graph = ReferenceGraph(2, [Layer(3, 'tanh', tau_m=1 * ms), Layer(1, tau_m=1 * ms)],
-                           [ReferenceProjection(INPUT, 0, w, sign=sign), ReferenceProjection(0, 1, rng.normal(size=(1, 3)))],
+                           [ReferenceProjection(INPUT, 0, w, sign=sign),
+                            ReferenceProjection(0, 1, rng.normal(size=(1, 3)))],
                            DT, outputs=[0, 1], beta=1.0, learning=Learning(SGD(lr=0.5)))
     target = np.tile(np.r_[-sign * np.ones(3), 0.0], (300, 1))   # pulls the first population's rates across zero
     graph.run(rng.normal(size=(300, 2)) ** 2, target)

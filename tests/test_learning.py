@@ -60,7 +60,8 @@ def test_optimisers_in_brian_equal_numpy(device, tmp_path):
         group.run_regularly('plastic_p = gate_signal(t)', when='start')
         group.run_regularly(optimiser.code('p', 'grad_signal(t, i)'), when='end')
         groups.append(group)
-    Network(*groups).run(steps * dt)
+    # the generated code calls the TimedArrays by these names
+    Network(*groups).run(steps * dt, namespace={'grad_signal': grad_signal, 'gate_signal': gate_signal})
     if device in devices.STANDALONE_DEVICES:
         project = devices.StandaloneProject(device, str(tmp_path))
         project.build()

@@ -3,8 +3,7 @@ compute what GLENetwork computes; Brian2's run() and Network(collect()) run them
 constants and monitors work with them; and what they are given is checked."""
 import numpy as np
 import pytest
-from brian2 import (Network, NeuronGroup, StateMonitor, TimedArray, collect, defaultclock, ms, prefs, run,
-                    start_scope)
+from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, collect, defaultclock, ms, prefs, run, start_scope
 
 from gle_brian import (Adam, GLEConfigError, GLEGroup, GLENetwork, GLEProjection, GLETarget, Layer, Learning,
                        SGD)
@@ -51,7 +50,7 @@ def test_hand_built_network_equals_glenetwork(case):
     y = rng.normal(size=(2, STEPS, batch, 2)) if loss == 'mse' else np.eye(2)[rng.integers(0, 2, (2, STEPS, batch))]
 
     source = NeuronGroup(batch * 2, 'r : 1', dt=DT, name='source')        # the user's input group
-    values = TimedArray(x.reshape(2 * STEPS, batch * 2), dt=DT)
+    values = TimedArray(x.reshape(2 * STEPS, batch * 2), dt=DT)     # noqa: F841 (read by name in the run namespace)
     source.run_regularly('r = values(t, i)', when='start')               # the default slot: before everything
     groups = [GLEGroup(layer.size, layer.activation, layer.tau_m, layer.tau_r, layer.gamma, bias, batch=batch,
                        learning=learning, dt=DT, name=f'hand_{l}')
@@ -107,6 +106,17 @@ def test_a_users_own_input_model_and_constants_reach_the_network():
     np.testing.assert_allclose(monitor.u_breve[0][1:], 2 * source.r[0][:-1], atol=1e-12)   # one step of delay
     np.testing.assert_allclose(monitor.I_apical[0][1:], 0.1 * (amplitude - 1) * monitor.r[0][:-1], atol=1e-12)
     assert drive.W[0, 0] == 2 and error.expression == 'amplitude*r'
+
+
+def test_network_of_collect_runs_the_objects():
+    """Network(collect()) finds the objects a function holds, with the helpers they contain."""
+    source = NeuronGroup(1, 'r : 1', dt=DT)
+    source.r = 1
+    out = GLEGroup(1, tau_m=1 * ms, dt=DT)                    # LE: u_breve is the basal input of the step
+    drive = GLEProjection(source, out, weights=[[0.5]])
+    network = Network(collect())
+    network.run(10 * DT)
+    assert {source, out, drive} <= set(network.objects) and float(out.u_breve[0]) == 0.5
 
 
 def test_objects_set_their_own_schedule_slots():

@@ -38,7 +38,8 @@ def test_sparse_signed_network_equals_the_mirror(device, loss, batch, feedback, 
     initial = net.weights
     synapses = [c if c is not None else np.nonzero(np.ones_like(w).T) for c, w in zip(net.connectivity, initial)]
     assert 0 < len(net.connectivity[1][0]) < 20 and len(net.connectivity[2][0]) == 3 * 4 - 3
-    feedback_matrices = None if feedback == 'symmetric' else [sparse(b, s) for b, s in zip(net.feedback_weights, synapses)]
+    feedback_matrices = None if feedback == 'symmetric' else [sparse(b, s)
+                                                              for b, s in zip(net.feedback_weights, synapses)]
     ref = ReferenceNetwork(3, LAYERS, [sparse(w, s) for w, s in zip(initial, synapses)], biases=net.biases,
                            feedback=feedback_matrices, signs=SIGNS, **kwargs)
     rng = np.random.default_rng(1)
@@ -64,14 +65,15 @@ def test_connectivity_is_drawn_with_the_seed():
 
 
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(connect=[None, 'k < 2', None]), r"connect\[1\]='k < 2' \(the projection layer 0 -> layer 1\): Brian2 cannot make "
-                                          r"these synapses .*e\.g\. 'abs\(i - j\) < 3'"),
+    (dict(connect=[None, 'k < 2', None]), r"connect\[1\]='k < 2' \(the projection layer 0 -> layer 1\): Brian2 cannot "
+                                          r"make these synapses .*e\.g\. 'abs\(i - j\) < 3'"),
     (dict(connect=[None, dict(probability=0.5), None]), r"connect\[1\]=\{'probability': 0.5\}.*Brian2 cannot make"),
     (dict(connect=[None, 0.5, None]), r"connect\[1\]=0.5: give None, a condition string or a dict"),
     (dict(connect=[None, 'i > 10', None]), r"connect\[1\]='i > 10' \(the projection layer 0 -> layer 1\) makes no "
                                            r"synapses; loosen the condition or raise p"),
     (dict(connect=[None, None]), r'give a list with one entry per projection \(3; per layer'),
-    (dict(signs=[None, 2, None]), r'signs=\[None, 2, None\]: give one entry per projection \(3; per layer in a layered network\), each None, \+1'),
+    (dict(signs=[None, 2, None]),
+     r'signs=\[None, 2, None\]: give one entry per projection \(3; per layer in a layered network\), each None, \+1'),
     (dict(signs=[None, None, -1], weights=[np.ones((5, 3)), np.ones((4, 5)), np.ones((3, 4))]),
      r'weights\[2\] has 12 values of the wrong sign for signs\[2\]=-1; give weights <= 0 there \(e\.g\. -abs\(w\)\)'),
 ])

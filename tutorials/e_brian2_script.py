@@ -25,7 +25,7 @@ import tempfile
 
 import matplotlib
 import numpy as np
-from brian2 import (Hz, NeuronGroup, SpikeMonitor, StateMonitor, defaultclock, device, linked_var, ms, prefs, run,
+from brian2 import (NeuronGroup, SpikeMonitor, StateMonitor, defaultclock, device, linked_var, ms, prefs, run,
                     seed, set_device)
 
 from gle_brian import Adam, GLEGroup, GLEProjection, GLETarget, Learning
@@ -85,18 +85,31 @@ print('mean squared mismatch per run of', epoch, ':', ' '.join(f'{m:.2e}' for m 
 print(f'learning: {per_epoch[0]:.2e} -> {per_epoch[-2]:.2e}; test run (plasticity off): {per_epoch[-1]:.2e}; '
       f'{spikes.num_spikes} read-out spikes')
 
-fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True, constrained_layout=True)
-axes[0].plot(t, teacher_trace.r[0], color='0.6', lw=2, label='teacher')
-axes[0].plot(t, traces.r[0], color='C3', lw=1, label='student')
-axes[0].set_ylabel('output rate r')
-axes[0].legend(loc='upper right', frameon=False)
-axes[1].semilogy(t, np.maximum(mismatch, 1e-12), color='C0', lw=0.5)
-axes[1].set_ylabel('squared mismatch')
-axes[2].plot(spikes.t / ms, np.zeros(spikes.num_spikes), '|', color='k', markersize=20)
-axes[2].set_yticks([])
-axes[2].set_ylabel('read-out spikes')
-axes[2].set_xlabel('time (ms)')
-for ax in axes:
-    ax.axvline(epochs * epoch / ms, color='k', lw=0.8, ls='--')
-axes[0].set_title('A GLE student learning a teacher inside a plain Brian2 script (dashed: plasticity off)')
+fig = plt.figure(figsize=(9, 7), constrained_layout=True)
+grid = fig.add_gridspec(3, 2)
+window = 60                                                          # ms shown at the start and at the end
+for column, (start, title) in enumerate([(0, 'learning starts'), (t[-1] - window, 'test run, plasticity off')]):
+    ax = fig.add_subplot(grid[0, column])
+    shown = (t >= start) & (t <= start + window)
+    ax.plot(t[shown], teacher_trace.r[0][shown], color='0.6', lw=2.5, label='teacher')
+    ax.plot(t[shown], traces.r[0][shown], color='C3', lw=1, label='student')
+    ax.set_title(title)
+    ax.set_xlabel('time (ms)')
+    if column == 0:
+        ax.set_ylabel('output rate r')
+        ax.legend(loc='upper right', frameon=False, fontsize=8)
+ax = fig.add_subplot(grid[1, :])
+ends = np.arange(1, epochs + 2) * epoch / ms
+ax.semilogy(ends[:-1], per_epoch[:-1], 'o-', color='C0', label='learning')
+ax.semilogy(ends[-1:], per_epoch[-1:], 's', color='C3', label='plasticity off')
+ax.set_ylabel('mean squared mismatch\nper run')
+ax.set_xlabel('end of run (ms)')
+ax.legend(frameon=False, fontsize=8)
+ax = fig.add_subplot(grid[2, :])
+ax.plot(spikes.t / ms, np.zeros(spikes.num_spikes), '|', color='k', markersize=20)
+ax.axvline(epochs * epoch / ms, color='k', lw=0.8, ls='--')
+ax.set_yticks([])
+ax.set_ylabel('read-out\nspikes')
+ax.set_xlabel('time (ms); dashed: plasticity off')
+fig.suptitle('A GLE student learning a teacher inside a plain Brian2 script')
 fig.savefig(os.path.join(FIGURES, 'e_brian2_script.png'), dpi=150)
