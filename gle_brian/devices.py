@@ -28,6 +28,8 @@ import subprocess
 import tempfile
 import time
 
+import numpy as np
+
 from brian2 import Network, prefs, set_device
 from brian2.devices import get_device
 from brian2.devices.device import all_devices
@@ -38,7 +40,7 @@ from .errors import GLEDeviceError
 logger = get_logger(__name__)
 
 __all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'restoring',
-           'user_directory', 'all_objects', 'configure_cuda',
+           'float_type', 'user_directory', 'all_objects', 'configure_cuda',
            'gpu_available', 'StandaloneProject', 'builds_in_process']
 
 RUNTIME_DEVICES = ('numpy', 'cython')
@@ -210,6 +212,20 @@ def all_objects(network):
     return list(found.values())
 
 
+@contextlib.contextmanager
+def float_type(dtype):
+    """Brian2's default float type set to ``dtype`` inside the block, restored afterwards."""
+    previous = prefs.core.default_float_dtype
+    prefs.core.default_float_dtype = dtype
+    # Brian2 compares float32 states with 1e50 before each run, which numpy warns of as an overflow;
+    # genuine overflows are reported by the NaN watch
+    try:
+        with np.errstate(over='ignore' if np.dtype(dtype) == np.float32 else None):
+            yield
+    finally:
+        prefs.core.default_float_dtype = previous
+
+
 def user_directory(device):
     """The ``directory`` the user gave Brian2's ``set_device`` for the standalone ``device``, or ``None``."""
     if device not in STANDALONE_DEVICES or device not in all_devices:
@@ -328,12 +344,12 @@ class StandaloneProject:
         """Generate and compile the project (once)."""
         global _build_count
         self.activate()
-        logger.info(f'generating the {self.device} project in {self.directory}')
+        logger.debug(f'generating the {self.device} project in {self.directory}')
         get_device().build(directory=self.directory, compile=False, run=False, with_output=False)
         if self.compile:
             started = time.perf_counter()
             self._make()
-            logger.info(f'compiled the {self.device} project in {self.directory} in '
+            logger.debug(f'compiled the {self.device} project in {self.directory} in '
                         f'{time.perf_counter() - started:.1f} s')
             self.built = True
             self.builds += 1

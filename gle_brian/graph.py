@@ -117,11 +117,10 @@ class GLEGraph(GLENetwork):
         if unknown or not outputs or len(set(outputs)) != len(outputs):
             raise GLEConfigError(f'output={output!r}: {unknown or "no population, or one twice"}; give one of {names} '
                                  'or a list of them (each once).')
-        self.output_names = outputs
-        self.population_names = [name for name in names if name not in outputs] + outputs
+        ordered = [name for name in names if name not in outputs] + outputs      # the outputs last
         if not isinstance(projections, (list, tuple)) or not all(isinstance(p, Projection) for p in projections):
             raise GLEConfigError(f'projections={projections!r}: give a list of Projection(pre, post, ...).')
-        index = {name: q for q, name in enumerate(self.population_names)}
+        index = {name: q for q, name in enumerate(ordered)}
         for k, p in enumerate(projections):
             for end, name in (('pre', p.pre), ('post', p.post)):
                 if name not in index and not (end == 'pre' and name == INPUT):
@@ -133,16 +132,16 @@ class GLEGraph(GLENetwork):
         if 'w' in kwargs.get('record', ()):
             raise GLEConfigError("record=[..., 'w']: a graph's weights are not recorded per population; read "
                                  'net.weights (one matrix per projection) between runs.')
-        self.graph_projections = list(projections)
         weights = [p.weights for p in projections] if any(p.weights is not None for p in projections) else None
-        wiring = Wiring(tuple(self.population_names),
+        wiring = Wiring(tuple(ordered),
                         tuple((INPUT if p.pre == INPUT else index[p.pre], index[p.post]) for p in projections),
                         tuple(range(len(names) - len(outputs), len(names))), tuple(p.feedback for p in projections),
                         tuple(bool(p.plastic) for p in projections),
-                        tuple(f'population {name} (index {q})' for q, name in enumerate(self.population_names)))
-        super().__init__(n_in, [populations[name] for name in self.population_names], dt, weights=weights,
+                        tuple(f'population {name} (index {q})' for q, name in enumerate(ordered)))
+        super().__init__(n_in, [populations[name] for name in ordered], dt, weights=weights,
                          connect=[p.connect for p in projections], signs=[p.sign for p in projections], wiring=wiring,
                          **kwargs)
+        self.output_names, self.population_names, self.graph_projections = outputs, ordered, list(projections)
 
     def run(self, x, target=None, duration=None, learn=None):
         """As :meth:`GLENetwork.run <gle_brian.network.GLENetwork.run>`; ``target`` may also be a dict

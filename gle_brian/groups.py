@@ -14,7 +14,8 @@ onto the soma, which the package never writes. ``nonfinite_step`` holds 1 + the 
 
 Example::
 
-    >>> from brian2 import ms, NeuronGroup, Network
+    >>> from brian2 import ms, NeuronGroup, Network, prefs
+    >>> prefs.codegen.target = 'numpy'            # (or cython, or a standalone device)
     >>> hidden = GLEGroup(3, 'tanh', tau_m=1*ms, tau_r=0.1*ms, dt=0.01*ms, name='hidden')
     >>> hidden.I_ext = 0.5                        # a constant drive
     >>> net = Network(hidden)

@@ -11,32 +11,21 @@ step from :data:`~gle_brian.schedule.SCHEDULE`, which reproduces the reference's
 layer adds one step of delay on the way up and one on the way down (an LE network with L layers outputs
 ``f(x[n - L])``).
 
-Example::
+Example (learning, with a batch of 4 copies that share their parameters)::
 
     >>> import numpy as np
     >>> from brian2 import ms
-    >>> from gle_brian import GLENetwork, Layer
-    >>> net = GLENetwork(n_in=1, layers=[Layer(2, 'tanh', tau_m=1*ms, tau_r=0.1*ms), Layer(1, tau_m=1*ms)],
-    ...                  dt=0.01*ms, loss='mse', beta=0.1, device='numpy', seed=1, record=['u', 'r', 'err'])
-    >>> t = np.arange(1000) * 0.01
-    >>> net.run(np.sin(t)[:, None], target=np.cos(t)[:, None])
-    >>> rates = net.trace('r', layer=1)           # output rates of that run, shape (1000, 1)
-
-Learning (an optimiser step on W, b, tau_m every step while ``learn`` is on) and batches (copies that
-share their parameters)::
-
-    >>> from gle_brian import Adam, Learning
+    >>> from gle_brian import Adam, GLENetwork, Layer, Learning
     >>> net = GLENetwork(1, [Layer(2, 'tanh', tau_m=1*ms, tau_r=0.1*ms), Layer(1, tau_m=1*ms)], dt=0.01*ms,
-    ...                  loss='mse', beta=0.1, device='numpy', batch=4, learning=Learning(Adam(lr=1e-3), tau_m=True))
+    ...                  loss='mse', beta=0.1, device='numpy', batch=4, learning=Learning(Adam(lr=1e-3)), record=['r'])
     >>> net.run(np.zeros((1000, 4, 1)), target=np.ones((1000, 4, 1)))          # learns
-    >>> net.run(np.zeros((1000, 4, 1)), target=np.ones((1000, 4, 1)), learn=False)
+    >>> net.trace('r', layer=1).shape                                          # (steps, batch, n_out)
+    (1000, 4, 1)
 """
-import contextlib
-
 import numpy as np
-from brian2 import Quantity, TimedArray, prefs, second
+from brian2 import Quantity, second
 
-from . import checks, devices, neurons, runners
+from . import devices, neurons, runners
 from .builder import build
 from .checks import check_number
 from .errors import GLEConfigError, GLEInputError, GLENumericalError
@@ -54,69 +43,12 @@ class GLENetwork(NetworkSpec):
 
     Parameters
     ----------
-    n_in : int
-        Number of input channels.
-    layers : list of Layer
-        Hidden layers, then the output layer.
-    dt : Quantity or None
-        Time step of the Euler scheme (e.g. ``0.01*ms`` when 1 a.u. is 1 ms); ``None``: Brian2's ``defaultclock.dt``.
-    device : str
-        ``'numpy'``, ``'cython'``, ``'cpp_standalone'`` or ``'cuda_standalone'``.
-    loss : None, 'mse' or 'ce'
-        Output error sent into the output layer's apical dendrite: ``'mse'`` ``beta*(target - r)``;
-        ``'ce'`` (cross-entropy on the rates as logits) ``beta*(target - softmax(r))``, with the target
-        one-hot (or probabilities) per step.
-    beta : float
-        Output error strength.
-    weights, biases : list of arrays, optional
-        ``W_l`` with shape ``(n_l, n_{l-1})`` and ``b_l`` with shape ``(n_l,)``; by default (or for a ``None``
-        entry) weights are drawn as in PyTorch's ``nn.Linear`` (see :func:`init_weights`) with ``seed``, and
-        biases are zero.
-    feedback : 'symmetric' or 'random'
-        Errors flow down through ``W^T``, or through fixed random matrices (feedback alignment), given as
-        ``feedback_weights`` or drawn like the weights with ``seed + 1``.
-    seed : int or None
-        Seed of the weight initialisation (and of random connections); ``None``: a seed drawn from numpy's global
-        generator, which Brian2's ``seed()`` sets.
-    record : sequence of str
-        Variables recorded in every layer (any of ``RECORDABLE``), every ``record_dt``, e.g. ``['r', 'err']``.
-    record_dt : Quantity or None
-        Sampling interval of the recording, a whole multiple of ``dt`` (default: ``dt``).
-    record_layers : sequence of int or None
-        Layers whose variables are recorded (default: all; ``[-1]``: only the output layer).
+    n_in, layers, dt, device, loss, beta, weights, biases, feedback, feedback_weights, seed, record, record_dt
+        As for :class:`~gle_brian.spec.NetworkSpec`, which documents each (and ``learning``, ``batch``,
+        ``record_layers``, ``precision``, ``projection``, ``connect``, ``signs``, ``wiring``).
     directory : str or None
         Project folder for standalone devices (default: the ``directory`` given to Brian2's ``set_device`` for this
         device, else a fresh temporary folder).
-    learning : Learning or None
-        Plasticity of weights, biases and ``tau_m`` with an optimiser, e.g. ``Learning(Adam(lr=1e-4))``;
-        switched on and off per :meth:`run` (``learn=``) without rebuilding.
-    batch : int
-        Number of copies of the network that run side by side on different inputs and share their
-        weights, biases and ``tau_m`` (held once; gradients are batch means). Inputs then have shape
-        ``(T, batch, n_in)`` and traces ``(samples, batch, n_l)``.
-    projection : None, 'dense' or 'synapses'
-        How the all-to-all projections are computed: ``'dense'``, as matrix products inside the generated
-        code (:mod:`gle_brian.dense`; the weights held once, row-major, also for a batch; the default), or
-        ``'synapses'``, as Brian2 Synapses with summed variables (one synapse at a time; a cross-check).
-    connect : list or None
-        Per layer, the synapses of the projection into it: ``None`` (all-to-all, the default), a condition in
-        ``i`` (presynaptic) and ``j`` (postsynaptic) such as ``'abs(i - j) < 3'``, or a dict of Brian2's
-        ``Synapses.connect`` arguments such as ``dict(p=0.2)`` (random connections drawn with ``seed``).
-        Such projections are Brian2 Synapses (whatever ``projection`` says); ``connectivity`` holds their
-        ``(pre, post)`` index arrays (ordered by post, then pre), and ``W`` is zero where there is no synapse.
-        Their weights are held per synapse (with the optimiser state), so memory and time scale with the
-        synapses; drawn weights are those of the all-to-all projection at the synapses.
-    signs : list or None
-        Per layer, a sign constraint on the weights of the projection into it (Dale's law): ``None``, ``+1``
-        (kept ``>= 0``, excitatory) or ``-1`` (``<= 0``, inhibitory), clipped after every optimiser step.
-        Drawn initial weights take the sign; given ones must have it.
-    precision : None, 'double' or 'single'
-        Floating-point type of the state and of the generated code: 64 bit (the numbers of the reference step to
-        round-off) or 32 bit (as the published PyTorch code; about 1e-6 relative deviation from the
-        double-precision run after 1000 steps); ``None``: Brian2's ``prefs.core.default_float_dtype``.
-    wiring : Wiring or None
-        The populations' names and the projections between them (:class:`~gle_brian.graph.GLEGraph` gives
-        them); ``None``: a chain through the layers.
 
     Standalone devices compile the network on the first :meth:`run`; later runs reuse the binary and
     must have the same number of steps.
@@ -144,33 +76,13 @@ class GLENetwork(NetworkSpec):
         self.input, self.populations, self.projections = built.input, built.populations, built.projections
         self.targets, self.monitors, self.learned, self.network = (built.targets, built.monitors, built.learned,
                                                                    built.network)
-
-    @property
-    def neurons(self):
-        """The populations' (representation) neuron groups: ``populations``."""
-        return self.populations
-
-    @property
-    def output(self):
-        return self.populations[-1]
-
-    @property
-    def error_neurons(self):
-        """The microcircuit form's error populations (``<name>_error``), or ``None``."""
-        return [group.error_neurons for group in self.populations] if self.microcircuit else None
-
-    @property
-    def links(self):
-        """The microcircuit form's one-to-one links between representation and error neurons."""
-        return [link for group in self.populations for link in group.links]
-
-    @property
-    def weight_groups(self):
-        return [p.weight_group for p in self.projections]
-
-    @property
-    def weight_positions(self):
-        return [p.positions for p in self.projections]
+        self.neurons, self.output = self.populations, self.populations[-1]     # (representation) neuron groups
+        self.parameter_groups = [group.parameters for group in self.populations]   # holding b and tau_m
+        self.weight_groups = [p.weight_group for p in self.projections]           # holding w
+        self.weight_positions = [p.positions for p in self.projections]           # where W[post, pre] is in w
+        #: the microcircuit form's error populations (``<name>_error``) and its one-to-one links
+        self.error_neurons = [group.error_neurons for group in self.populations] if self.microcircuit else None
+        self.links = [link for group in self.populations for link in group.links]
 
     def layer_groups(self, l):
         """The Brian2 neuron groups of layer (population) ``l``: its neurons (and the microcircuit form's error
@@ -201,53 +113,19 @@ class GLENetwork(NetworkSpec):
         are not finite). The network then holds that state: restore a saved one (:meth:`set_state`) or
         build a new network, and lower the learning rate, ``beta`` or the scale of the input.
         """
-        steps = None
-        if duration is not None:
-            steps = int(round(float(checks.check_dt(duration, 'duration') / self.dt)))
-        elif isinstance(x, TimedArray):
-            raise GLEInputError('x is a TimedArray: give duration=... (e.g. duration=100*ms) as well.')
-        if steps is not None and not isinstance(x, TimedArray) and np.shape(x)[:1] != (steps,):
-            raise GLEInputError(f'duration={duration} is {steps} steps of dt={self.dt}, but x has '
-                                f'{np.shape(x)[:1] or "no"} '
-                                'rows; give duration=len(x)*dt, or leave duration out for an array.')
-        x = self.check_signal(x, 'x', self.n_in, steps)
-        steps = len(x)
-        if self.steps_per_run not in (None, steps):
-            raise GLEInputError(
-                f'x has {steps} steps, but this {self.device} network was compiled for {self.steps_per_run} '
-                'steps per run; give inputs of that length (split longer ones), or build a new network.')
-        if target is None:
-            y, beta = np.zeros((steps, self.batch * self.n_out)), 0.0
-        else:
-            if self.loss is None:
-                raise GLEInputError("target was given, but the network has no loss; build it with loss='mse' or 'ce'.")
-            y, beta = self.check_signal(target, 'target', self.n_out, steps), self.beta
-        if learn and self.learning is None:
-            raise GLEConfigError('learn=True, but the network has no plasticity; build it with '
-                                 'learning=Learning(Adam(lr=...)) or similar.')
-        learn = target is not None if learn is None else bool(learn)
+        x, y, beta, learn = self.check_run(x, target, duration, learn, self.steps_per_run)
         # values that belong to this run, not to the carried state
-        self._assign(*[(self.neurons[l], 'beta', beta) for l in self.outputs if self.loss is not None],
-                     *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned],
-                     *[(group, NONFINITE_STEP, 0) for group in self.neurons])
+        self.runner.assign([*[(self.neurons[l], 'beta', beta) for l in self.outputs if self.loss is not None],
+                            *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned],
+                            *[(group, NONFINITE_STEP, 0) for group in self.neurons]])
         with self._float_type():
             self.runner.run(x, y, self.dt, has_target=self.loss is not None)
         self._check_finite()
 
-    @contextlib.contextmanager
     def _float_type(self):
-        """Brian2's default float type set to this network's precision while it builds its objects and
-        generates code (runs), and restored afterwards (the user's own Brian2 objects keep theirs)."""
-        previous = prefs.core.default_float_dtype
-        prefs.core.default_float_dtype = PRECISIONS[self.precision]
-        # Brian2 compares float32 states with 1e50 before each run, which numpy warns of as an overflow;
-        # genuine overflows are reported by the NaN watch
-        overflow = 'ignore' if self.precision == 'single' else None
-        try:
-            with np.errstate(over=overflow):
-                yield
-        finally:
-            prefs.core.default_float_dtype = previous
+        """Brian2's default float type set to this network's precision while it builds its objects and generates
+        code (runs); the user's own Brian2 objects keep theirs (:func:`gle_brian.devices.float_type`)."""
+        return devices.float_type(PRECISIONS[self.precision])
 
     @property
     def project(self):
@@ -259,20 +137,12 @@ class GLENetwork(NetworkSpec):
         """The steps of every run of a compiled standalone network (fixed by its first run), else ``None``."""
         return self.runner.steps_per_run if self.runner.compiled else None
 
-    def _assign(self, *assignments):
-        """Set ``(group, variable, value)`` now (runtime, or before the standalone build) or in the next run."""
-        self.runner.assign(assignments)
-
-    def _state_variables(self):
-        """``(group, name)`` of the network's state (see :func:`gle_brian.runners.state_variables`)."""
-        return runners.state_variables(self.network)
-
     def _check_finite(self):
         """Raise :class:`GLENumericalError` when the last run's NaN watch caught a layer (cheap: one read
         of ``nonfinite_step`` per layer; the variables of the layer are only scanned then)."""
         start = self.runner.start_step
         firsts = {l: steps[steps > 0].min() - 1 - start for l, steps in
-                  enumerate(self._value(group, NONFINITE_STEP) for group in self.neurons) if steps.any()}
+                  enumerate(self.runner.value(group, NONFINITE_STEP) for group in self.neurons) if steps.any()}
         if not firsts:
             return
         layer = min(firsts, key=lambda l: (firsts[l], l))
@@ -280,8 +150,8 @@ class GLENetwork(NetworkSpec):
         holders = dict.fromkeys(self.layer_groups(layer) + [self.parameter_groups[layer]]
                                 + [p.weight_group for p, (_, post) in zip(self.projections, self.projection_specs)
                                    if post == layer])
-        variables = list(dict.fromkeys(name for group, name in self._state_variables()
-                                       if group in holders and not np.all(np.isfinite(self._value(group, name)))))
+        variables = list(dict.fromkeys(name for group, name in runners.state_variables(self.network)
+                                       if group in holders and not np.all(np.isfinite(self.runner.value(group, name)))))
         time = step * self.dt
         raise GLENumericalError(
             f'{self.label(layer)} became NaN or inf at step {step} of this run (t = {time} after its start)'
@@ -306,11 +176,7 @@ class GLENetwork(NetworkSpec):
         if not self.started:
             raise GLEInputError(f'get_state() on a {self.device} network before its first run: the state is only '
                                 'known after a run (or a set_state); run it first.')
-        return {f'{group.name}.{name}': self._value(group, name) for group, name in self._state_variables()}
-
-    def _value(self, group, name):
-        """The current values of ``group.name`` as a plain array (a copy)."""
-        return self.runner.value(group, name)
+        return self.runner.get_state()
 
     def set_state(self, state):
         """Restore a state from :meth:`get_state`; the next :meth:`run` continues from it.
@@ -318,25 +184,7 @@ class GLENetwork(NetworkSpec):
         Every value is checked before any is written, so a state that does not fit leaves the network
         unchanged. ``learning_rates`` become the rates stored in the state.
         """
-        expected = {f'{group.name}.{name}': (group, name) for group, name in self._state_variables()}
-        if set(state) != set(expected):
-            missing, unknown = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-            raise GLEInputError(f'state does not fit this network (missing {missing[:3]}, unknown {unknown[:3]}); '
-                                'give the get_state() of a network built with the same arguments.')
-        values = {}
-        for key, value in state.items():
-            group, name = expected[key]
-            variable = group.variables[name]
-            try:
-                value = np.asarray(value, dtype=variable.dtype)
-            except (TypeError, ValueError):
-                value = None
-            if value is None or value.shape != (variable.size,):
-                raise GLEInputError(f'state[{key!r}] is not an array of shape ({variable.size},) and type '
-                                    f'{np.dtype(variable.dtype).name}; give the get_state() of a network built with '
-                                    'the same arguments.')
-            values[(group, name)] = value
-        self.runner.set_values(values)
+        values = self.runner.set_state(state)
         for group, param, layer in self.learned:
             self.learning_rates[layer] = float(values[(group, f'lr_{param}')][0])
 
@@ -348,9 +196,9 @@ class GLENetwork(NetworkSpec):
         to start every sample from rest in a fixed memory: ``net.reset_state([0, 1, 2, 3])``.
         """
         indices = range(len(self.layers)) if layers is None else self.check_layers(layers, 'layers')
-        self._assign(*[(group, name, Quantity(np.zeros(group.variables[name].size), group.variables[name].dim))
-                       for l in indices for group in self.layer_groups(l)
-                       for name in neurons.NEURON_STATE if name in group.variables])
+        self.runner.assign([(group, name, Quantity(np.zeros(group.variables[name].size), group.variables[name].dim))
+                            for l in indices for group in self.layer_groups(l)
+                            for name in neurons.NEURON_STATE if name in group.variables])
 
     @property
     def started(self):
@@ -362,7 +210,7 @@ class GLENetwork(NetworkSpec):
         layer = self.check_layer(layer)
         if not self.started:
             return np.zeros((self.batch, self.layers[layer].size))
-        return self._value(self.neurons[layer], 'r').reshape(self.batch, -1)
+        return self.runner.value(self.neurons[layer], 'r').reshape(self.batch, -1)
 
     # --- changing parameters between runs ----------------------------------------------------------
 
@@ -377,21 +225,16 @@ class GLENetwork(NetworkSpec):
         lr = check_number(lr, 'lr', '1e-3')
         for l in range(len(self.layers)) if layer is None else [self.check_layer(layer)]:
             self.learning_rates[l] = lr
-            self._assign(*[(group, f'lr_{param}', lr) for group, param, owner in self.learned if owner == l])
+            self.runner.assign([(group, f'lr_{param}', lr) for group, param, owner in self.learned if owner == l])
 
     def set_tau_m(self, tau_m, layer):
         """Set the membrane time constants of ``layer`` (Quantity, one value or one per neuron)."""
         layer = self.check_layer(layer)
         checked, _ = Layer(self.layers[layer].size, tau_m=tau_m).time_constants(float(self.dt))
         self.check_tau_m_clamp(checked, 'tau_m')
-        self._assign((self.parameter_groups[layer], 'tau_m', checked * second))
+        self.runner.assign([(self.parameter_groups[layer], 'tau_m', checked * second)])
 
     # --- results ---------------------------------------------------------------------------------
-
-    @property
-    def parameter_groups(self):
-        """Per layer, the group holding ``b`` and ``tau_m``: the layer, or for a batch a group holding them once."""
-        return [group.parameters for group in self.populations]
 
     @property
     def weights(self):
@@ -399,21 +242,6 @@ class GLENetwork(NetworkSpec):
         has no synapse)."""
         with self.runner.active():
             return [p.W for p in self.projections]
-
-    @property
-    def feedback_weights(self):
-        """The fixed random feedback matrices (``feedback='random'``), shape ``(n_post, n_pre)`` per projection
-        (those of symmetric projections are not used), or ``None`` when every projection is symmetric."""
-        if self.random_feedback is None:
-            return None
-        matrices = []
-        for k, values in enumerate(self.random_feedback):
-            if self.connectivity[k] is not None:      # the values at the synapses (zero elsewhere)
-                pre, post = self.connectivity[k]
-                values, matrix = np.zeros(self.shapes[k]), values
-                values[post, pre] = matrix
-            matrices.append(values)
-        return matrices
 
     @property
     def biases(self):

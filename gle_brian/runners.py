@@ -23,10 +23,12 @@ import functools
 
 import numpy as np
 from brian2 import Quantity, TimedArray, second
+from brian2.devices import get_device
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
 from . import devices
 from .devices import all_objects
+from .errors import GLEConfigError, GLEInputError
 from .neurons import NONFINITE_STEP
 
 __all__ = ['make_runner', 'Runner', 'RuntimeRunner', 'StandaloneRunner', 'state_variables']
@@ -76,6 +78,34 @@ class Runner:
         with devices.restoring():
             self.activate()
             yield
+
+    def get_state(self):
+        """The state of the network, ``{'group.variable': plain array}`` (see :func:`state_variables`)."""
+        return {f'{group.name}.{name}': self.value(group, name) for group, name in state_variables(self.network)}
+
+    def set_state(self, state):
+        """Check ``state`` (from :meth:`get_state`) against the network, then write it (at once, or for the next
+        standalone run); returns the values written, ``{(group, name): plain array}``."""
+        expected = {f'{group.name}.{name}': (group, name) for group, name in state_variables(self.network)}
+        if set(state) != set(expected):
+            missing, unknown = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+            raise GLEInputError(f'state does not fit this network (missing {missing[:3]}, unknown {unknown[:3]}); '
+                                'give the get_state() of a network built with the same arguments.')
+        values = {}
+        for key, value in state.items():
+            group, name = expected[key]
+            variable = group.variables[name]
+            try:
+                value = np.asarray(value, dtype=variable.dtype)
+            except (TypeError, ValueError):
+                value = None
+            if value is None or value.shape != (variable.size,):
+                raise GLEInputError(f'state[{key!r}] is not an array of shape ({variable.size},) and type '
+                                    f'{np.dtype(variable.dtype).name}; give the get_state() of a network built with '
+                                    'the same arguments.')
+            values[(group, name)] = value
+        self.set_values(values)
+        return values
 
 
 def _plain(group, name, value):
@@ -144,6 +174,7 @@ class StandaloneRunner(Runner):
         self.record_start = None     # runs start their recording afresh
         self.start_step = 0          # every run of the binary starts at t = 0
         self._network = None
+        self._built = None           # (device queue length, objects) when the project was built
 
     @property
     def network(self):
@@ -187,12 +218,34 @@ class StandaloneRunner(Runner):
             self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target,
                                                      't_start': 0 * second})
             self.project.build()
+            self._built = (len(get_device().main_queue), set(map(id, all_objects(self.network))))
+        self._check_unchanged()
         run_args = {getattr(group, name): value for (group, name), value in self.carried.items()}
         run_args[self._x_input] = x
         if has_target:
             run_args[self._y_target] = y
         self.project.run(run_args)
         self.carried = {key: getattr(*key)[:] for key in state_variables(self.network)}
+
+    def _check_unchanged(self):
+        """Refuse what a compiled binary cannot see: Brian2 assignments (or runs) given to the device after the
+        build, and objects added to the network since (each reported once)."""
+        if self._built is None:      # the build failed: the project's run says so
+            return
+        queue, objects = self._built
+        late = [item for item in get_device().main_queue[queue:]     # (Brian2 sets defaultclock.dt itself whenever
+                if 'defaultclock' not in str(item[1])]                 # the device is selected; no object uses it)
+        added = [obj.name for obj in all_objects(self.network) if id(obj) not in objects]
+        self._built = (len(get_device().main_queue), objects | set(map(id, all_objects(self.network))))
+        if late or added:
+            names = sorted({str(item[1][0]) for item in late if isinstance(item[1], tuple) and item[1]})
+            raise GLEConfigError(
+                f'this {self.device} network was compiled by its first run; '
+                + (f'{len(late)} Brian2 assignments or runs given to the device since ({", ".join(names[:5])}) '
+                   if late else '') + (f'objects added since ({", ".join(added[:5])}) ' if added else '')
+                + 'do not reach the binary, and nothing of them was used. Set the state with net.set_state(...), '
+                'parameters with net.set_learning_rate, net.set_tau_m or net.beta, and record with record=... at '
+                'construction; or build a new network.')
 
     @_restoring
     def value(self, group, name):

@@ -18,12 +18,12 @@ import dataclasses
 import hashlib
 
 import numpy as np
-from brian2 import defaultclock, prefs
+from brian2 import TimedArray, defaultclock, prefs
 
 from . import checks, devices, neurons
 from .checks import check_number
 from .dense import check_serial
-from .errors import GLEConfigError
+from .errors import GLEConfigError, GLEInputError
 from .neurons import Layer
 from .optimisers import Learning
 from .projections import draw_weights
@@ -69,11 +69,76 @@ class Wiring:
 
 
 class NetworkSpec:
-    """The checked record of a GLE network (the arguments of :class:`~gle_brian.network.GLENetwork`, which
-    documents them). Attributes: the arguments, resolved (``dt``, ``layers``, ``activations``, ``time_constants``
+    """The checked record of a GLE network: the arguments of :class:`~gle_brian.network.GLENetwork` (below) and, as
+    attributes, what they resolve to (``dt``, ``layers``, ``activations``, ``time_constants``
     per neuron in seconds, ``sizes``, ``shapes`` ``(n_post, n_pre)`` and ``projection_specs`` ``(pre, post)`` per
     projection, ``connectivity``, ``signs``, ``feedback_modes``, ``initial_weights``, ``initial_biases``,
-    ``random_feedback``, ``outputs``, ``n_out``, ``learning_rates``, ``tau_m_min``, ``group_names``)."""
+    ``random_feedback``, ``outputs``, ``n_out``, ``learning_rates``, ``tau_m_min``, ``group_names``). Every
+    argument is checked here, with an error that names it and the fix.
+
+    Parameters
+    ----------
+    n_in : int
+        Number of input channels.
+    layers : list of Layer
+        Hidden layers, then the output layer.
+    dt : Quantity or None
+        Time step of the Euler scheme (e.g. ``0.01*ms`` when 1 a.u. is 1 ms); ``None``: Brian2's ``defaultclock.dt``.
+    device : str
+        ``'numpy'``, ``'cython'``, ``'cpp_standalone'`` or ``'cuda_standalone'``.
+    loss : None, 'mse' or 'ce'
+        Output error sent into the output layer's apical dendrite: ``'mse'`` ``beta*(target - r)``;
+        ``'ce'`` (cross-entropy on the rates as logits) ``beta*(target - softmax(r))``, with the target
+        one-hot (or probabilities) per step.
+    beta : float
+        Output error strength.
+    weights, biases : list of arrays, optional
+        ``W_l`` with shape ``(n_l, n_{l-1})`` and ``b_l`` with shape ``(n_l,)``; by default (or for a ``None``
+        entry) weights are drawn as in PyTorch's ``nn.Linear`` (see :func:`init_weights`) with ``seed``, and
+        biases are zero.
+    feedback : 'symmetric' or 'random'
+        Errors flow down through ``W^T``, or through fixed random matrices (feedback alignment), given as
+        ``feedback_weights`` or drawn like the weights with ``seed + 1``.
+    seed : int or None
+        Seed of the weight initialisation (and of random connections); ``None``: a seed drawn from numpy's global
+        generator, which Brian2's ``seed()`` sets.
+    record : sequence of str
+        Variables recorded in every layer (any of ``RECORDABLE``), every ``record_dt``, e.g. ``['r', 'err']``.
+    record_dt : Quantity or None
+        Sampling interval of the recording, a whole multiple of ``dt`` (default: ``dt``).
+    record_layers : sequence of int or None
+        Layers whose variables are recorded (default: all; ``[-1]``: only the output layer).
+    learning : Learning or None
+        Plasticity of weights, biases and ``tau_m`` with an optimiser, e.g. ``Learning(Adam(lr=1e-4))``;
+        switched on and off per :meth:`run` (``learn=``) without rebuilding.
+    batch : int
+        Number of copies of the network that run side by side on different inputs and share their
+        weights, biases and ``tau_m`` (held once; gradients are batch means). Inputs then have shape
+        ``(T, batch, n_in)`` and traces ``(samples, batch, n_l)``.
+    projection : None, 'dense' or 'synapses'
+        How the all-to-all projections are computed: ``'dense'``, as matrix products inside the generated
+        code (:mod:`gle_brian.dense`; the weights held once, row-major, also for a batch; the default), or
+        ``'synapses'``, as Brian2 Synapses with summed variables (one synapse at a time; a cross-check).
+    connect : list or None
+        Per layer, the synapses of the projection into it: ``None`` (all-to-all, the default), a condition in
+        ``i`` (presynaptic) and ``j`` (postsynaptic) such as ``'abs(i - j) < 3'``, or a dict of Brian2's
+        ``Synapses.connect`` arguments such as ``dict(p=0.2)`` (random connections drawn with ``seed``).
+        Such projections are Brian2 Synapses (whatever ``projection`` says); ``connectivity`` holds their
+        ``(pre, post)`` index arrays (ordered by post, then pre), and ``W`` is zero where there is no synapse.
+        Their weights are held per synapse (with the optimiser state), so memory and time scale with the
+        synapses; drawn weights are those of the all-to-all projection at the synapses.
+    signs : list or None
+        Per layer, a sign constraint on the weights of the projection into it (Dale's law): ``None``, ``+1``
+        (kept ``>= 0``, excitatory) or ``-1`` (``<= 0``, inhibitory), clipped after every optimiser step.
+        Drawn initial weights take the sign; given ones must have it.
+    precision : None, 'double' or 'single'
+        Floating-point type of the state and of the generated code: 64 bit (the numbers of the reference step to
+        round-off) or 32 bit (as the published PyTorch code; about 1e-6 relative deviation from the
+        double-precision run after 1000 steps); ``None``: Brian2's ``prefs.core.default_float_dtype``.
+    wiring : Wiring or None
+        The populations' names and the projections between them (:class:`~gle_brian.graph.GLEGraph` gives
+        them); ``None``: a chain through the layers.
+    """
 
     #: build every population in microcircuit form (representation and error neurons)
     microcircuit = False
@@ -220,6 +285,21 @@ class NetworkSpec:
                 'time_unit': float(learning.time_unit)},
         }
 
+    @property
+    def feedback_weights(self):
+        """The fixed random feedback matrices (``feedback='random'``), shape ``(n_post, n_pre)`` per projection
+        (those of symmetric projections are not used), or ``None`` when every projection is symmetric."""
+        if self.random_feedback is None:
+            return None
+        matrices = []
+        for k, values in enumerate(self.random_feedback):
+            if self.connectivity[k] is not None:      # the values at the synapses (zero elsewhere)
+                pre, post = self.connectivity[k]
+                values, matrix = np.zeros(self.shapes[k]), values
+                values[post, pre] = matrix
+            matrices.append(values)
+        return matrices
+
     # --- checks ----------------------------------------------------------------------------------
 
     @property
@@ -230,6 +310,37 @@ class NetworkSpec:
     @beta.setter
     def beta(self, value):
         self._beta = check_number(value, 'beta', '0.1')
+
+    def check_run(self, x, target=None, duration=None, learn=None, steps_per_run=None):
+        """The input and target of a run as arrays ``(steps, batch*channels)``, its ``beta`` and whether it learns,
+        checked (the arguments of :meth:`GLENetwork.run <gle_brian.network.GLENetwork.run>`; ``steps_per_run``: the
+        steps a compiled network takes, or ``None``)."""
+        steps = None
+        if duration is not None:
+            steps = int(round(float(checks.check_dt(duration, 'duration') / self.dt)))
+        elif isinstance(x, TimedArray):
+            raise GLEInputError('x is a TimedArray: give duration=... (e.g. duration=100*ms) as well.')
+        if steps is not None and not isinstance(x, TimedArray) and np.shape(x)[:1] != (steps,):
+            raise GLEInputError(f'duration={duration} is {steps} steps of dt={self.dt}, but x has '
+                                f'{np.shape(x)[:1] or "no"} '
+                                'rows; give duration=len(x)*dt, or leave duration out for an array.')
+        x = self.check_signal(x, 'x', self.n_in, steps)
+        steps = len(x)
+        if steps_per_run not in (None, steps):
+            raise GLEInputError(
+                f'x has {steps} steps, but this {self.device} network was compiled for {steps_per_run} '
+                'steps per run; give inputs of that length (split longer ones), or build a new network.')
+        if target is None:
+            y, beta = np.zeros((steps, self.batch * self.n_out)), 0.0
+        else:
+            if self.loss is None:
+                raise GLEInputError("target was given, but the network has no loss; build it with loss='mse' or 'ce'.")
+            y, beta = self.check_signal(target, 'target', self.n_out, steps), self.beta
+        if learn and self.learning is None:
+            raise GLEConfigError('learn=True, but the network has no plasticity; build it with '
+                                 'learning=Learning(Adam(lr=...)) or similar.')
+        learn = target is not None if learn is None else bool(learn)
+        return x, y, beta, learn
 
     def check_signal(self, signal, name, width, steps=None):
         """An input or target as a float array of shape (steps, batch*width) (:func:`gle_brian.checks.check_signal`)."""

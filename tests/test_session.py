@@ -86,3 +86,23 @@ def test_duration_of_an_array_input_must_match():
     net.run(np.zeros((100, 2)), duration=100 * 0.01 * ms)
     with pytest.raises(GLEInputError, match=r'duration=2. ms is 200 steps .* but x has \(100,\) rows'):
         net.run(np.zeros((100, 2)), duration=2 * ms)
+
+
+@pytest.mark.standalone
+def test_what_a_compiled_binary_cannot_see_is_an_error_not_a_silent_revert(tmp_path):
+    """After the standalone build, a Brian2 assignment given to the device directly, or a monitor added to the
+    network, never reached the binary and was silently lost: now the next run says so (once)."""
+    from brian2 import StateMonitor
+    net = small_net(device='cpp_standalone', directory=str(tmp_path / 'project'))
+    net.run(np.zeros((20, 2)))
+    with net.runner.active():
+        net.neurons[0].gamma = 0.5
+    with pytest.raises(GLEConfigError, match=r'Brian2 assignments .*layer_0_gamma.* do not reach the binary.*'
+                                             r'net.set_state'):
+        net.run(np.zeros((20, 2)))
+    with net.runner.active():
+        net.network.add(StateMonitor(net.neurons[0], 'u', record=True, name='late_monitor'))
+    with pytest.raises(GLEConfigError, match=r'objects added since \(late_monitor\)'):
+        net.run(np.zeros((20, 2)))
+    net.run(np.zeros((20, 2)))                               # reported once; the network runs on
+    assert np.all(net.get_state()['layer_0.gamma'] == 0)    # the binary never saw the assignment
