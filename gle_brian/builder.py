@@ -21,6 +21,8 @@ import dataclasses
 
 import numpy as np
 from brian2 import Clock, Network, NeuronGroup, StateMonitor, second
+from brian2.devices import get_device
+from brian2.devices.device import RuntimeDevice
 
 from .errors import GLEConfigError
 from .groups import GLEGroup
@@ -29,7 +31,7 @@ from .reference import INPUT
 from .schedule import schedule
 from .targets import GLETarget
 
-__all__ = ['Built', 'build', 'sampling_clock']
+__all__ = ['Built', 'build', 'sampling_clock', 'RunMonitor', 'monitor']
 
 
 @dataclasses.dataclass
@@ -53,6 +55,33 @@ def sampling_clock(clock, dt, name):
     return clock if dt is None or dt == clock.dt else Clock(dt, name=f'{name}_clock')
 
 
+class RunMonitor(StateMonitor):
+    """A StateMonitor that knows where the last run's samples start (on runtime targets a monitor keeps every run's
+    samples; a standalone binary records each run afresh). The package records with these alone (:func:`monitor`)."""
+
+    run_start = 0
+
+    def before_run(self, run_namespace):
+        if isinstance(get_device(), RuntimeDevice):
+            self.run_start = len(self.t_)
+        super().before_run(run_namespace)
+
+    def values(self, variable):
+        """Samples of ``variable`` during the last run, shape ``(samples, recorded indices)``."""
+        return getattr(self, variable)[:].T[self.run_start:]
+
+    def times(self):
+        """The times of the last run's samples."""
+        return self.t[self.run_start:]
+
+
+def monitor(source, variables, record, dt, name):
+    """A :class:`RunMonitor` of ``variables`` of ``source`` (``record``: True or indices) every ``dt`` (``None``: every
+    step of its clock), at the end of the step (the state stored after it); ``name`` fixes its Brian2 name."""
+    recorder = RunMonitor(source, variables, record=record, clock=sampling_clock(source.clock, dt, name), name=name)
+    return schedule(recorder, 'record')
+
+
 def _learning(spec, l, what):
     """The :class:`~gle_brian.optimisers.Learning` of population ``l``'s objects (its learning rate; ``what``:
     ``'b'`` biases, ``'t'`` time constants, ``'w'`` weights), or ``None``."""
@@ -72,7 +101,7 @@ def _target_columns(spec, l):
     return neuron // n * spec.n_out + offset + neuron % n
 
 
-def _monitors(spec, l, group_list, projections, clock):
+def _monitors(spec, l, group_list, projections):
     """``{variable: StateMonitor}`` for the ``record=`` variables of population ``l``, each from the first of its
     groups that has it (``'w'``: from the holder of the weights of the projection into it)."""
     sources = {}
@@ -85,10 +114,7 @@ def _monitors(spec, l, group_list, projections, clock):
         sources.setdefault(source, []).append(name)
     monitors = {}
     for source, names in sources.items():
-        monitor = StateMonitor(source, names, record=True, name=f'record_{source.name}',
-                               clock=sampling_clock(clock, spec.record_dt, f'record_{source.name}'))
-        schedule(monitor, 'record')
-        monitors.update(dict.fromkeys(names, monitor))
+        monitors.update(dict.fromkeys(names, monitor(source, names, True, spec.record_dt, f'record_{source.name}')))
     return monitors
 
 
@@ -123,7 +149,7 @@ def build(spec):
                 if p.learning is not None]
     for group, param, _ in learned:
         setattr(group, f'plastic_{param}', 0)      # off until a run turns it on
-    monitors = [_monitors(spec, l, populations[l].groups(), projections, clock) if l in spec.record_layers else {}
+    monitors = [_monitors(spec, l, populations[l].groups(), projections) if l in spec.record_layers else {}
                 for l in range(len(spec.layers))]
     distinct = list({id(m): m for layer in monitors for m in layer.values()}.values())
     network = Network(source, *populations, *projections, *targets, *distinct, name='network')

@@ -269,19 +269,14 @@ class GLENetwork(NetworkSpec):
         if layer not in self.record_layers:
             raise GLEConfigError(f'layer {layer} was not recorded; build the network with record_layers=None (all) '
                                  f'or including {layer}.')
-        monitor = self.monitors[layer][variable]
         with self.runner.active():
-            values = getattr(monitor, variable)[:].T.copy()
+            values = self.monitors[layer][variable].values(variable).copy()
         if variable == 'w':
-            values = values[:, self.weight_positions[self.incoming(layer)].ravel()]
-        elif self.batch > 1:
-            values = values.reshape(len(values), self.batch, -1)
-        return values if self.runner.record_start is None else values[self.runner.record_start[monitor.name]:]
+            return values[:, self.weight_positions[self.incoming(layer)].ravel()]
+        return values.reshape(len(values), self.batch, -1) if self.batch > 1 else values
 
     def trace_times(self, layer=0, variable=None):
         """Times of the samples returned by :meth:`trace` (simulation time; standalone runs start at 0)."""
-        monitor = self.monitors[self.check_layer(layer)][variable or self.record[0]]
         with self.runner.active():
-            times = monitor.t[:]
-        return times if self.runner.record_start is None else times[self.runner.record_start[monitor.name]:]
+            return self.monitors[self.check_layer(layer)][variable or self.record[0]].times()
 

@@ -26,15 +26,12 @@ import json
 import uuid
 
 import numpy as np
-from brian2 import Hz, Quantity, StateMonitor, get_unit, second
-from brian2.devices import get_device
-from brian2.devices.device import RuntimeDevice
+from brian2 import Hz, Quantity, get_unit, second
 
 from .checks import check_interval, check_units
 from .errors import GLEConfigError
-from .builder import sampling_clock
+from .builder import monitor
 from .network import GLENetwork
-from .schedule import SCHEDULE
 from .spec import RECORDABLE
 from .neurons import DESCRIPTIONS as NEURON_DESCRIPTIONS, Layer
 
@@ -46,22 +43,6 @@ WEIGHT = 'w'
 #: what each recordable variable is, for figure labels and NWB descriptions (from the neuron equations)
 DESCRIPTIONS = {**{name: NEURON_DESCRIPTIONS[name] for name in RECORDABLE if name != WEIGHT},
                 WEIGHT: 'synaptic weights W[post, pre] onto the recorded neurons'}
-
-
-class _LastRunMonitor(StateMonitor):
-    """A StateMonitor that remembers where the current run starts (runtime monitors accumulate)."""
-
-    run_start = 0
-
-    def before_run(self, run_namespace):
-        # Standalone binaries record each run from scratch; runtime monitors append to earlier runs.
-        if isinstance(get_device(), RuntimeDevice):
-            self.run_start = len(self.t_)
-        super().before_run(run_namespace)
-
-    def values(self, variable):
-        """Samples of ``variable`` during the last run, shape ``(samples, recorded indices)``."""
-        return getattr(self, variable)[:].T[self.run_start:]
 
 
 class Recording:
@@ -97,9 +78,8 @@ class Recording:
 
     @property
     def t(self):
-        monitor = self._monitors[self.layers[0]][self.variables[0]]
         with self.net.runner.active():
-            return monitor.t[monitor.run_start:]
+            return self._monitors[self.layers[0]][self.variables[0]].times()
 
     def __getitem__(self, key):
         variable, layer = key
@@ -196,12 +176,10 @@ def record(net, variables=('u', 'u_breve', 'r', 'err'), layers=None, neurons=Non
 def _monitor(net, source, variables, indices, dt):
     # numbered, not Brian2's name*: a network built again the same way generates the same code
     prefix = f'{source.name}_recording_'
-    name = prefix + str(sum(o.name.startswith(prefix) for o in net.network.objects))
-    monitor = _LastRunMonitor(source, variables, record=indices, clock=sampling_clock(source.clock, dt, name),
-                              name=name)
-    monitor.when, monitor.order = SCHEDULE['record']
-    net.network.add(monitor)
-    return monitor
+    recorder = monitor(source, variables, indices, dt, prefix + str(sum(o.name.startswith(prefix)
+                                                                         for o in net.network.objects)))
+    net.network.add(recorder)
+    return recorder
 
 
 def _neuron_indices(net, layer, indices):

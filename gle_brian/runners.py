@@ -11,8 +11,7 @@ state, whatever the target:
 
 Both take the same calls: ``run(x, y, dt, has_target)``, ``assign(assignments)``, ``value(group, name)``,
 ``set_values(values)``, ``activate()``, and tell ``compiled`` (the number of steps is fixed), ``started`` (the
-state is known), ``record_start`` (where the last run's samples begin in each monitor) and ``start_step`` (the
-clock's step at the start of the last run). Example::
+state is known) and ``start_step`` (the clock's step at the start of the last run). Example::
 
     >>> runner = make_runner('numpy')
     >>> runner.compiled, runner.started
@@ -124,7 +123,6 @@ class RuntimeRunner(Runner):
     def __init__(self, device):
         self.device = device
         self.network = None          # the Brian2 Network (set by the builder)
-        self.record_start = None     # {monitor name: samples before the last run}
         self.start_step = 0          # the clock's time step at the start of the last run
 
     def activate(self):
@@ -140,8 +138,6 @@ class RuntimeRunner(Runner):
     def run(self, x, y, dt, has_target):
         """Run ``len(x)`` steps; ``x`` and ``y`` (steps, channels) become the TimedArrays ``x_input`` and
         ``y_target``, read at ``t - t_start``."""
-        monitors = [obj for obj in all_objects(self.network) if hasattr(obj, 'record_variables')]
-        self.record_start = {m.name: len(m.t) for m in monitors}
         self.start_step = int(round(float(self.network.t / dt)))
         self.network.run(len(x) * dt, namespace={'x_input': TimedArray(x, dt=dt, name='x_input'),
                                                  'y_target': TimedArray(y, dt=dt, name='y_target'),
@@ -171,7 +167,6 @@ class StandaloneRunner(Runner):
         self.project = devices.StandaloneProject(device, directory)
         self.steps_per_run = None    # fixed by the first run
         self.carried = {}            # the state handed to the next run: {(group, name): values}
-        self.record_start = None     # runs start their recording afresh
         self.start_step = 0          # every run of the binary starts at t = 0
         self._network = None
         self._built = None           # (device queue length, objects) when the project was built
