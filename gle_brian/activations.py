@@ -64,15 +64,26 @@ class Activation:
     numpy mirror share (``exp``, ``log1p``, ``tanh``, ``clip``, ``abs``, ``int``, ...) and ``inf``, ``pi``.
     ``phi_prime`` may also use ``phi``, the rate ``phi(x)`` (``'1 - phi**2'`` for tanh), which the neuron has
     just computed: one transcendental call per neuron and step instead of two. Both are parsed when the
-    Activation is made: a typo raises :class:`GLEConfigError` at once.
+    Activation is made: a typo raises :class:`GLEConfigError` at once. ``constants`` names further identifiers,
+    constants of a Brian2 script that Brian2 finds in the run namespace like any expression's (for
+    :class:`~gle_brian.groups.GLEGroup` in a script; the numpy mirror, ``GLENetwork`` and checkpoints need numbers).
+
+    Example: ``Activation('gain', phi='k*tanh(x)', phi_prime='k*(1 - tanh(x)**2)', constants=('k',))``
     """
     name: str
     phi: str
     phi_prime: str
+    constants: tuple = ()
 
     def __post_init__(self):
-        _check_expression(self.name, 'phi', self.phi)
-        _check_expression(self.name, 'phi_prime', self.phi_prime, ('x', 'phi'))
+        constants = (self.constants,) if isinstance(self.constants, str) else self.constants
+        if not isinstance(constants, (tuple, list)) or not all(
+                isinstance(c, str) and c.isascii() and c.isidentifier() and c not in ('x', 'phi') for c in constants):
+            raise GLEConfigError(f'Activation({self.name!r}, constants={self.constants!r}): give the names of the '
+                                 "script's constants, e.g. constants=('k',).")
+        object.__setattr__(self, 'constants', tuple(constants))
+        _check_expression(self.name, 'phi', self.phi, ('x',) + self.constants)
+        _check_expression(self.name, 'phi_prime', self.phi_prime, ('x', 'phi') + self.constants)
 
     def expressions(self, variable, rate=None):
         """The pair ``(phi, phi_prime)`` with ``x`` replaced by ``variable`` and ``phi`` in ``phi_prime`` by
@@ -82,6 +93,10 @@ class Activation:
 
     def numpy_functions(self):
         """``(phi, phi_prime)`` as numpy callables, compiled from the same expressions."""
+        if self.constants:
+            raise GLEConfigError(f'Activation({self.name!r}) uses the constants {list(self.constants)} of a Brian2 '
+                                 'run namespace; the numpy mirror and checkpoints need numbers: write their values '
+                                 'into phi and phi_prime.')
         phi = _numpy_function(self.phi)
         phi_prime = _numpy_function(self.phi_prime)
         return phi, lambda x: phi_prime(x, phi(x))

@@ -170,6 +170,11 @@ class NetworkSpec:
                                  'list too), e.g. layers=[Layer(3, "tanh", tau_m=1*ms)].')
         self.layers = list(layers)
         self.activations = [layer.check() for layer in self.layers]
+        constants = sorted({c for activation in self.activations for c in activation.constants})
+        if constants:
+            raise GLEConfigError(f'an activation uses the constants {constants} of a script\'s run namespace, which a '
+                                 f'{type(self).__name__} does not see; write their values into phi and phi_prime, or '
+                                 'put GLEGroups into your own Brian2 script.')
         self.time_constants = [layer.time_constants(float(self.dt)) for layer in self.layers]
         self.sizes = [self.n_in] + [layer.size for layer in self.layers]
         self.wiring = wiring or Wiring.chain(len(self.layers))
@@ -265,7 +270,8 @@ class NetworkSpec:
         return {
             'form': type(self).__name__, 'n_in': self.n_in, 'dt': float(self.dt), 'batch': self.batch,
             'precision': self.precision, 'projection': self.projection,
-            'layers': [{'size': int(layer.size), 'activation': dataclasses.asdict(activation),
+            'layers': [{'size': int(layer.size),
+                        'activation': {key: getattr(activation, key) for key in ('name', 'phi', 'phi_prime')},
                         'tau_m': tau_m.tolist(), 'tau_r': tau_r.tolist(), 'gamma': float(layer.gamma),
                         'bias': bool(layer.bias), 'prospective_errors': bool(layer.prospective_errors)}
                        for layer, activation, (tau_m, tau_r) in zip(self.layers, self.activations,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, StateMonitor, TimedArray, collect, defaultclock, ms, prefs, run, start_scope
 
-from gle_brian import (Adam, GLEConfigError, GLEGroup, GLENetwork, GLEProjection, GLETarget, Layer, Learning,
-                       SGD)
+from gle_brian import (Activation, Adam, GLEConfigError, GLEGroup, GLENetwork, GLEProjection, GLETarget, Layer,
+                       Learning, SGD)
 from gle_brian.schedule import SCHEDULE
 
 DT = 0.05 * ms
@@ -106,6 +106,24 @@ def test_a_users_own_input_model_and_constants_reach_the_network():
     np.testing.assert_allclose(monitor.u_breve[0][1:], 2 * source.r[0][:-1], atol=1e-12)   # one step of delay
     np.testing.assert_allclose(monitor.I_apical[0][1:], 0.1 * (amplitude - 1) * monitor.r[0][:-1], atol=1e-12)
     assert drive.W[0, 0] == 2 and error.expression == 'amplitude*r'
+
+
+def test_activation_constants_come_from_the_run_namespace():
+    """A constant of the script in an activation is found where Brian2 finds any expression's: the run namespace.
+    The numpy mirror and GLENetwork, which have no such namespace, refuse it with the fix."""
+    gain = Activation('gain', phi='k*tanh(x)', phi_prime='k*(1 - phi**2/k**2)', constants=('k',))
+    k = 2.0                                                   # noqa: F841 (read by name in the run namespace)
+    group = GLEGroup(2, gain, tau_m=1 * ms, dt=DT)
+    group.I_ext = [0.5, -1.0]
+    run(1 * ms)
+    np.testing.assert_allclose(group.r[:], 2.0 * np.tanh(group.u_breve[:]), rtol=1e-12)
+    np.testing.assert_allclose(group.r_prime[:], 2.0 * (1 - np.tanh(group.u_breve[:]) ** 2), rtol=1e-12)
+    with pytest.raises(GLEConfigError, match=r"constants \['k'\] of a script's run namespace.*GLEGroups"):
+        GLENetwork(1, [Layer(2, gain, tau_m=1 * ms)], dt=DT, device='numpy')
+    with pytest.raises(GLEConfigError, match='need numbers'):
+        gain.numpy_functions()
+    with pytest.raises(GLEConfigError, match=r"uses the unknown names \['q'\]"):
+        Activation('gain', phi='q*x', phi_prime='q', constants=('k',))
 
 
 def test_network_of_collect_runs_the_objects():
