@@ -12,6 +12,7 @@ Example::
     >>> swish = Activation('swish', phi='x/(1 + exp(-x))',
     ...                    phi_prime='(1 + exp(-x) + x*exp(-x))/(1 + exp(-x))**2')
 """
+import ast
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,11 +41,45 @@ for _name in ('log1p', 'expm1'):
     DEFAULT_FUNCTIONS[_name].implementations.add_implementation(NumpyCodeGenerator, code=NUMPY_NAMESPACE[_name])
 
 
+# The syntax an activation may use: arithmetic, comparisons and calls of the functions of NUMPY_NAMESPACE on numbers
+# and names; no attributes, subscripts, strings or other Python. Powers take a name or a number up to MAX_EXPONENT as
+# exponent, so that no expression makes the parser compute a huge number (0*9**9**9).
+_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.Name, ast.Constant,
+          ast.Load, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)
+MAX_EXPONENT = 100
+
+
+def _check_syntax(where, part, expression):
+    """Refuse anything but plain arithmetic in ASCII names (Python reads fullwidth letters as ASCII names)."""
+    if not expression.isascii():
+        raise GLEConfigError(f'{where}: {part} has characters outside ASCII; write it in plain ASCII, e.g. "tanh(x)".')
+    try:
+        tree = ast.parse(expression, mode='eval')
+    except SyntaxError as error:
+        raise GLEConfigError(f'{where}: {part} does not parse ({error.msg}); write an expression in x, e.g. '
+                             '"tanh(x)".') from None
+    for node in ast.walk(tree):
+        plain_call = not isinstance(node, ast.Call) or (isinstance(node.func, ast.Name) and not node.keywords)
+        number = not isinstance(node, ast.Constant) or type(node.value) in (int, float)
+        exponent = node.right if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) else None
+        if isinstance(exponent, ast.UnaryOp):                 # x**-2
+            exponent = exponent.operand
+        small_power = exponent is None or isinstance(exponent, ast.Name) or (
+            isinstance(exponent, ast.Constant) and type(exponent.value) in (int, float)
+            and abs(exponent.value) <= MAX_EXPONENT)
+        if not (isinstance(node, _NODES) and plain_call and number and small_power):
+            shown = ast.unparse(node) if isinstance(node, ast.expr) else type(node).__name__
+            raise GLEConfigError(f'{where}: {part} does not parse as an activation ({type(node).__name__} {shown!r} '
+                                 'is not allowed); write arithmetic on x with the functions of gle_brian.activations '
+                                 f'(powers with an exponent of at most {MAX_EXPONENT}).')
+
+
 def _check_expression(name, part, expression, variables=('x',)):
     """Parse ``expression`` as Brian2 does; it may use ``variables`` and the names of ``NUMPY_NAMESPACE`` only."""
     where = f'Activation({name!r}, {part}={expression!r})'
     if not isinstance(expression, str):
         raise GLEConfigError(f'{where}: {part} must be a string, an expression in x such as "tanh(x)".')
+    _check_syntax(where, part, expression)
     try:
         str_to_sympy(expression)
     except (SyntaxError, TypeError, ValueError) as error:
@@ -129,7 +164,8 @@ def _numpy_function(expression):
     code = compile(expression, f'<activation {expression}>', 'eval')
 
     def function(x, phi=None):
-        return np.broadcast_to(eval(code, dict(NUMPY_NAMESPACE), {'x': x, 'phi': phi}), np.shape(x)).astype(float)
+        values = eval(code, {'__builtins__': {}, **NUMPY_NAMESPACE}, {'x': x, 'phi': phi})   # checked: arithmetic
+        return np.broadcast_to(values, np.shape(x)).astype(float)
     return function
 
 

@@ -18,7 +18,9 @@ Example::
     >>> check_device('cpp_standalone')
     'cpp_standalone'
 """
+import atexit
 import contextlib
+import fcntl
 import gc
 import glob
 import os
@@ -37,7 +39,7 @@ from brian2.utils.logger import get_logger
 
 from .errors import GLEDeviceError
 
-logger = get_logger(__name__)
+logger = get_logger(f'brian2.{__name__}')   # Brian2's handlers show and file it
 
 __all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'restoring',
            'float_type', 'user_directory', 'all_objects', 'configure_cuda',
@@ -282,6 +284,37 @@ def _interrupted(returncode):
     return returncode in (-signal.SIGINT, 128 + signal.SIGINT)
 
 
+def _keep_temporary():
+    """Whether temporary project folders are kept at exit (environment variable ``GLE_BRIAN_KEEP_PROJECTS=1``, e.g.
+    to inspect the generated code)."""
+    return os.environ.get('GLE_BRIAN_KEEP_PROJECTS') == '1'
+
+
+def _lock(folder):
+    """Hold an exclusive lock on the project ``folder`` (a file ``.gle_brian.lock`` in it) for this process; a folder
+    that another process holds is a clear error (two processes building and running one project overwrite each
+    other's files). Returns the open lock file (closing it releases the lock)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle = open(os.path.join(folder, '.gle_brian.lock'), 'a+')
+    except OSError as error:
+        raise GLEDeviceError(f'directory={folder!r} cannot hold a project ({error.strerror or error}); give a folder '
+                             'you can write to.') from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or 'unknown'
+        handle.close()
+        raise GLEDeviceError(f'the project folder {folder} is in use by another process (pid {holder}); give this '
+                             'network another directory=..., or wait until that process has ended.') from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 class StandaloneProject:
     """A compiled standalone project that is built once and run many times.
 
@@ -290,7 +323,9 @@ class StandaloneProject:
     device : str
         ``'cpp_standalone'`` or ``'cuda_standalone'``.
     directory : str or None
-        Where the project is generated; a fresh temporary folder when ``None``.
+        Where the project is generated; a fresh temporary folder when ``None`` (removed when Python exits, unless
+        ``GLE_BRIAN_KEEP_PROJECTS=1``). The folder is locked for this process: another process's project in it
+        is a clear error.
 
     Set ``compile = False`` before the first run to only generate the code (to inspect it, or to check
     code generation on a machine without the compiler or GPU); the run after the build then fails.
@@ -306,6 +341,9 @@ class StandaloneProject:
         global _active_project
         self.device = device
         self.directory = directory or tempfile.mkdtemp(prefix=f'gle_brian_{device}_')
+        if directory is None and not _keep_temporary():      # a fresh folder is removed when Python exits
+            atexit.register(shutil.rmtree, self.directory, True)
+        self._lock = _lock(self.directory)
         self.built = False       # generated and compiled: the binary can run
         self.builds = 0
         self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run
@@ -319,6 +357,9 @@ class StandaloneProject:
         is alive; once these are gone, a network built again the same way generates the same code and its
         build in the same folder reuses the compiled files.
         """
+        if self._lock is not None:      # the folder is free for a network built again in it
+            self._lock.close()
+            self._lock = None
         if self.network is not None:
             for owner in all_objects(self.network):
                 owner._code_objects = []

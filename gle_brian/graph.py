@@ -37,6 +37,12 @@ __all__ = ['GLEGraph', 'Projection']
 
 #: names of the builder's own objects, which no population may take (populations name their Brian2 groups)
 RESERVED = frozenset({INPUT, 'network', 'gle_clock', 'input_rates'})
+#: what the objects of a population ``p`` are called (``p_<suffix>``): no other population may take those names
+DERIVED = ('dendrites', 'apical_sum', 'rate', 'parameters', 'batch_sums', 'b_plasticity', 'tau_m_plasticity',
+           'stateupdater', 'error', 'error_dendrites', 'error_stateupdater', 'rate_link', 'error_link', 'output',
+           'output_error', 'output_softmax')
+#: the longest population name: Brian2's standalone files are named after the objects (file names <= 255 bytes)
+MAX_NAME = 100
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,15 @@ class GLEGraph(GLENetwork):
                 raise GLEConfigError(f'populations: the name {name!r} cannot name Brian2 groups; give names '
                                      "of letters, digits and '_' that start with a letter (e.g. 'L23' for L2/3), "
                                      f"other than {sorted(RESERVED)} and not starting with 'projection_' or 'record_'.")
+        clashes = [(a, b) for a in names for b in names if b in {f'{a}_{suffix}' for suffix in DERIVED}]
+        if clashes:
+            raise GLEConfigError(f'populations: {clashes[0][1]!r} is the name of an object of population '
+                                 f'{clashes[0][0]!r}; rename one (names ending in {sorted(DERIVED)} after another '
+                                 "population's name and '_' are taken).")
+        long = [name for name in names if len(name) > MAX_NAME]
+        if long:
+            raise GLEConfigError(f'populations: the name {long[0][:20]!r}... has {len(long[0])} characters; give names '
+                                 f'of at most {MAX_NAME} (standalone projects name their files after them).')
         unknown = [name for name in outputs if name not in populations]
         if unknown or not outputs or len(set(outputs)) != len(outputs):
             raise GLEConfigError(f'output={output!r}: {unknown or "no population, or one twice"}; give one of {names} '
@@ -126,6 +141,9 @@ class GLEGraph(GLENetwork):
                 if name not in index and not (end == 'pre' and name == INPUT):
                     raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}): {end}={name!r} is not a population; '
                                          f'use one of {names}' + " or 'input'" * (end == 'pre') + '.')
+            if not isinstance(p.plastic, (bool, np.bool_)):
+                raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}): plastic={p.plastic!r}: give True (the '
+                                     'weights learn) or False (fixed).')
             if p.feedback not in (None, *FEEDBACK_MODES):
                 raise GLEConfigError(f'projections[{k}] ({p.pre} -> {p.post}): feedback={p.feedback!r} is not known; '
                                      f'use one of {list(FEEDBACK_MODES)} (None: the network\'s feedback).')

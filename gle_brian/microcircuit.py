@@ -15,8 +15,9 @@ Projections: the feed-forward projection ``layer_{l-1} -> layer_l`` is built as 
 (weights ``w`` held once, ``W r`` onto the basal dendrites, ``W^T e`` down to the apical dendrites);
 a one-to-one link ``layer_l -> layer_l_error`` carrying ``phi'`` and the apical input; a one-to-one link
 ``layer_l_error -> layer_l`` carrying the error into the representation neuron's apical compartment.
-The network is built by the compact network's builder (:mod:`gle_brian.network`), with a population that
-becomes two groups, and runs on its ``SCHEDULE`` (the error neurons and the links have slots of their own
+The network is built by the compact network's builder (:mod:`gle_brian.builder`), each
+:class:`~gle_brian.groups.GLEGroup` made with ``microcircuit=True`` (two groups), and runs on the same
+``SCHEDULE`` (the error neurons and the links have slots of their own
 before the representation neurons' dendrites), so both forms compute the same numbers (the reference step,
 docs/model.rst, sections 'The discrete step' and 'Representation and error populations'), with batches and
 either loss.

@@ -9,9 +9,10 @@ A GLE neuron has three compartments (docs/model.rst, section 'The neuron'):
   filters ``eps = phi'(u_breve) I_apical`` with ``tau_r`` (retrospective) and looks ahead by ``tau_m``
   (prospective): the two time constants swap roles on the way down.
 
-The step is split into the operations that :mod:`gle_brian.network` schedules: ``DENDRITES`` (read the
-stored errors and inputs, write ``err`` and ``u_breve``), the Euler state update of ``u`` and ``v``, and
-``RATE`` (write ``r`` and ``r_prime``). ``tau_r = tau_m`` is the Latent Equilibrium (LE) case; with
+The step is split into the operations that :class:`~gle_brian.groups.GLEGroup` puts into their slots of
+:data:`~gle_brian.schedule.SCHEDULE`: the dendrites (read the stored errors and inputs, write ``err`` and
+``u_breve``: :func:`dendrite_code`), the Euler state update of ``u`` and ``v``, and the rate (write ``r`` and
+``r_prime``: :func:`rate_code`). ``tau_r = tau_m`` is the Latent Equilibrium (LE) case; with
 ``prospective_errors=False`` the error is the instantaneous ``eps`` (the reference's "BP" variant).
 Per-neuron plasticity (``db/dt ~ err``, ``dtau_m/dt ~ -err du/dt``) is an optimiser step run once per
 step after the network step (:func:`plasticity_code`).

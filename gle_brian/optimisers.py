@@ -108,7 +108,7 @@ class Optimiser:
         """One step with gradient ``g``: updates ``state`` in place and returns ``delta``."""
         values = dict(state, g=np.asarray(g, dtype=float))
         for name, expression in self._updates():
-            values[name] = eval(_compiled(expression), dict(NUMPY_NAMESPACE), values)
+            values[name] = eval(_compiled(expression), {'__builtins__': {}, **NUMPY_NAMESPACE}, values)
         state.update({name: values[name] for name in self.STATE})
         return values['delta']
 

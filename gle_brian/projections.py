@@ -41,7 +41,7 @@ from .synapses import FEEDBACK_MODES, projection_equations
 
 __all__ = ['GLEProjection', 'draw_weights', 'init_weights']
 
-logger = get_logger(__name__)
+logger = get_logger(f'brian2.{__name__}')   # Brian2's handlers show and file it
 
 
 def draw_weights(shapes, connectivity, seed=None, block=2 ** 20):

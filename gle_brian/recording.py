@@ -29,7 +29,8 @@ import numpy as np
 from brian2 import Hz, Quantity, get_unit, second
 
 from .checks import check_interval, check_units
-from .errors import GLEConfigError
+from .errors import GLEConfigError, GLEInputError
+from .results import atomic_path
 from .builder import monitor
 from .network import GLENetwork
 from .spec import RECORDABLE
@@ -386,7 +387,11 @@ def to_nwb(recording, path, session_description='GLE network simulation', identi
         'bias': ('initial bias b', per_neuron(net.initial_biases)),
         'prospective_errors': ('GLE errors (True) or instantaneous errors (False)',
                                per_neuron([layer.prospective_errors for layer in net.layers]))}))
-    with NWBHDF5IO(str(path), 'w') as io:
-        io.write(nwbfile)
+    try:
+        with atomic_path(str(path)) as temporary, NWBHDF5IO(temporary, 'w') as io:   # an existing file stays whole
+            io.write(nwbfile)
+    except OSError as error:
+        raise GLEInputError(f'path={str(path)!r}: the NWB file cannot be written there ({error.strerror or error}); '
+                            'give a path in a folder you can write to.') from None
     return path
 

@@ -19,6 +19,7 @@ import hashlib
 
 import numpy as np
 from brian2 import TimedArray, defaultclock, prefs
+from brian2.utils.logger import get_logger
 
 from . import checks, devices, neurons
 from .checks import check_number
@@ -31,6 +32,8 @@ from .reference import INPUT
 from .synapses import FEEDBACK_MODES
 
 __all__ = ['NetworkSpec', 'Wiring', 'LOSSES', 'RECORDABLE', 'PROJECTIONS', 'PRECISIONS']
+
+logger = get_logger(f'brian2.{__name__}')   # Brian2's handlers show and file it
 
 LOSSES = (None, 'mse', 'ce')
 
@@ -184,6 +187,7 @@ class NetworkSpec:
         self.projection_specs = list(self.wiring.projections)
         self.shapes = [(self.layers[post].size, self.n_in if pre == INPUT else self.layers[pre].size)
                        for pre, post in self.projection_specs]           # (n_post, n_pre) of every projection
+        self._warn_unconnected()
         if loss not in LOSSES:
             raise GLEConfigError(f'loss={loss!r} is not known; use one of {list(LOSSES)}.')
         self.loss = loss
@@ -316,6 +320,24 @@ class NetworkSpec:
     @beta.setter
     def beta(self, value):
         self._beta = check_number(value, 'beta', '0.1')
+
+    def _warn_unconnected(self):
+        """Warn of populations that no projection reaches and of outputs that the input does not reach (their
+        rates then never depend on it)."""
+        reached, frontier = set(), [INPUT]
+        while frontier:
+            source = frontier.pop()
+            for pre, post in self.projection_specs:
+                if pre == source and post not in reached:
+                    reached.add(post)
+                    frontier.append(post)
+        for l in range(len(self.layers)):
+            if l not in {post for _, post in self.projection_specs}:
+                logger.warn(f'{self.label(l)} receives no projection: its rates follow only its bias and I_ext.',
+                            'unconnected')
+            elif l in self.outputs and l not in reached:
+                logger.warn(f'{self.label(l)} is an output that the input does not reach: no projection path leads '
+                            'from the input to it.', 'unreachable')
 
     def check_run(self, x, target=None, duration=None, learn=None, steps_per_run=None):
         """The input and target of a run as arrays ``(steps, batch*channels)``, its ``beta`` and whether it learns,

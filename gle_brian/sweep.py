@@ -56,6 +56,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from brian2 import Quantity
+
 from .errors import GLEConfigError
 from .results import atomic_path, save_figure, write_json
 
@@ -145,6 +147,10 @@ def _lists(grid):
         if isinstance(values, (str, bytes, dict)) or not hasattr(values, '__iter__'):
             raise GLEConfigError(f'grid[{name!r}] must be a list (or range) of values, not {values!r}; '
                                  f'write [{values!r}] for one value.')
+        if isinstance(values, Quantity) and not values.is_dimensionless or \
+                any(isinstance(value, Quantity) and not value.is_dimensionless for value in values):
+            raise GLEConfigError(f'grid[{name!r}] has values with units ({values!r}); give plain numbers, in the unit '
+                                 'the task function takes (it adds the unit), so that they can be stored as JSON.')
         lists[name] = [value.item() if hasattr(value, 'item') else value for value in values]
         if not lists[name]:
             raise GLEConfigError(f'grid[{name!r}] has no values; give at least one.')
@@ -223,6 +229,13 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
     function = task_function(model)
     tasks = combinations(grid)
     _check_parameters(function, grid)
+    folders = {}
+    for params in tasks:
+        folder_name = task_name(params)
+        if folder_name in folders:     # '1' and 1, 'x/y' and 'x_y': one folder, so one task would be taken as done
+            raise GLEConfigError(f'grid: the tasks {folders[folder_name][0]} and {params} have the same folder name '
+                                 f'{folder_name!r}; give values that differ as text (each value once).')
+        folders[folder_name] = (params, os.path.join(os.path.abspath(out), 'tasks', folder_name))
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise GLEConfigError(f'workers={workers!r}: give a number of worker processes >= 1 (or None: one per core).')
     module = _model_module(model) if isinstance(model, str) else None
@@ -231,8 +244,6 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
     name = model if isinstance(model, str) else _qualified(function)
     _check_folder(out, name)
     write_json(os.path.join(out, 'sweep.json'), {'model': name, 'grid': _lists(grid)})
-    folders = {task_name(params): (params, os.path.join(os.path.abspath(out), 'tasks', task_name(params)))
-               for params in tasks}
     pending = {name: task for name, task in folders.items() if not os.path.exists(os.path.join(task[1], ROWS))}
     failed = {}
     if pending:

@@ -188,3 +188,23 @@ def test_graph_outputs_are_part_of_the_settings(tmp_path):
     save_checkpoint(path, net, {})
     with pytest.raises(GLEConfigError, match=r"\['outputs'\]: \[0, 1\] -> \[1\]"):
         load_checkpoint(path, GLEGraph(2, populations, projections, dt=0.1 * ms, device='numpy', loss='mse', seed=3))
+
+
+@pytest.mark.parametrize('phi', ['ｏｐｅｎ(MARKER, "w")', '__import__("os").system("touch MARKER")', '0*9**9**9'])
+def test_a_crafted_checkpoint_runs_no_code(checkpoint, tmp_path, phi):
+    """Activation expressions in a checkpoint's settings are checked before anything evaluates them: fullwidth
+    letters (which Python reads as ASCII names, so 'ｏｐｅｎ' was open), calls outside the activations' functions and
+    powers that would take forever are refused, and the load fails on the settings, fast."""
+    marker = tmp_path / 'ran'
+    with np.load(checkpoint) as f:
+        arrays = {key: f[key] for key in f.files}
+    settings = json.loads(str(arrays['settings']))
+    settings['layers'][0]['activation']['phi'] = phi.replace('MARKER', repr(str(marker)))
+    path = tmp_path / 'crafted.npz'
+    np.savez(path, **dict(arrays, settings=np.array(json.dumps(settings))))
+    started = time.perf_counter()
+    with pytest.raises(GLEConfigError, match='other settings'):
+        load_checkpoint(str(path), small_net())
+    assert time.perf_counter() - started < 10 and not marker.exists()
+    with pytest.raises(GLEConfigError, match='ASCII|not allowed'):
+        Activation('crafted', phi.replace('MARKER', repr(str(marker))), '1.0')

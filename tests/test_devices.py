@@ -164,3 +164,31 @@ def test_ctrl_c_while_compiling_and_while_running_is_a_keyboard_interrupt(tmp_pa
     code, out, err = interrupt(tmp_path, 50000, running)     # the rebuild finishes the interrupted compilation
     assert code in (-signal.SIGINT, 128 + signal.SIGINT), err[-2000:]
     assert err.rstrip().endswith('KeyboardInterrupt') and 'GLEDeviceError' not in err and 'not interrupted' not in out
+
+
+def test_a_project_folder_in_use_by_another_process_is_refused(tmp_path):
+    """Two processes on one standalone project folder overwrote each other's files (raw errors, or wrong outputs):
+    the folder is locked by the process that builds in it, and a second one gets an error naming the folder."""
+    folder = tmp_path / 'project'
+    folder.mkdir()
+    holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, sys, time\n'
+                               f'f = open({str(folder / ".gle_brian.lock")!r}, "a+"); fcntl.flock(f, fcntl.LOCK_EX)\n'
+                               'f.write("4242"); f.flush(); print("locked", flush=True); time.sleep(60)'],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        with pytest.raises(GLEDeviceError, match=rf'project folder {folder} is in use by another process \(pid 4242\)'):
+            small_net(device='cpp_standalone', directory=str(folder))
+    finally:
+        holder.kill()
+        holder.wait()
+    small_net(device='cpp_standalone', directory=str(folder))        # free again
+
+
+def test_temporary_project_folders_are_removed_at_exit():
+    code = ('from brian2 import ms\nfrom gle_brian import GLENetwork, Layer\n'
+            'net = GLENetwork(1, [Layer(1, tau_m=1*ms)], dt=0.1*ms, device="cpp_standalone")\n'
+            'print(net.project.directory)')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    folder = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 0 and 'gle_brian_cpp_standalone_' in folder and not os.path.exists(folder)

@@ -184,3 +184,33 @@ def test_nan_watch_names_the_population():
     with np.errstate(all='ignore'), pytest.raises(GLENumericalError, match=r'population rec \(index 0\) became NaN '
                                                                            r'or inf at step \d+ of this run'):
         net.run(np.ones((300, 1)))
+
+
+def test_plastic_must_be_a_bool():
+    """Projection(plastic='no') was taken as True (a non-empty string): now it names the fix."""
+    with pytest.raises(GLEConfigError, match=r"plastic='no': give True .* or False"):
+        GLEGraph(1, {'out': Layer(1, tau_m=1 * ms)}, [Projection('input', 'out', plastic='no')], dt=0.1 * ms,
+                 device='numpy')
+
+
+def test_unconnected_populations_and_unreachable_outputs_are_warned_of():
+    from brian2.utils.logger import catch_logs
+    tanh = Layer(2, 'tanh', tau_m=1 * ms)
+    populations = {'a': tanh, 'b': tanh, 'out': Layer(1, tau_m=1 * ms)}
+    with catch_logs() as logs:
+        GLEGraph(1, populations, [Projection('input', 'a'), Projection('b', 'out')], dt=0.1 * ms, device='numpy',
+                 seed=1)
+    messages = [message for _, name, message in logs if name.startswith('brian2.gle_brian')]
+    assert any('population b (index 1) receives no projection' in m for m in messages), logs
+    assert any('population out (index 2) is an output that the input does not reach' in m for m in messages), logs
+
+
+def test_names_that_clash_with_derived_names_or_are_too_long_are_refused():
+    one = Layer(1, tau_m=1 * ms)
+    with pytest.raises(GLEConfigError, match="'a_error' is the name of an object of population 'a'"):
+        GLEGraph(1, {'a': one, 'a_error': one}, [Projection('input', 'a'), Projection('a', 'a_error')], dt=0.1 * ms,
+                 device='numpy')
+    with pytest.raises(GLEConfigError, match='has 240 characters; give names of at most 100'):
+        GLEGraph(1, {'a' * 240: one}, [Projection('input', 'a' * 240)], dt=0.1 * ms, device='numpy')
+    GLEGraph(1, {'L4': one, 'L4_inh': one}, [Projection('input', 'L4'), Projection('L4', 'L4_inh')], dt=0.1 * ms,
+             device='numpy')                           # another suffix is fine

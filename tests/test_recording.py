@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from brian2 import Equations, Hz, ms, second
 
-from gle_brian import GLEConfigError, GLENetwork, Layer, neurons
+from gle_brian import GLEConfigError, GLEInputError, GLENetwork, Layer, neurons
 from gle_brian.recording import frequency_response, poisson_spikes, record, to_nwb, transfer_function
 
 
@@ -86,6 +86,27 @@ def test_nwb_round_trip(tmp_path):
         assert list(neurons.activation) == ['tanh'] * 3 + ['linear']
         network = nwb.processing['gle_model']['network'].to_dataframe()
         assert network.beta[0] == 0.5 and network.dt[0] == pytest.approx(1e-5) and network.loss[0] == 'mse'
+
+
+def test_a_failed_nwb_export_keeps_the_existing_file(tmp_path, monkeypatch):
+    """The file is written beside the old one and moved into place: a write that fails leaves the old file whole
+    (it was opened in place with mode 'w' and destroyed); a missing folder is made; a folder as path is refused."""
+    pynwb = pytest.importorskip('pynwb')
+    net = GLENetwork(2, [Layer(1, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', seed=1)
+    rec = record(net, ['r'], dt=0.01 * ms)
+    net.run(np.ones((20, 2)))
+    path = to_nwb(rec, tmp_path / 'new' / 'run.nwb')
+    before = path.read_bytes()
+
+    def failing_write(self, *args, **kwargs):
+        raise RuntimeError('disk full')
+    monkeypatch.setattr(pynwb.NWBHDF5IO, 'write', failing_write)
+    with pytest.raises(RuntimeError, match='disk full'):
+        to_nwb(rec, path)
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ['run.nwb']
+    monkeypatch.undo()
+    with pytest.raises(GLEInputError, match='cannot be written there'):
+        to_nwb(rec, tmp_path)
 
 
 def test_record_microcircuit_error_neurons():

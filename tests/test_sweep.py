@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pandas
 import pytest
+from brian2 import ms
 
 from gle_brian import cli
 from gle_brian import sweep as gle_sweep
@@ -41,7 +42,11 @@ def test_grids_and_their_errors(tmp_path):
     out = tmp_path / 'sweep'
     for grid, message in (({'seed': []}, r"grid\['seed'\] has no values"), ({'seed': 3}, 'must be a list'),
                           ({'seed': [1], 'colour': ['red']}, r"\['colour'\] are not parameters of toy"),
-                          ({'seed': [1], 'out': ['x']}, "'out' is set by the sweep")):
+                          ({'seed': [1], 'out': ['x']}, "'out' is set by the sweep"),
+                          ({'seed': [1, '1']}, "the tasks {'seed': 1} and {'seed': '1'} have the same folder name"),
+                          ({'seed': [1], 'lr': ['x/y', 'x_y']}, "same folder name 'seed=1,lr=x_y'"),
+                          ({'seed': [1, 1]}, 'same folder name'),
+                          ({'seed': [1], 'lr': [1, 2] * ms}, r"grid\['lr'\] has values with units")):
         with pytest.raises(GLEConfigError, match=message):
             sweep(toy, grid, str(out))
     with pytest.raises(GLEConfigError, match="model 'nonexistent' cannot be swept: give one of .*'lagline'"):
