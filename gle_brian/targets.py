@@ -74,11 +74,11 @@ class GLETarget(BrianObject):
         if loss not in LOSSES:
             raise GLEConfigError(f'loss={loss!r} is not known; use one of {list(LOSSES)}.')
         check_number(beta, 'beta', '0.1')
+        if 'beta' in group.variables:
+            raise GLEConfigError(f'{group.name} has an output error already; give each GLEGroup one GLETarget.')
         super().__init__(clock=group.clock, name=name)
         self.group, self.loss = group, loss
         self.expression = self._expression(target)
-        if 'beta' in group.variables:
-            raise GLEConfigError(f'{group.name} has an output error already; give each GLEGroup one GLETarget.')
         group.add_variable('beta', shared=True, description='output error strength')
         group.beta = float(beta)
         if loss == 'ce':
