@@ -20,7 +20,6 @@ Example::
 """
 import atexit
 import contextlib
-import fcntl
 import gc
 import glob
 import os
@@ -38,6 +37,7 @@ from brian2.devices.device import all_devices
 from brian2.utils.logger import get_logger
 
 from .errors import GLEDeviceError
+from .results import lock_folder
 
 logger = get_logger(f'brian2.{__name__}')   # Brian2's handlers show and file it
 
@@ -290,31 +290,6 @@ def _keep_temporary():
     return os.environ.get('GLE_BRIAN_KEEP_PROJECTS') == '1'
 
 
-def _lock(folder):
-    """Hold an exclusive lock on the project ``folder`` (a file ``.gle_brian.lock`` in it) for this process; a folder
-    that another process holds is a clear error (two processes building and running one project overwrite each
-    other's files). Returns the open lock file (closing it releases the lock)."""
-    try:
-        os.makedirs(folder, exist_ok=True)
-        handle = open(os.path.join(folder, '.gle_brian.lock'), 'a+')
-    except OSError as error:
-        raise GLEDeviceError(f'directory={folder!r} cannot hold a project ({error.strerror or error}); give a folder '
-                             'you can write to.') from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or 'unknown'
-        handle.close()
-        raise GLEDeviceError(f'the project folder {folder} is in use by another process (pid {holder}); give this '
-                             'network another directory=..., or wait until that process has ended.') from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
-
-
 class StandaloneProject:
     """A compiled standalone project that is built once and run many times.
 
@@ -343,7 +318,11 @@ class StandaloneProject:
         self.directory = directory or tempfile.mkdtemp(prefix=f'gle_brian_{device}_')
         if directory is None and not _keep_temporary():      # a fresh folder is removed when Python exits
             atexit.register(shutil.rmtree, self.directory, True)
-        self._lock = _lock(self.directory)
+        try:
+            self._lock = lock_folder(self.directory, 'project folder', 'give this network another directory=..., or '
+                                     'wait until that process has ended')
+        except (OSError, RuntimeError) as error:
+            raise GLEDeviceError(str(error)) from None
         self.built = False       # generated and compiled: the binary can run
         self.builds = 0
         self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run

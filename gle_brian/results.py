@@ -1,13 +1,16 @@
-"""Writing results so that nothing written before is lost: every file is replaced atomically.
+"""Writing results so that nothing written before is lost: every file is replaced atomically, and a folder that a
+process works in is locked against other processes.
 
 A file is first written next to its destination and then renamed over it (``os.replace``), so a run
-that is killed leaves either the old file or the new one, never half of one.
+that is killed leaves either the old file or the new one, never half of one. :func:`lock_folder` holds a
+folder (a standalone project, a sweep's output) for one process.
 
 Example::
 
     >>> from gle_brian.results import write_json
     >>> write_json('results/metrics.json', {'loss': 1e-3})          # doctest: +SKIP
 """
+import fcntl
 import glob
 import json
 import os
@@ -17,7 +20,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ['atomic_path', 'write_json', 'save_figure', 'save_npz']
+__all__ = ['atomic_path', 'write_json', 'save_figure', 'save_npz', 'lock_folder', 'FolderInUse']
 
 
 #: seconds without a change after which a temporary file of an earlier write counts as left over
@@ -73,3 +76,32 @@ def save_npz(path, **arrays):
     with atomic_path(path) as temporary, open(temporary, 'wb') as f:
         np.savez(f, **arrays)
     return path
+
+
+class FolderInUse(RuntimeError):
+    """Another process holds the folder (:func:`lock_folder`)."""
+
+
+def lock_folder(folder, what, fix):
+    """Hold an exclusive lock on ``folder`` (a file ``.gle_brian.lock`` in it, made with the folder) for this process,
+    until the returned open file is closed or the process ends. A folder another process holds raises
+    :class:`FolderInUse` naming ``what`` it is, the folder, the holder's pid and the ``fix``; a folder that cannot be
+    made or written raises ``OSError`` with a message that names it."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle = open(os.path.join(folder, '.gle_brian.lock'), 'a+')
+    except OSError as error:
+        raise OSError(f'{folder} cannot hold a {what} ({error.strerror or error}); give a folder you can write '
+                      'to.') from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or 'unknown'
+        handle.close()
+        raise FolderInUse(f'the {what} {folder} is in use by another process (pid {holder}); {fix}.') from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

@@ -56,10 +56,11 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 from brian2 import Quantity
 
 from .errors import GLEConfigError
-from .results import atomic_path, save_figure, write_json
+from .results import FolderInUse, atomic_path, lock_folder, save_figure, write_json
 
 __all__ = ['sweep', 'parse_grid', 'combinations', 'task_name', 'task_function', 'sweepable_models', 'collect',
            'summarise', 'SweepResult', 'SweepTaskError']
@@ -126,6 +127,10 @@ def _value(text):
     return {'true': True, 'false': False}.get(text.lower(), text)
 
 
+#: the most tasks one sweep lists (a larger grid is refused before it is listed)
+MAX_TASKS = 100_000
+
+
 def combinations(grid):
     """The parameters of the tasks: every combination of the grid's values, in the grid's order.
 
@@ -133,6 +138,10 @@ def combinations(grid):
         [{'seed': 1, 'lr': 0.1}, {'seed': 2, 'lr': 0.1}]
     """
     lists = _lists(grid)
+    count = int(np.prod([len(values) for values in lists.values()], dtype=float))
+    if count > MAX_TASKS:
+        raise GLEConfigError(f'grid has {count:.3g} combinations, more than a sweep runs (MAX_TASKS = {MAX_TASKS}); '
+                             'sweep fewer values, or several sweeps one after the other.')
     return [dict(zip(lists, values)) for values in itertools.product(*lists.values())]
 
 
@@ -240,23 +249,31 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
         raise GLEConfigError(f'workers={workers!r}: give a number of worker processes >= 1 (or None: one per core).')
     module = _model_module(model) if isinstance(model, str) else None
     metric = metric or getattr(module, 'SWEEP_METRIC', None)
-    os.makedirs(os.path.join(out, 'tasks'), exist_ok=True)
-    name = model if isinstance(model, str) else _qualified(function)
-    _check_folder(out, name)
-    write_json(os.path.join(out, 'sweep.json'), {'model': name, 'grid': _lists(grid)})
-    pending = {name: task for name, task in folders.items() if not os.path.exists(os.path.join(task[1], ROWS))}
-    failed = {}
-    if pending:
-        failed = _run(function, pending, len(folders), workers, scheduler, progress)
-    table = collect(out)
-    summary = summarise(table)
-    if len(table):
-        _write_tables(out, table, summary)
-        if metric is not None and 'epoch' in table and metric in table:
-            from .plotting import plot_band
-            figure = plot_band(table, metric, reference=getattr(module, 'REFERENCE_CURVE', None),
-                               reference_scale=getattr(module, 'REFERENCE_SCALE', 1.0), title=name)
-            save_figure(figure, os.path.join(out, f'{metric}.png'))
+    try:                               # one sweep at a time in a folder: a second would run the same tasks again
+        lock = lock_folder(out, 'sweep folder', 'give this sweep another output folder, or wait until that sweep has '
+                           'ended (it resumes where it stopped)')
+    except (OSError, FolderInUse) as error:
+        raise GLEConfigError(str(error)) from None
+    try:
+        os.makedirs(os.path.join(out, 'tasks'), exist_ok=True)
+        name = model if isinstance(model, str) else _qualified(function)
+        _check_folder(out, name)
+        write_json(os.path.join(out, 'sweep.json'), {'model': name, 'grid': _lists(grid)})
+        pending = {name: task for name, task in folders.items() if not os.path.exists(os.path.join(task[1], ROWS))}
+        failed = {}
+        if pending:
+            failed = _run(function, pending, len(folders), workers, scheduler, progress)
+        table = collect(out)
+        summary = summarise(table)
+        if len(table):
+            _write_tables(out, table, summary)
+            if metric is not None and 'epoch' in table and metric in table:
+                from .plotting import plot_band
+                figure = plot_band(table, metric, reference=getattr(module, 'REFERENCE_CURVE', None),
+                                   reference_scale=getattr(module, 'REFERENCE_SCALE', 1.0), title=name)
+                save_figure(figure, os.path.join(out, f'{metric}.png'))
+    finally:
+        lock.close()
     return SweepResult(table, summary, failed, out)
 
 

@@ -46,7 +46,8 @@ def test_grids_and_their_errors(tmp_path):
                           ({'seed': [1, '1']}, "the tasks {'seed': 1} and {'seed': '1'} have the same folder name"),
                           ({'seed': [1], 'lr': ['x/y', 'x_y']}, "same folder name 'seed=1,lr=x_y'"),
                           ({'seed': [1, 1]}, 'same folder name'),
-                          ({'seed': [1], 'lr': [1, 2] * ms}, r"grid\['lr'\] has values with units")):
+                          ({'seed': [1], 'lr': [1, 2] * ms}, r"grid\['lr'\] has values with units"),
+                          ({'seed': range(10 ** 4), 'lr': range(10 ** 4)}, 'grid has 1e\\+08 combinations')):
         with pytest.raises(GLEConfigError, match=message):
             sweep(toy, grid, str(out))
     with pytest.raises(GLEConfigError, match="model 'nonexistent' cannot be swept: give one of .*'lagline'"):
@@ -166,3 +167,23 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(gle_sweep, 'CONNECT_TIMEOUT', '1s')
     with pytest.raises(GLEConfigError, match="no Dask scheduler answered at 'tcp://127.0.0.1:1'"):
         sweep(toy, {'seed': [1]}, str(tmp_path), scheduler='tcp://127.0.0.1:1')
+
+
+def test_a_sweep_folder_in_use_by_another_sweep_is_refused(tmp_path):
+    """Two sweeps on one output folder ran the same tasks at the same time: the folder is locked while a sweep works
+    in it, and a second sweep gets an error naming the folder and the holder."""
+    out = tmp_path / 'sweep'
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, time\n'
+                               f'f = open({str(out / ".gle_brian.lock")!r}, "a+"); fcntl.flock(f, fcntl.LOCK_EX)\n'
+                               'f.write("4343"); f.flush(); print("locked", flush=True); time.sleep(60)'],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        with pytest.raises(GLEConfigError, match=rf'sweep folder {out} is in use by another process \(pid 4343\)'):
+            sweep(toy, {'seed': [1]}, str(out))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (out / 'tasks').exists()                     # nothing started
+
