@@ -9,6 +9,8 @@ of a cython network, and every compiled result is still checked against the mirr
 ``library_compile_flags()`` builds with the flags users get (one parity network in test_targets).
 """
 import contextlib
+import subprocess
+import sys
 
 import pytest
 from brian2 import ms, prefs
@@ -67,6 +69,23 @@ def brian_session():
 
 def pytest_configure(config):
     prefs.codegen.cpp.extra_compile_args_gcc = list(TEST_COMPILE_FLAGS)
+
+
+@contextlib.contextmanager
+def folder_held_by_another_process(folder, pid):
+    """Inside the block another process holds ``folder``'s lock (as a process working in it would), writing ``pid``
+    as the holder's."""
+    folder.mkdir(exist_ok=True)
+    holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, time\n'
+                               f'f = open({str(folder / ".gle_brian.lock")!r}, "a+"); fcntl.flock(f, fcntl.LOCK_EX)\n'
+                               f'f.write("{pid}"); f.flush(); print("locked", flush=True); time.sleep(60)'],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 @contextlib.contextmanager

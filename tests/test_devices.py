@@ -12,6 +12,7 @@ from brian2 import ms, prefs
 
 from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, devices
 from gle_brian.recording import record
+from conftest import folder_held_by_another_process
 
 pytestmark = pytest.mark.standalone
 
@@ -170,18 +171,9 @@ def test_a_project_folder_in_use_by_another_process_is_refused(tmp_path):
     """Two processes on one standalone project folder overwrote each other's files (raw errors, or wrong outputs):
     the folder is locked by the process that builds in it, and a second one gets an error naming the folder."""
     folder = tmp_path / 'project'
-    folder.mkdir()
-    holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, sys, time\n'
-                               f'f = open({str(folder / ".gle_brian.lock")!r}, "a+"); fcntl.flock(f, fcntl.LOCK_EX)\n'
-                               'f.write("4242"); f.flush(); print("locked", flush=True); time.sleep(60)'],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == 'locked'
+    with folder_held_by_another_process(folder, 4242):
         with pytest.raises(GLEDeviceError, match=rf'project folder {folder} is in use by another process \(pid 4242\)'):
             small_net(device='cpp_standalone', directory=str(folder))
-    finally:
-        holder.kill()
-        holder.wait()
     small_net(device='cpp_standalone', directory=str(folder))        # free again
 
 

@@ -19,6 +19,7 @@ from gle_brian import cli
 from gle_brian import sweep as gle_sweep
 from gle_brian.errors import GLEConfigError
 from gle_brian.sweep import combinations, parse_grid, sweep, sweepable_models, task_function, task_name
+from conftest import folder_held_by_another_process
 from sweep_tasks import failing, toy
 
 GRID = {'seed': [1, 2], 'lr': [0.05, 0.02]}
@@ -173,17 +174,8 @@ def test_a_sweep_folder_in_use_by_another_sweep_is_refused(tmp_path):
     """Two sweeps on one output folder ran the same tasks at the same time: the folder is locked while a sweep works
     in it, and a second sweep gets an error naming the folder and the holder."""
     out = tmp_path / 'sweep'
-    out.mkdir()
-    holder = subprocess.Popen([sys.executable, '-c', 'import fcntl, time\n'
-                               f'f = open({str(out / ".gle_brian.lock")!r}, "a+"); fcntl.flock(f, fcntl.LOCK_EX)\n'
-                               'f.write("4343"); f.flush(); print("locked", flush=True); time.sleep(60)'],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == 'locked'
+    with folder_held_by_another_process(out, 4343):
         with pytest.raises(GLEConfigError, match=rf'sweep folder {out} is in use by another process \(pid 4343\)'):
             sweep(toy, {'seed': [1]}, str(out))
-    finally:
-        holder.kill()
-        holder.wait()
     assert not (out / 'tasks').exists()                     # nothing started
 
