@@ -16,7 +16,8 @@ from brian2.units.fundamentalunits import DimensionMismatchError, fail_for_dimen
 from .errors import GLEConfigError, GLEInputError
 
 __all__ = ['check_units', 'check_number', 'check_dt', 'check_interval', 'check_size', 'real', 'check_signal',
-           'check_matrices', 'check_connect', 'check_signs', 'constrain', 'check_biases']
+           'check_matrices', 'check_matrix', 'check_connect', 'connections', 'check_signs', 'constrain',
+           'constrain_weights', 'check_biases']
 
 _KINDS = {second.dim: 'time', Hz.dim: 'frequency'}
 
@@ -149,27 +150,31 @@ def check_matrices(matrices, name, drawn, shapes, connectivity):
         raise GLEConfigError(f'{name} has {"no" if matrices is None else len(matrices)} matrices for '
                              f'{len(shapes)} projections; give a list with one per projection (in a layered '
                              'network, one per layer: the projection into it; None draws it).')
-    checked = []
-    for l, m in enumerate(matrices):
-        if m is None:
-            checked.append(drawn[l])
-            continue
-        m = real(m, f'{name}[{l}]')
-        if m.shape != shapes[l]:
-            raise GLEConfigError(f'{name}[{l}] has shape {m.shape}, expected {shapes[l]} (n_post, n_pre).')
-        if connectivity[l] is not None:
-            pre, post = connectivity[l]
-            m = m[post, pre]
-        if not np.all(np.isfinite(m)):
-            raise GLEConfigError(f'{name}[{l}] contains NaN or inf; give finite values.')
-        checked.append(m)
-    return checked
+    return [drawn[l] if m is None else check_matrix(m, f'{name}[{l}]', shapes[l], connectivity[l])
+            for l, m in enumerate(matrices)]
+
+
+def check_matrix(values, name, shape, synapses=None, per_synapse=False):
+    """One projection's initial values as floats: the ``(n_post, n_pre)`` matrix (``shape``), taken at the
+    ``synapses`` ``(pre, post)`` when there are some, or (``per_synapse``) already one value per synapse; checked
+    real and finite."""
+    array = real(values, name)
+    if per_synapse and synapses is not None and array.ndim == 1 and len(array) == len(synapses[0]):
+        pass
+    elif array.shape != shape:
+        alternative = f' or ({len(synapses[0])},) (one per synapse)' if per_synapse and synapses is not None else ''
+        raise GLEConfigError(f'{name} has shape {array.shape}, expected {shape} (n_post, n_pre){alternative}.')
+    elif synapses is not None:
+        pre, post = synapses
+        array = array[post, pre]
+    if not np.all(np.isfinite(array)):
+        raise GLEConfigError(f'{name} contains NaN or inf; give finite values.')
+    return array
 
 
 def check_connect(connect, shapes, seed, describe):
     """Per projection ``None`` (all-to-all) or the ``(pre, post)`` index arrays of its synapses; ``describe(k)``
     names projection ``k`` in messages."""
-    from .synapses import connectivity
     if connect is None:
         return [None] * len(shapes)
     if not isinstance(connect, (list, tuple)) or len(connect) != len(shapes):
@@ -181,19 +186,28 @@ def check_connect(connect, shapes, seed, describe):
         if entry is not None and not isinstance(entry, (str, dict)):
             raise GLEConfigError(f'connect[{l}]={entry!r}: give None, a condition string or a dict of Synapses.connect '
                                  'arguments, e.g. dict(p=0.2).')
-        try:
-            resolved.append(None if entry is None else connectivity(
-                shapes[l][1], shapes[l][0], entry, None if seed is None else seed + 2 + l))
-        except Exception as error:      # Brian2's errors for conditions and arguments it cannot use
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
-            raise GLEConfigError(
-                f'connect[{l}]={entry!r} ({describe(l)}): Brian2 cannot make these synapses '
-                f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), e.g. '
-                "'abs(i - j) < 3', or dict(p=0.2), or dict(i=..., j=...) index arrays.") from None
-        if entry is not None and len(resolved[-1][0]) == 0:
-            raise GLEConfigError(f'connect[{l}]={entry!r} ({describe(l)}) makes no synapses; loosen the '
-                                 'condition or raise p, or leave the projection out.')
+        resolved.append(None if entry is None else connections(
+            entry, shapes[l][1], shapes[l][0], None if seed is None else seed + 2 + l, f'connect[{l}]', describe(l)))
     return resolved
+
+
+def connections(rule, n_pre, n_post, seed, name, where):
+    """The ``(pre, post)`` synapses Brian2 makes from the connect ``rule`` (a condition string or a dict of
+    ``Synapses.connect`` arguments; :func:`gle_brian.synapses.connectivity`), with clear errors naming ``name`` and
+    the projection (``where``) when Brian2 cannot make them or makes none."""
+    from .synapses import connectivity
+    try:
+        pre, post = connectivity(n_pre, n_post, rule, seed)
+    except Exception as error:      # Brian2's errors for conditions and arguments it cannot use
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
+        raise GLEConfigError(
+            f'{name}={rule!r} ({where}): Brian2 cannot make these synapses '
+            f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), e.g. '
+            "'abs(i - j) < 3', or dict(p=0.2), or dict(i=..., j=...) index arrays.") from None
+    if len(pre) == 0:
+        raise GLEConfigError(f'{name}={rule!r} ({where}) makes no synapses; loosen the '
+                             'condition or raise p, or leave the projection out.')
+    return pre, post
 
 
 def check_signs(signs, n):
@@ -210,16 +224,20 @@ def check_signs(signs, n):
 def constrain(weights, signs, drawn):
     """Initial weights with the sign of each constrained projection: drawn weights take it (``|W|`` or ``-|W|``),
     given ones must have it. ``drawn``: per projection whether its weights were drawn (``None``: all were)."""
-    constrained = []
-    for l, (w, sign) in enumerate(zip(weights, signs)):
-        if sign is not None and (drawn is None or drawn[l]):
-            w = sign * np.abs(w)
-        elif sign is not None and np.any(sign * w < 0):
-            raise GLEConfigError(f'weights[{l}] has {int(np.sum(sign * w < 0))} values of the wrong sign for '
-                                 f'signs[{l}]={sign:+d}; give weights {">= 0" if sign > 0 else "<= 0"} there '
-                                 f'(e.g. {"" if sign > 0 else "-"}abs(w)), or drop the constraint.')
-        constrained.append(w)
-    return constrained
+    return [constrain_weights(w, sign, drawn is None or drawn[l], f'weights[{l}]', f'signs[{l}]')
+            for l, (w, sign) in enumerate(zip(weights, signs))]
+
+
+def constrain_weights(weights, sign, drawn, name='weights', sign_name='sign'):
+    """One projection's initial weights with its ``sign`` (``None``, +1, -1): ``drawn`` weights take it (``|W|`` or
+    ``-|W|``), given ones must have it."""
+    if sign is not None and drawn:
+        return sign * np.abs(weights)
+    if sign is not None and np.any(sign * weights < 0):
+        raise GLEConfigError(f'{name} has {int(np.sum(sign * weights < 0))} values of the wrong sign for '
+                             f'{sign_name}={sign:+d}; give weights {">= 0" if sign > 0 else "<= 0"} there '
+                             f'(e.g. {"" if sign > 0 else "-"}abs(w)), or drop the constraint.')
+    return weights
 
 
 def check_biases(biases, sizes):

@@ -32,6 +32,7 @@ from brian2.groups.group import CodeRunner
 from brian2.units.fundamentalunits import DIMENSIONLESS
 
 from . import neurons
+from .checks import check_size
 from .errors import GLEConfigError
 from .neurons import (Layer, dendrite_code, error_code, error_equations, neuron_equations, rate_code,
                       representation_code)
@@ -120,8 +121,7 @@ class GLEGroup(NeuronGroup):
                  name='glegroup*'):
         layer = Layer(N, activation, tau_m, tau_r, gamma, True, prospective_errors)
         self.activation = layer.check()
-        if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:
-            raise GLEConfigError(f'batch={batch!r} must be a positive integer.')
+        batch = check_size(batch, 'batch')
         if learning is not None and not isinstance(learning, Learning):
             raise GLEConfigError(f'learning={learning!r}: give a Learning, e.g. learning=Learning(Adam(lr=1e-4)).')
         step = float(dt if dt is not None else (clock or defaultclock).dt)

@@ -33,6 +33,7 @@ from brian2.utils.logger import get_logger
 
 from . import synapses as synaptic
 from .dense import DenseProjection, check_serial
+from .checks import check_matrix, connections, constrain_weights
 from .errors import GLEConfigError
 from .groups import GLEGroup, on_gpu, register_synapses
 from .optimisers import Learning
@@ -162,15 +163,8 @@ class GLEProjection(BrianObject):
         self.dense = self.connectivity is None and not synapses
         self.learning = learning if learning is not None and learning.weights else None
         drawn = weights is None
-        values = self._values(draw_weights([self.shape], [self.connectivity], _seed(seed, 0))[0] if drawn else weights,
-                              'weights')
-        if sign is not None and drawn:
-            values = sign * np.abs(values)
-        elif sign is not None and np.any(sign * values < 0):
-            raise GLEConfigError(f'weights has {int(np.sum(sign * values < 0))} values of the wrong sign for '
-                                 f'sign={sign:+d}; give weights {">= 0" if sign > 0 else "<= 0"} '
-                                 f'(e.g. {"" if sign > 0 else "-"}abs(w)), '
-                                 'or drop the sign.')
+        values = constrain_weights(self._values(draw_weights([self.shape], [self.connectivity], _seed(seed, 0))[0]
+                                                if drawn else weights, 'weights'), sign, drawn)
         self.feedback_values = None
         if self.feedback == 'random':
             self.feedback_values = self._values(
@@ -205,15 +199,8 @@ class GLEProjection(BrianObject):
             order = np.lexsort((pre, post))
             pre, post = pre[order], post[order]
         elif isinstance(connect, (str, dict)):
-            try:
-                pre, post = synaptic.connectivity(n_pre, n_post, connect, _seed(seed, 2))
-            except Exception as error:      # Brian2's errors for conditions and arguments it cannot use
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else ''
-                raise GLEConfigError(
-                    f'connect={connect!r} ({self.pre.name} -> {self.post.name}): Brian2 cannot make these synapses '
-                    f'({type(error).__name__}: {reason}); use a condition in i (presynaptic) and j (postsynaptic), '
-                    'e.g. '
-                    "'abs(i - j) < 3', or dict(p=0.2), or dict(i=..., j=...) index arrays.") from None
+            pre, post = connections(connect, n_pre, n_post, _seed(seed, 2), 'connect',
+                                    f'{self.pre.name} -> {self.post.name}')
         else:
             raise GLEConfigError(f'connect={connect!r}: give None (all-to-all), a condition string, a dict of '
                                  'Synapses.connect arguments such as dict(p=0.2), or (pre, post) index arrays.')
@@ -231,25 +218,9 @@ class GLEProjection(BrianObject):
         return pre, post
 
     def _values(self, values, name):
-        """Initial values: a matrix ``(n_post, n_pre)`` (taken at the synapses when there is a ``connect``), or
-        the values at the synapses; checked real and finite."""
-        array = np.asarray(values)
-        if array.dtype.kind not in 'biuf':
-            raise GLEConfigError(f'{name} has values of type {array.dtype}; give real numbers.')
-        array = array.astype(float)
-        if self.connectivity is not None and array.ndim == 1 and len(array) == len(self.connectivity[0]):
-            pass
-        elif array.shape != self.shape:
-            raise GLEConfigError(f'{name} has shape {array.shape}, expected {self.shape} (n_post, n_pre)'
-                                 + (f' or ({len(self.connectivity[0])},) (one per synapse)'
-                                    if self.connectivity else '')
-                                 + '.')
-        elif self.connectivity is not None:
-            pre, post = self.connectivity
-            array = array[post, pre]
-        if not np.all(np.isfinite(array)):
-            raise GLEConfigError(f'{name} contains NaN or inf; give finite values.')
-        return array
+        """Initial values: a matrix ``(n_post, n_pre)`` (taken at the synapses when there is a ``connect``), or the
+        values at the synapses; checked real and finite (:func:`gle_brian.checks.check_matrix`)."""
+        return check_matrix(values, name, self.shape, self.connectivity, per_synapse=True)
 
     def _learning_equations(self):
         """The learning state of ``w`` in a weight group (with the drive ``g_w`` summed over the batch)."""
