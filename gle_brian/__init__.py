@@ -12,7 +12,7 @@ Example::
     ...                  dt=0.01*ms, device='numpy', loss='mse', beta=0.1)
 """
 from .activations import Activation, get_activation
-from .errors import GLEConfigError, GLEDeviceError, GLEInputError, GLENumericalError
+from .errors import GLEConfigError, GLEDeviceError, GLEInputError, GLENumericalError, GLEOutputError
 from .graph import GLEGraph, Projection
 from .groups import GLEGroup
 from .network import GLENetwork, init_weights
@@ -23,6 +23,6 @@ from .reference import ReferenceNetwork
 from .targets import GLETarget
 
 __all__ = ['GLEGroup', 'GLEProjection', 'GLETarget', 'Activation', 'get_activation', 'GLEConfigError', 'GLEDeviceError',
-           'GLEInputError', 'GLENumericalError', 'GLENetwork', 'GLEGraph', 'Projection', 'init_weights', 'Layer',
-           'ReferenceNetwork', 'Learning', 'SGD', 'Adam']
+           'GLEInputError', 'GLEOutputError', 'GLENumericalError', 'GLENetwork', 'GLEGraph', 'Projection',
+           'init_weights', 'Layer', 'ReferenceNetwork', 'Learning', 'SGD', 'Adam']
 __version__ = '0.1.0'

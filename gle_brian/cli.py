@@ -24,10 +24,11 @@ import math
 import os
 import sys
 
-from .errors import GLEConfigError
+from .errors import GLEConfigError, GLEOutputError
+from .results import check_folder
 
 __all__ = ['main', 'models_folder', 'available_models', 'ranged', 'positive_int', 'non_negative_int',
-           'positive_float']
+           'positive_float', 'output_folder']
 
 
 def ranged(convert, minimum, strict=False):
@@ -61,6 +62,15 @@ non_negative_int = ranged(int, 0)
 positive_float = ranged(float, 0, strict=True)
 
 
+def output_folder(text):
+    """An argparse ``type``: a folder for the results, made if missing; one that is a file, cannot be made or is
+    read-only is refused before the model runs (:func:`gle_brian.results.check_folder`)."""
+    try:
+        return check_folder(text)
+    except GLEOutputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def models_folder():
     """The ``models/`` folder of the checkout (next to the package, else in the current directory)."""
     for root in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.getcwd()):
@@ -91,7 +101,8 @@ def sweep_main(argv):
                         help='a running Dask scheduler (tcp://host:8786) whose workers run the tasks; they must '
                              'see --out')
     parser.add_argument('--metric', default=None, help='per-epoch metric of the band figure (default: the model\'s)')
-    parser.add_argument('--out', required=True, help='folder of the sweep (a rerun continues it)')
+    parser.add_argument('--out', required=True, type=output_folder,
+                        help='folder of the sweep (a rerun continues it)')
     args = parser.parse_args(argv)
     try:
         grid = parse_grid(args.grid)

@@ -1,7 +1,7 @@
 """Exceptions raised for bad input. Every message names the parameter at fault and the fix (the checks that
 raise them: :mod:`gle_brian.checks`)."""
 
-__all__ = ['GLEConfigError', 'GLEInputError', 'GLEDeviceError', 'GLENumericalError']
+__all__ = ['GLEConfigError', 'GLEInputError', 'GLEOutputError', 'GLEDeviceError', 'GLENumericalError']
 
 
 class GLEConfigError(ValueError):
@@ -10,6 +10,11 @@ class GLEConfigError(ValueError):
 
 class GLEInputError(ValueError):
     """An input is invalid: a signal (wrong shape, NaN or inf, units), a state or a checkpoint file."""
+
+
+class GLEOutputError(OSError):
+    """A file or folder the package is to write cannot be written: a folder that is a file, read-only or cannot be
+    made, a file path that is a folder (checked before the work whose results go there)."""
 
 
 class GLEDeviceError(RuntimeError):

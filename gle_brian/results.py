@@ -1,9 +1,10 @@
 """Writing results so that nothing written before is lost: every file is replaced atomically, and a folder that a
 process works in is locked against other processes.
 
-A file is first written next to its destination and then renamed over it (``os.replace``), so a run
-that is killed leaves either the old file or the new one, never half of one. :func:`lock_folder` holds a
-folder (a standalone project, a sweep's output) for one process.
+A file is first written next to its destination, flushed to the disk and then renamed over it
+(``os.replace``), so a run that is killed (or a machine that loses power) leaves either the old file or the
+new one, never half of one. :func:`check_folder` refuses a folder that cannot be written before any work is
+done; :func:`lock_folder` holds a folder (a standalone project, a sweep's output, a sweep task) for one process.
 
 Example::
 
@@ -20,23 +21,61 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ['atomic_path', 'write_json', 'save_figure', 'save_npz', 'lock_folder', 'FolderInUse']
+from .errors import GLEOutputError
+
+__all__ = ['atomic_path', 'check_folder', 'check_destination', 'write_json', 'save_figure', 'save_npz', 'lock_folder',
+           'FolderInUse']
 
 
 #: seconds without a change after which a temporary file of an earlier write counts as left over
 STALE_SECONDS = 60
 
 
+def check_folder(folder, what='output folder'):
+    """Make ``folder`` (and its parents) if missing; raise :class:`~gle_brian.errors.GLEOutputError` naming ``what``
+    and the fix when it is a file, cannot be made or cannot be written. Returns the folder. Called before work whose
+    results go there."""
+    fix = f'give the {what} as a folder you can write to'
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise GLEOutputError(f'the {what} {folder} is a file, not a folder; {fix}.')
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise GLEOutputError(f'the {what} {folder} cannot be made ({error.strerror or error}); {fix}.') from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise GLEOutputError(f'the {what} {folder} is read-only for this user; {fix}.')
+    return folder
+
+
+def check_destination(path):
+    """Refuse (:class:`~gle_brian.errors.GLEOutputError`) a ``path`` that is a folder or lies in a folder that is a
+    file or read-only; makes its folder if missing. Returns the folder."""
+    if os.path.isdir(path):
+        raise GLEOutputError(f'{path} is a folder; give the path of a file to write.')
+    return check_folder(os.path.dirname(os.path.abspath(path)), f'folder of {os.path.basename(path)}')
+
+
+def _sync(path):
+    """Flush ``path`` (a file or folder) to the disk."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
+    """Yield a temporary path beside ``path``; on success it is flushed to the disk and replaces ``path``, on error
+    it is removed (``path`` is then as it was). A ``path`` that is a folder, or whose folder is a file or read-only,
+    raises :class:`~gle_brian.errors.GLEOutputError` naming it before anything is written.
 
     The temporary file is ``.<name>.XXXXXXXX<ext>`` in the folder of ``path``. A process that is killed
     while writing leaves it behind: such leftovers of the same destination are removed at the next write,
     once unchanged for ``STALE_SECONDS`` (younger ones may belong to a concurrent writer and are kept).
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    folder = check_destination(path)
+    folder = os.path.abspath(folder)
     prefix, suffix = '.' + os.path.basename(path) + '.', os.path.splitext(path)[1]
     for leftover in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + '?' * 8 + glob.escape(suffix))):
         try:
@@ -51,7 +90,9 @@ def atomic_path(path):
     os.chmod(temporary, 0o666 & ~umask)      # the permissions of a plain open(), not mkstemp's 0600
     try:
         yield temporary
+        _sync(temporary)
         os.replace(temporary, path)
+        _sync(folder)
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

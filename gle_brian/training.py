@@ -35,17 +35,15 @@ Example::
     ...                  record=['r'], record_layers=[-1])                    # doctest: +SKIP
     >>> history = train(net, train_set, test_set, epochs=5, checkpoint='out/checkpoint.npz')  # doctest: +SKIP
 """
-import json
 import os
 import time
-import zipfile
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .activations import Activation
+from .checkpoints import load_checkpoint, save_checkpoint
 from .errors import GLEConfigError, GLEInputError
-from .results import save_npz
+from .results import check_destination
 
 __all__ = ['train', 'evaluate', 'ReduceLROnPlateau', 'cross_entropy', 'save_checkpoint', 'load_checkpoint']
 
@@ -172,73 +170,30 @@ def evaluate(net, data, progress=False, reset_layers=(), chunks_per_run=1):
             'predictions': predictions, 'labels': data.y.copy(), 'outputs': outputs[:, :n]}
 
 
-def save_checkpoint(path, net, meta):
-    """Write the network state, its :meth:`~GLENetwork.settings` and ``meta`` (JSON-able) to ``path`` atomically.
-
-    The file is an ``.npz`` of plain arrays (JSON as strings, no pickles).
-    """
-    arrays = {f'state/{key}': value for key, value in net.get_state().items()}
-    return save_npz(path, meta=np.array(json.dumps(meta)), settings=np.array(json.dumps(net.settings())), **arrays)
-
-
-def load_checkpoint(path, net):
-    """Restore the network state from ``path`` into ``net``; returns the checkpoint's ``meta`` dict.
-
-    Raises :class:`GLEInputError` when the file is not a readable checkpoint (truncated, empty, foreign)
-    and :class:`GLEConfigError` when ``net`` was built with other settings than the checkpoint's network;
-    ``net`` is then unchanged.
-    """
-    fix = 'delete it or use resume=False to start afresh'
+def _training_state(meta, path, net):
+    """The training state in a checkpoint's ``meta`` (random generator, plateau schedule, base learning rates,
+    history), each checked by use on a copy; a missing or malformed entry raises :class:`GLEInputError` naming it,
+    before the network is changed."""
+    entry = None
     try:
-        with np.load(path, allow_pickle=False) as f:
-            state = {key[len('state/'):]: f[key] for key in f.files if key.startswith('state/')}
-            meta, settings = json.loads(str(f['meta'])), json.loads(str(f['settings']))
-    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise GLEInputError(f'{path} is not a readable checkpoint of this version of gle_brian '
-                            f'({type(error).__name__}: {error}); {fix}.') from None
-    differences = _differences(_by_values(settings), _by_values(net.settings()))
-    if differences:
-        raise GLEConfigError(f'{path} was written by a network built with other settings (checkpoint -> this '
-                             f'network): {"; ".join(differences[:8])}{"; ..." * (len(differences) > 8)}. Build the '
-                             f'network as before to resume, or {fix}.')
-    net.set_state(state)
-    return meta
-
-
-def _by_values(settings):
-    """``settings`` with each layer's activation replaced by what it computes (:meth:`Activation.values`), so
-    that an activation whose expressions were written otherwise (e.g. in another version) is still the same;
-    settings added in later versions take their defaults when a checkpoint lacks them."""
-    if not isinstance(settings, dict) or not isinstance(settings.get('layers'), list):
-        return settings
-    n = len(settings['layers'])
-    settings = {'projections': [['input' if l == 0 else l - 1, l, settings.get('feedback')] for l in range(n)],
-                'connect': [None] * n,
-                'signs': [None] * n, 'outputs': [n - 1], **settings}
-    layers = []
-    for layer in settings['layers']:
-        try:
-            layer = dict(layer, activation=Activation(**layer['activation']).values())
-        except (TypeError, KeyError, ValueError, GLEConfigError):
-            pass                        # not an activation this version can read: compared as it is
-        layers.append(layer)
-    return dict(settings, layers=layers)
-
-
-def _differences(saved, current, name='settings'):
-    """``'name: saved -> current'`` for every entry of two nested settings dicts that differs."""
-    if isinstance(saved, dict) and isinstance(current, dict):
-        return [line for key in sorted(set(saved) | set(current))
-                for line in _differences(saved.get(key), current.get(key), f'{name}[{key!r}]')]
-    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current) \
-            and any(isinstance(item, (dict, list)) for item in saved):
-        return [line for i, (a, b) in enumerate(zip(saved, current)) for line in _differences(a, b, f'{name}[{i}]')]
-    return [] if saved == current else [f'{name}: {_short(saved)} -> {_short(current)}']
-
-
-def _short(value, width=60):
-    text = json.dumps(value)
-    return text if len(text) <= width else text[:width - 3] + '...'
+        entry = 'rng'
+        np.random.default_rng().bit_generator.state = meta['rng']
+        entry = 'plateau'
+        ReduceLROnPlateau().load(meta['plateau'])
+        entry = 'base_rates'
+        rates = [float(rate) for rate in meta['base_rates']]
+        if len(rates) != len(net.learning_rates) or not all(np.isfinite(rates)):
+            raise ValueError(f'{len(rates)} rates for {len(net.learning_rates)} layers')
+        entry = 'history'
+        history = meta['history']
+        epochs = [record['epoch'] for record in history]
+        if not history or not all(isinstance(e, int) and e == k for k, e in enumerate(epochs)):
+            raise ValueError('not the records of epochs 0, 1, 2, ...')
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise GLEInputError(f'{path} lacks the training state of a resumable checkpoint (its meta[{entry!r}]: '
+                            f'{type(error).__name__}: {error}); it was not written by train(), or by an earlier '
+                            'layout: delete it or use resume=False to start afresh.') from None
+    return {'rng': meta['rng'], 'plateau': meta['plateau'], 'base_rates': rates, 'history': history}
 
 
 def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=False, patience=2, factor=0.5,
@@ -254,7 +209,8 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
     seed : int
         Seed of the shuffling.
     checkpoint : str or None
-        ``.npz`` file written after every epoch.
+        ``.npz`` file written after every epoch (:mod:`gle_brian.checkpoints`); its folder is made, and a path
+        that cannot be written is refused before anything runs.
     resume : bool
         Continue from ``checkpoint`` when it exists (bit for bit, on any device); a checkpoint of a network
         built with other settings (:meth:`GLENetwork.settings`) or an unreadable file is refused.
@@ -284,15 +240,21 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
         raise GLEConfigError('the network has no plasticity; build it with learning=Learning(Adam(lr=...)).')
     if resume and checkpoint is None:
         raise GLEConfigError('resume=True needs checkpoint=... (the file to continue from).')
+    if checkpoint is not None:
+        try:
+            check_destination(checkpoint)
+        except OSError as error:
+            raise GLEConfigError(f'checkpoint={checkpoint!r}: {error}') from None
     rng = np.random.default_rng(seed)
     plateau = ReduceLROnPlateau(patience, factor)
     base_rates = list(net.learning_rates)
     history = []
     if resume and os.path.exists(checkpoint):
-        meta = load_checkpoint(checkpoint, net)
-        rng.bit_generator.state = meta['rng']
-        plateau.load(meta['plateau'])
-        base_rates, history = meta['base_rates'], meta['history']
+        restored = {}
+        load_checkpoint(checkpoint, net, check=lambda meta: restored.update(_training_state(meta, checkpoint, net)))
+        rng.bit_generator.state = restored['rng']
+        plateau.load(restored['plateau'])
+        base_rates, history = restored['base_rates'], restored['history']
     B, K = net.batch, chunks_per_run
     runs = len(train_data) // (B * K)
     if runs == 0:

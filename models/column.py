@@ -46,7 +46,7 @@ import numpy as np
 from brian2 import Hz, ms
 
 from gle_brian import Adam, GLEGraph, Layer, Learning, Projection
-from gle_brian.cli import ranged
+from gle_brian.cli import output_folder, ranged
 from gle_brian.devices import DEVICES
 from gle_brian.recording import poisson_spikes, record, to_nwb
 from gle_brian.results import save_figure, write_json
@@ -154,9 +154,8 @@ def main(argv=None):
                         help=f'ms of online learning (runs of {RUN:g} ms)')
     parser.add_argument('--seed', type=ranged(int, 0), default=1)
     parser.add_argument('--lr', type=ranged(float, 0, strict=True), default=1e-4)
-    parser.add_argument('--out', default='results/column')
+    parser.add_argument('--out', type=output_folder, default='results/column')
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
     metrics, net, recording = run(args.duration, args.device, args.seed, args.lr,
                                   directory=os.path.join(args.out, 'project'))
     write_outputs(metrics, net, recording, args.out)

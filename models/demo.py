@@ -22,7 +22,7 @@ import numpy as np
 from brian2 import ms
 
 from gle_brian import GLENetwork, Layer, ReferenceNetwork
-from gle_brian.cli import non_negative_int
+from gle_brian.cli import non_negative_int, output_folder
 from gle_brian.devices import DEVICES
 from gle_brian.reference import VARIABLES
 from gle_brian.results import save_figure, write_json
@@ -81,10 +81,9 @@ def plot(net, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--device', default='cpp_standalone', choices=DEVICES)
-    parser.add_argument('--out', default='results/demo')
+    parser.add_argument('--out', type=output_folder, default='results/demo')
     parser.add_argument('--seed', type=non_negative_int, default=1)
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
 
     layers = build_layers()
     x, target = signals()

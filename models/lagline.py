@@ -33,7 +33,7 @@ from brian2 import ms
 from tqdm.auto import tqdm
 
 from gle_brian import GLENetwork, Layer
-from gle_brian.cli import non_negative_int, positive_int, ranged
+from gle_brian.cli import non_negative_int, output_folder, positive_int, ranged
 from gle_brian.data import smoothed_steps
 from gle_brian.devices import DEVICES, STANDALONE_DEVICES
 from gle_brian.optimisers import Adam, Learning
@@ -204,9 +204,8 @@ def main(argv=None):
                         help=f'ms of running before learning starts, in runs of {CHUNK:g} ms (default 50)')
     parser.add_argument('--seed', type=non_negative_int, default=1)
     parser.add_argument('--batch', type=positive_int, default=1, help='copies on phase-shifted inputs (reference: 100)')
-    parser.add_argument('--out', default='results/lagline')
+    parser.add_argument('--out', type=output_folder, default='results/lagline')
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
     results = []
     for variant in args.variant:
         metrics, curves = run(variant, train=args.train, init=args.init, device=args.device, seed=args.seed,

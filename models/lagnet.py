@@ -27,7 +27,7 @@ from brian2 import kHz, ms
 from scipy.signal import lfilter
 
 from gle_brian import GLENetwork, Layer, init_weights
-from gle_brian.cli import non_negative_int, ranged
+from gle_brian.cli import non_negative_int, output_folder, ranged
 from gle_brian.data import sines
 from gle_brian.devices import DEVICES, STANDALONE_DEVICES
 from gle_brian.optimisers import Learning, SGD
@@ -186,9 +186,8 @@ def main(argv=None):
     parser.add_argument('--duration', type=ranged(float, WARM_UP + CHUNK), default=1000.0,
                         help=f'ms, at least the {WARM_UP:g} ms warm-up and one {CHUNK:g} ms run (default 1000)')
     parser.add_argument('--seed', type=non_negative_int, default=5)
-    parser.add_argument('--out', default='results/lagnet')
+    parser.add_argument('--out', type=output_folder, default='results/lagnet')
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
     metrics, curves = run(args.duration, device=args.device, seed=args.seed,
                           directory=os.path.join(args.out, 'project'))
     write_json(os.path.join(args.out, 'lagnet.json'), metrics)

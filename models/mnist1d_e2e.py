@@ -29,7 +29,7 @@ import numpy as np
 from brian2 import ms
 
 from gle_brian import GLENetwork, Layer
-from gle_brian.cli import non_negative_int, positive_int
+from gle_brian.cli import non_negative_int, output_folder, positive_int
 from gle_brian.data import TimeSeriesData, mnist1d
 from gle_brian.devices import DEVICES
 from gle_brian.network import PRECISIONS
@@ -183,7 +183,7 @@ def main(argv=None, model=None):
     parser.add_argument('--chunks-per-run', type=positive_int, default=1,
                         help='chunks of BATCH samples one after the other in one run (e.g. 100 with --batch 1)')
     parser.add_argument('--resume', action='store_true', help='continue from OUT/checkpoint.npz')
-    parser.add_argument('--out', default=f'results/{name}')
+    parser.add_argument('--out', type=output_folder, default=f'results/{name}')
     args = parser.parse_args(argv)
     history = run(args.epochs, args.device, args.batch, args.seed, args.train, args.test, args.out, args.resume,
                   model=model, precision=args.precision, chunks_per_run=args.chunks_per_run)

@@ -1,5 +1,6 @@
-"""Checkpoints: unreadable files and networks built otherwise are refused clearly; states load all or nothing;
-atomic writes clean up what a killed write left."""
+"""Checkpoints: unreadable files, later formats, incomplete training states and networks built otherwise are refused
+clearly, before anything changes; states load all or nothing; crafted files run no code (a fuzz test); atomic
+writes clean up what a killed write left."""
 import json
 import os
 import time
@@ -8,11 +9,12 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from gle_brian import Activation, GLEConfigError, GLEGraph, GLEInputError, GLENetwork, Layer, Projection
+from gle_brian import Activation, GLEConfigError, GLEGraph, GLEInputError, GLENetwork, Layer, Projection, training
+from gle_brian.checkpoints import FORMAT
 from gle_brian.microcircuit import MicrocircuitNetwork
 from gle_brian.optimisers import SGD, Adam, Learning
 from gle_brian.results import STALE_SECONDS, save_npz, write_json
-from gle_brian.training import load_checkpoint, save_checkpoint
+from gle_brian.training import load_checkpoint, save_checkpoint, train
 
 STEPS = 20
 
@@ -208,3 +210,131 @@ def test_a_crafted_checkpoint_runs_no_code(checkpoint, tmp_path, phi):
     assert time.perf_counter() - started < 10 and not marker.exists()
     with pytest.raises(GLEConfigError, match='ASCII|not allowed'):
         Activation('crafted', phi.replace('MARKER', repr(str(marker))), '1.0')
+
+
+def arrays_of(path):
+    with np.load(path) as f:
+        return {key: f[key] for key in f.files}
+
+
+def assert_unchanged(net, before):
+    for key, value in net.get_state().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_checkpoints_record_their_format_and_a_later_one_is_refused(checkpoint, tmp_path):
+    arrays = arrays_of(checkpoint)
+    assert int(arrays['format']) == FORMAT
+    path = tmp_path / 'unversioned.npz'                     # format 1: written before the format was recorded
+    np.savez(path, **{key: value for key, value in arrays.items() if key != 'format'})
+    assert load_checkpoint(str(path), small_net()) == {'epoch': 1}
+    net = trained(small_net())
+    before = net.get_state()
+    np.savez(path, **dict(arrays, format=np.array(FORMAT + 1)))
+    with pytest.raises(GLEInputError, match=rf'format {FORMAT + 1}; this gle_brian reads formats 1 to {FORMAT} '
+                                            r'\(a later version'):
+        load_checkpoint(str(path), net)
+    assert_unchanged(net, before)
+
+
+def toy_training(tmp_path, epochs=1, **kwargs):
+    from test_training import toy_data, toy_net
+    net = toy_net('numpy')
+    history = train(net, toy_data(6, 0), toy_data(3, 1), epochs=epochs, progress=False, **kwargs)
+    return net, history
+
+
+@pytest.mark.parametrize('entry', ['plateau', 'rng', 'base_rates', 'history'])
+def test_resume_from_an_incomplete_training_state_is_refused_before_the_network_changes(entry, tmp_path):
+    """A checkpoint without (or with a malformed) plateau, random-generator, learning-rate or history entry (an
+    earlier layout, or save_checkpoint called by hand) is refused naming the entry; the network keeps its state."""
+    path = tmp_path / 'checkpoint.npz'
+    toy_training(tmp_path, checkpoint=str(path))
+    arrays = arrays_of(path)
+    meta = json.loads(str(arrays['meta']))
+    if entry == 'history':
+        meta['history'] = [dict(record, epoch=str(record['epoch'])) for record in meta['history']]
+    else:
+        del meta[entry]
+    np.savez(path, **dict(arrays, meta=np.array(json.dumps(meta))))
+    from test_training import toy_data, toy_net
+    net = toy_net('numpy')
+    net.run(np.ones((5, 3, 2)))
+    before = net.get_state()
+    with pytest.raises(GLEInputError, match=rf"lacks the training state .*meta\['{entry}'\]"):
+        train(net, toy_data(6, 0), toy_data(3, 1), epochs=2, progress=False, checkpoint=str(path), resume=True)
+    assert_unchanged(net, before)
+
+
+@pytest.mark.parametrize('where', ['file as folder', 'folder as file'])
+def test_a_checkpoint_path_that_cannot_be_written_is_refused_before_the_first_test(where, tmp_path, monkeypatch):
+    blocker = tmp_path / 'blocker'
+    if where == 'file as folder':
+        blocker.write_text('a file')
+        path = blocker / 'checkpoint.npz'
+    else:
+        blocker.mkdir()
+        path = blocker
+    monkeypatch.setattr(training, 'evaluate', lambda *args, **kwargs: pytest.fail('tested before the path check'))
+    with pytest.raises(GLEConfigError, match=rf"checkpoint='{path}': .*(is a file, not a folder|is a folder)"):
+        toy_training(tmp_path, checkpoint=str(path))
+
+
+def crafted_variants(arrays, marker, rng):
+    """Checkpoints made from a good one: truncated, bytes flipped, entries of wrong types, crafted expressions."""
+    settings, meta = json.loads(str(arrays['settings'])), json.loads(str(arrays['meta']))
+    state = [key for key in arrays if key.startswith('state/')]
+    expressions = [f'open({str(marker)!r}, "w")', 'ｅｘｅｃ("1")', '__builtins__', '9**9**9**9', 'x' * 100_000,
+                   '(' * 500 + 'x' + ')' * 500, 'lambda: 1', '[x for x in ()]', 'x.__class__', '1e999999']
+    entries = [('meta', np.array(3)), ('meta', np.array('[1, 2]')), ('meta', np.array('{"epoch": ')),
+               ('settings', np.array('[]')), ('settings', np.zeros(3)), ('settings', np.array('[' * 100_000)),
+               ('format', np.array('two')), ('format', np.zeros(2)), ('format', np.array(-1)),
+               (state[0], np.array(['x'])), (state[-1], np.zeros((2, 2))), (state[1], np.array(np.nan)),
+               ('settings', np.array(json.dumps(dict(settings, layers='tanh')))),
+               ('settings', np.array(json.dumps(dict(settings, layers=[None, 3])))),
+               ('meta', np.array(json.dumps(dict(meta, rng={'bit_generator': 'MT19937'}))))]
+    for expression in expressions:
+        crafted = json.loads(json.dumps(settings))
+        crafted['layers'][rng.integers(2)]['activation'][rng.choice(['phi', 'phi_prime'])] = expression
+        entries.append(('settings', np.array(json.dumps(crafted))))
+    for key, value in entries:
+        yield 'entry', dict(arrays, **{key: value})
+    del arrays[state[0]]
+    yield 'entry', arrays
+
+
+def test_fuzzed_checkpoints_give_clear_errors_and_run_no_code(checkpoint, tmp_path):
+    """Hundreds of damaged and crafted checkpoints: each loads, or is refused with a gle_brian error naming the file;
+    none raises anything else, runs code or takes long; a refused one leaves the network as it was."""
+    rng = np.random.default_rng(5)
+    marker = tmp_path / 'ran'
+    good = checkpoint.read_bytes()
+    files = []
+    for k in range(120):                                       # damaged bytes
+        data = bytearray(good)
+        if k % 3 == 0:
+            data = data[:rng.integers(len(data))]
+        for position in rng.integers(len(data), size=1 + k % 7):
+            data[position] = rng.integers(256)
+        files.append(bytes(data))
+    for _, arrays in crafted_variants(arrays_of(checkpoint), marker, rng):
+        path = tmp_path / 'variant.npz'
+        np.savez(path, **arrays)
+        files.append(path.read_bytes())
+    net = trained(small_net())
+    before = net.get_state()
+    path = tmp_path / 'fuzzed.npz'
+    loaded = refused = 0
+    for data in files:
+        path.write_bytes(data)
+        started = time.perf_counter()
+        try:
+            load_checkpoint(str(path), net)
+            loaded += 1
+            net.set_state(before)
+        except (GLEInputError, GLEConfigError) as error:
+            assert str(path) in str(error)
+            refused += 1
+            assert_unchanged(net, before)
+        assert time.perf_counter() - started < 10
+    assert not marker.exists() and refused > 100 and loaded + refused == len(files)
