@@ -63,10 +63,10 @@ positive_float = ranged(float, 0, strict=True)
 
 
 def output_folder(text):
-    """An argparse ``type``: a folder for the results, made if missing; one that is a file, cannot be made or is
-    read-only is refused before the model runs (:func:`gle_brian.results.check_folder`)."""
+    """An argparse ``type``: a folder for the results (made by the model when it writes); one that is a file, cannot
+    be made or is read-only is refused before the model runs (:func:`gle_brian.results.check_folder`)."""
     try:
-        return check_folder(text)
+        return check_folder(text, make=False)
     except GLEOutputError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

@@ -4,7 +4,8 @@ process works in is locked against other processes.
 A file is first written next to its destination, flushed to the disk and then renamed over it
 (``os.replace``), so a run that is killed (or a machine that loses power) leaves either the old file or the
 new one, never half of one. :func:`check_folder` refuses a folder that cannot be written before any work is
-done; :func:`lock_folder` holds a folder (a standalone project, a sweep's output, a sweep task) for one process.
+done; :func:`lock_folder` holds a folder (a standalone project, a sweep's output, a sweep task) for one
+process.
 
 Example::
 
@@ -31,19 +32,25 @@ __all__ = ['atomic_path', 'check_folder', 'check_destination', 'write_json', 'sa
 STALE_SECONDS = 60
 
 
-def check_folder(folder, what='output folder'):
-    """Make ``folder`` (and its parents) if missing; raise :class:`~gle_brian.errors.GLEOutputError` naming ``what``
-    and the fix when it is a file, cannot be made or cannot be written. Returns the folder. Called before work whose
-    results go there."""
+def check_folder(folder, what='output folder', make=True):
+    """Raise :class:`~gle_brian.errors.GLEOutputError` naming ``what`` and the fix when ``folder`` is a file, lies
+    below a file, cannot be made or cannot be written; make it (and its parents) if missing and ``make``. Returns the
+    folder. Called before work whose results go there."""
     fix = f'give the {what} as a folder you can write to'
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise GLEOutputError(f'the {what} {folder} is a file, not a folder; {fix}.')
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:
-        raise GLEOutputError(f'the {what} {folder} cannot be made ({error.strerror or error}); {fix}.') from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise GLEOutputError(f'the {what} {folder} is read-only for this user; {fix}.')
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where = 'is a file' if existing == os.path.abspath(folder) else f'cannot be made: {existing} is a file'
+        raise GLEOutputError(f'the {what} {folder} {where}, not a folder; {fix}.')
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = 'is' if existing == os.path.abspath(folder) else f'cannot be made: {existing} is'
+        raise GLEOutputError(f'the {what} {folder} {where} read-only for this user; {fix}.')
+    if make:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as error:
+            raise GLEOutputError(f'the {what} {folder} cannot be made ({error.strerror or error}); {fix}.') from None
     return folder
 
 
@@ -123,19 +130,20 @@ class FolderInUse(RuntimeError):
     """Another process holds the folder (:func:`lock_folder`)."""
 
 
-def lock_folder(folder, what, fix):
+def lock_folder(folder, what, fix, wait=False):
     """Hold an exclusive lock on ``folder`` (a file ``.gle_brian.lock`` in it, made with the folder) for this process,
     until the returned open file is closed or the process ends. A folder another process holds raises
-    :class:`FolderInUse` naming ``what`` it is, the folder, the holder's pid and the ``fix``; a folder that cannot be
-    made or written raises ``OSError`` with a message that names it."""
+    :class:`FolderInUse` naming ``what`` it is, the folder, the holder's pid and the ``fix`` (with ``wait``: waits until
+    the holder lets go); a folder that cannot be made or written raises
+    :class:`~gle_brian.errors.GLEOutputError` naming it."""
+    check_folder(folder, what)
     try:
-        os.makedirs(folder, exist_ok=True)
         handle = open(os.path.join(folder, '.gle_brian.lock'), 'a+')
     except OSError as error:
-        raise OSError(f'{folder} cannot hold a {what} ({error.strerror or error}); give a folder you can write '
-                      'to.') from None
+        raise GLEOutputError(f'{folder} cannot hold a {what} ({error.strerror or error}); give a folder you can '
+                             'write to.') from None
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip() or 'unknown'

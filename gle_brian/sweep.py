@@ -39,6 +39,7 @@ The same from the command line (``gle-brian sweep --help``)::
     gle-brian sweep mnist1d_e2e --grid seed=1:10 epochs=150 --workers 2 --out results/sweep
 """
 import glob
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -47,6 +48,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -156,21 +158,67 @@ def _lists(grid):
         if isinstance(values, (str, bytes, dict)) or not hasattr(values, '__iter__'):
             raise GLEConfigError(f'grid[{name!r}] must be a list (or range) of values, not {values!r}; '
                                  f'write [{values!r}] for one value.')
-        if isinstance(values, Quantity) and not values.is_dimensionless or \
-                any(isinstance(value, Quantity) and not value.is_dimensionless for value in values):
-            raise GLEConfigError(f'grid[{name!r}] has values with units ({values!r}); give plain numbers, in the unit '
-                                 'the task function takes (it adds the unit), so that they can be stored as JSON.')
-        lists[name] = [value.item() if hasattr(value, 'item') else value for value in values]
+        lists[name] = [_scalar(value) for value in values]
         if not lists[name]:
             raise GLEConfigError(f'grid[{name!r}] has no values; give at least one.')
     return lists
 
 
+#: the longest readable part of a task's folder name (characters; longer ones are cut and get a hash)
+MAX_NAME = 120
+
+
+def _scalar(value):
+    """A grid value as a plain Python value: numpy scalars converted, a Quantity kept (a plain number when
+    dimensionless), anything else as it is."""
+    if isinstance(value, Quantity):
+        return value if not value.is_dimensionless else float(value)
+    return value.item() if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0) \
+        else value
+
+
 def task_name(params):
-    """The folder name of a task: ``seed=1,lr=0.001`` (``default`` without parameters)."""
-    text = ','.join(f'{name}={value!r}' if isinstance(value, float) else f'{name}={value}'
-                    for name, value in params.items())
-    return text.replace(os.sep, '_') or 'default'
+    """The folder name of a task: ``seed=1,lr=0.001`` (``default`` without parameters); collision-free.
+
+    Integers, floats and booleans are written as Python writes them, and so are text values made of letters, digits,
+    ``.``, ``_`` and ``-`` that cannot be read as another type; anything else (text such as ``'1'``, ``'True'`` or
+    ``'x/y'``, Quantities, ``None``) is written with the characters outside that set replaced by ``_`` and the name
+    ends in ``~`` and a short hash of the parameters and their types, as does a name cut at :data:`MAX_NAME`
+    characters.
+
+        >>> task_name({'seed': 1, 'lr': 0.001, 'device': 'numpy'})
+        'seed=1,lr=0.001,device=numpy'
+        >>> task_name({'seed': '1'})
+        'seed=1~3acaee68'
+    """
+    parts, plain = [], True
+    for name, value in params.items():
+        if isinstance(value, (bool, int, float)) and not isinstance(value, Quantity):
+            text = repr(value)
+        elif isinstance(value, Quantity):
+            text, plain = '{value:g}{unit}'.format(**_jsonable(value)), False
+        else:
+            text = str(value)
+            plain = plain and isinstance(value, str) and _SAFE.fullmatch(value) is not None and _value(value) == value
+        parts.append(f'{name}={_SAFE_CHARACTER.sub("_", text)}')
+    text = ','.join(parts) or 'default'
+    if plain and len(text) <= MAX_NAME:
+        return text
+    typed = [[name, type(value).__name__, _jsonable(value)] for name, value in params.items()]
+    digest = hashlib.sha1(json.dumps(typed, sort_keys=True).encode()).hexdigest()[:8]
+    return f'{text[:MAX_NAME]}~{digest}'
+
+
+_SAFE = re.compile(r'[A-Za-z0-9._-]+')
+_SAFE_CHARACTER = re.compile(r'[^A-Za-z0-9._=-]')
+
+
+def _jsonable(value):
+    """``value`` as JSON data: a Quantity as ``{'value': number, 'unit': 'ms'}`` (in its best unit)."""
+    if isinstance(value, Quantity):
+        unit = value.get_best_unit()
+        return {'value': float(value / unit), 'unit': str(unit)}
+    return value
 
 
 def sweepable_models():
@@ -241,9 +289,9 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
     folders = {}
     for params in tasks:
         folder_name = task_name(params)
-        if folder_name in folders:     # '1' and 1, 'x/y' and 'x_y': one folder, so one task would be taken as done
-            raise GLEConfigError(f'grid: the tasks {folders[folder_name][0]} and {params} have the same folder name '
-                                 f'{folder_name!r}; give values that differ as text (each value once).')
+        if folder_name in folders:     # a value given twice: one folder, so one task would be taken as done
+            raise GLEConfigError(f'grid: the tasks {folders[folder_name][0]} and {params} are the same (folder name '
+                                 f'{folder_name!r}); give each value once.')
         folders[folder_name] = (params, os.path.join(os.path.abspath(out), 'tasks', folder_name))
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise GLEConfigError(f'workers={workers!r}: give a number of worker processes >= 1 (or None: one per core).')
@@ -258,7 +306,8 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
         os.makedirs(os.path.join(out, 'tasks'), exist_ok=True)
         name = model if isinstance(model, str) else _qualified(function)
         _check_folder(out, name)
-        write_json(os.path.join(out, 'sweep.json'), {'model': name, 'grid': _lists(grid)})
+        stored = {key: [_jsonable(value) for value in values] for key, values in _lists(grid).items()}
+        write_json(os.path.join(out, 'sweep.json'), {'model': name, 'grid': stored})
         pending = {name: task for name, task in folders.items() if not os.path.exists(os.path.join(task[1], ROWS))}
         failed = {}
         if pending:
@@ -341,31 +390,38 @@ def _client(workers, scheduler):
 def _run_task(payload, params, folder, path):
     """On a worker: run one task in a new process (unless it finished before) and return its rows."""
     rows = os.path.join(folder, ROWS)
-    if not os.path.exists(rows):
-        os.makedirs(folder, exist_ok=True)
-        with atomic_path(os.path.join(folder, 'task.pkl')) as temporary, open(temporary, 'wb') as f:
-            f.write(payload)
-        write_json(os.path.join(folder, 'params.json'), params)
-        log = os.path.join(folder, 'log.txt')
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), MPLBACKEND='Agg')
-        with open(log, 'a') as output:
-            output.write(f'--- started {time.strftime("%Y-%m-%d %H:%M:%S")} on pid {os.getpid()}\n')
-            output.flush()
-            process = subprocess.Popen([sys.executable, '-m', 'gle_brian.sweep', folder], cwd=folder, env=env,
-                                       stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       start_new_session=True)
-            try:
-                code = process.wait()
-            finally:
-                if process.poll() is None:          # cancelled while it ran: end it and what it started
-                    os.killpg(process.pid, signal.SIGKILL)
-        if code:
-            with open(log) as f:
-                tail = f.read()[-2000:]
-            raise SweepTaskError(f'the task in {folder} ended with exit status {code}; its log ({log}) ends with:\n'
-                                 f'{tail}')
+    # a process still running this task (its worker was lost and the task given to this one) is waited for
+    with lock_folder(folder, 'sweep task folder', 'wait until it has ended', wait=True) as lock:
+        if not os.path.exists(rows):
+            _start_task(payload, params, folder, path, lock)
     with open(rows) as f:
         return json.load(f)
+
+
+def _start_task(payload, params, folder, path, lock):
+    """Run the task's own process in ``folder`` (its rows there when it succeeds); it shares ``lock`` (the task
+    folder's), so the folder stays locked while it runs, also after its worker was lost."""
+    with atomic_path(os.path.join(folder, 'task.pkl')) as temporary, open(temporary, 'wb') as f:
+        f.write(payload)
+    write_json(os.path.join(folder, 'params.json'), {key: _jsonable(value) for key, value in params.items()})
+    log = os.path.join(folder, 'log.txt')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), MPLBACKEND='Agg')
+    with open(log, 'a') as output:
+        output.write(f'--- started {time.strftime("%Y-%m-%d %H:%M:%S")} on pid {os.getpid()}\n')
+        output.flush()
+        process = subprocess.Popen([sys.executable, '-m', 'gle_brian.sweep', folder], cwd=folder, env=env,
+                                   stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, pass_fds=(lock.fileno(),))
+        try:
+            code = process.wait()
+        finally:
+            if process.poll() is None:          # cancelled while it ran: end it and what it started
+                os.killpg(process.pid, signal.SIGKILL)
+    if code:
+        with open(log) as f:
+            tail = f.read()[-2000:]
+        raise SweepTaskError(f'the task in {folder} ended with exit status {code}; its log ({log}) ends with:\n'
+                             f'{tail}')
 
 
 def _task_process(folder):
@@ -409,7 +465,7 @@ def collect(out):
     for rows in sorted(glob.glob(os.path.join(glob.escape(out), 'tasks', '*', ROWS))):
         folder = os.path.dirname(rows)
         with open(os.path.join(folder, 'params.json')) as f:
-            params = json.load(f)
+            params = {key: _text(value) for key, value in json.load(f).items()}
         parameters += [name for name in params if name not in parameters]
         with open(rows) as f:
             for row in json.load(f):
@@ -430,6 +486,13 @@ def collect(out):
         pass
     table.attrs['parameters'] = parameters
     return table
+
+
+def _text(value):
+    """A parameter of ``params.json`` for the table: a Quantity (``{'value', 'unit'}``) as text, ``'5 ms'``."""
+    if isinstance(value, dict) and set(value) == {'value', 'unit'}:
+        return f"{value['value']:g} {value['unit']}"
+    return value
 
 
 def summarise(table, over='seed'):

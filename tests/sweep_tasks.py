@@ -31,3 +31,8 @@ def failing(out, seed):
     if seed == 2:
         raise ValueError('seed 2 does not work')
     return {'value': seed * 10}
+
+
+def echo(out, value):
+    """The value a task received, as Python writes it, and its type."""
+    return {'got': repr(value), 'type': type(value).__name__}
