@@ -5,8 +5,9 @@
 (its target the run's TimedArray ``y_target``), an input group whose rates are the run's TimedArray ``x_input``,
 the StateMonitors of the recording, and the Brian2 ``Network`` of them all; it returns them as one plain record
 (:class:`Built`), which the fronts and runners read. Every object takes its slot of the step from
-:data:`~gle_brian.schedule.SCHEDULE` itself. The TimedArrays are read at ``t - t_start`` (``t_start``: the start of
-the run, given with them in each run's namespace).
+:data:`~gle_brian.schedule.SCHEDULE` itself. The TimedArrays are read at ``t - t_start``: ``t_start``, the start of
+the run, is a shared constant of the groups that read them, set by the runner (the run's namespace holds the same
+names in every run, so Brian2 reuses its generated code).
 
 Example::
 
@@ -20,10 +21,11 @@ Example::
 import dataclasses
 
 import numpy as np
-from brian2 import Clock, Network, NeuronGroup, StateMonitor, second
+from brian2 import Clock, Network, NeuronGroup, StateMonitor, prefs, second
 from brian2.devices import get_device
 from brian2.devices.device import RuntimeDevice
 
+from . import preferences  # noqa: F401  (registers prefs.gle_brian)
 from .errors import GLEConfigError
 from .groups import GLEGroup
 from .projections import GLEProjection
@@ -31,7 +33,11 @@ from .reference import INPUT
 from .schedule import schedule
 from .targets import GLETarget
 
-__all__ = ['Built', 'build', 'sampling_clock', 'RunMonitor', 'monitor']
+__all__ = ['Built', 'build', 'sampling_clock', 'RunMonitor', 'monitor', 'check_recording', 'RUN_START']
+
+RUN_START_TEXT = 'the start of the run: its input and targets are read at t - t_start'
+#: the declaration of ``t_start`` in the groups that read the run's input or targets
+RUN_START = f't_start : second (shared, constant)  # {RUN_START_TEXT}'
 
 
 @dataclasses.dataclass
@@ -56,13 +62,16 @@ def sampling_clock(clock, dt, name):
 
 
 class RunMonitor(StateMonitor):
-    """A StateMonitor that knows where the last run's samples start (on runtime targets a monitor keeps every run's
-    samples; a standalone binary records each run afresh). The package records with these alone (:func:`monitor`)."""
+    """A StateMonitor that knows where the last run's samples start, keeps what ``prefs.gle_brian.keep_recordings``
+    says (on runtime targets; a standalone binary records each run afresh) and tells the memory a run of it will
+    hold. The package records with these alone (:func:`monitor`)."""
 
     run_start = 0
 
     def before_run(self, run_namespace):
         if isinstance(get_device(), RuntimeDevice):
+            if prefs.gle_brian.keep_recordings == 'last':
+                self.resize(0)
             self.run_start = len(self.t_)
         super().before_run(run_namespace)
 
@@ -73,6 +82,28 @@ class RunMonitor(StateMonitor):
     def times(self):
         """The times of the last run's samples."""
         return self.t[self.run_start:]
+
+    def expected_bytes(self, duration):
+        """The memory (bytes) its samples will hold at the end of a run of ``duration`` (seconds)."""
+        samples = int(np.ceil(float(duration) / float(self.clock.dt) - 1e-9))
+        if isinstance(get_device(), RuntimeDevice) and prefs.gle_brian.keep_recordings == 'all':
+            samples += len(self.t_)
+        width = sum(np.dtype(variable.dtype).itemsize for variable in self.recorded_variables.values())
+        return samples * (8 + width * self.n_indices)
+
+
+def check_recording(network, duration):
+    """Refuse (:class:`~gle_brian.errors.GLEConfigError`) a run of ``duration`` (seconds) whose monitors
+    (:class:`RunMonitor`) would hold more than ``prefs.gle_brian.max_recording_bytes``, before it starts."""
+    monitors = [obj for obj in network.objects if isinstance(obj, RunMonitor)]
+    total, limit = sum(m.expected_bytes(duration) for m in monitors), prefs.gle_brian.max_recording_bytes
+    if total > limit:
+        raise GLEConfigError(
+            f'this run would record {total / 1e9:.3g} GB ({", ".join(sorted(m.name for m in monitors))}), more than '
+            f'prefs.gle_brian.max_recording_bytes = {limit / 1e9:.3g} GB: record fewer variables or layers (record=, '
+            'record_layers=), sample less often (record_dt=), run shorter, or raise the limit'
+            + (", or keep the last run's samples only (prefs.gle_brian.keep_recordings = 'last')"
+               if prefs.gle_brian.keep_recordings == 'all' else '') + '.')
 
 
 def monitor(source, variables, record, dt, name):
@@ -121,7 +152,7 @@ def _monitors(spec, l, group_list, projections):
 def build(spec):
     """The Brian2 objects of the network ``spec`` (on Brian2's current device), as a :class:`Built`."""
     clock = Clock(spec.dt, name='gle_clock')
-    source = NeuronGroup(spec.batch * spec.n_in, 'r : 1', clock=clock, name='input')
+    source = NeuronGroup(spec.batch * spec.n_in, f'r : 1\n{RUN_START}', clock=clock, name='input')
     schedule(source.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
     populations = [
         GLEGroup(layer.size, layer.activation, tau_m * second, tau_r * second, layer.gamma, spec.initial_biases[l],
@@ -142,6 +173,7 @@ def build(spec):
             column = populations[l].add_variable('target_column', integer=True,
                                                  description='where its target is in a row of the targets')
             populations[l].target_column = _target_columns(spec, l)
+        populations[l].add_variable('t_start', shared=True, unit=second, constant=True, description=RUN_START_TEXT)
         targets.append(GLETarget(populations[l], f'y_target(t - t_start, {column})', spec.loss, spec.beta,
                                  name=f'{spec.group_names[l]}_output'))
     learned = [(group.parameters, param, l) for l, group in enumerate(populations) for param in group.learned]

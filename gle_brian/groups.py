@@ -210,18 +210,22 @@ class GLEGroup(NeuronGroup):
 
     # --- what projections and targets add ------------------------------------------------------------
 
-    def add_variable(self, name, shared=False, integer=False, description=''):
-        """Declare the dimensionless variable ``name`` (per neuron, or one ``shared`` value; an ``integer`` is
-        constant) after the group was made: the share of one projection's sum, an output error's ``beta``. It
-        joins the group's equations as a parameter, as if declared there. Returns its name."""
+    def add_variable(self, name, shared=False, integer=False, unit=None, constant=False, description=''):
+        """Declare the variable ``name`` (per neuron, or one ``shared`` value; dimensionless, or of the Brian2 ``unit``;
+        an ``integer`` is ``constant``: not changed by a run, set between runs, not part of the state) after the group
+        was made: the share of one projection's sum, an output error's ``beta``. It joins the group's equations as a
+        parameter, as if declared there. Returns its name."""
         if name in self.variables:
             raise GLEConfigError(f'{self.name} has a variable {name!r} already; give the projection or target '
                                  'another name.')
-        flags = ' (constant)' if integer else ' (shared)' if shared else ''
-        line = f'{name} : {"integer" if integer else "1"}{flags}' + (f'  # {description}' if description else '')
-        self.variables.add_array(name, size=1 if shared else len(self), dimensions=DIMENSIONLESS,
+        constant = constant or integer
+        flags = ', '.join(['shared'] * shared + ['constant'] * constant)
+        kind = 'integer' if integer else '1' if unit is None else unit.name
+        line = f'{name} : {kind}' + (f' ({flags})' if flags else '') + (f'  # {description}' if description else '')
+        self.variables.add_array(name, size=1 if shared else len(self),
+                                 dimensions=DIMENSIONLESS if unit is None else unit.dim,
                                  dtype=prefs.core.default_integer_dtype if integer else self.variables['u'].dtype,
-                                 constant=integer, scalar=shared)
+                                 constant=constant, scalar=shared)
         self.equations = self.equations + Equations(line)
         return name
 

@@ -21,11 +21,12 @@ import contextlib
 import functools
 
 import numpy as np
-from brian2 import Quantity, TimedArray, second
+from brian2 import Quantity, TimedArray
 from brian2.devices import get_device
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
 from . import devices
+from .builder import check_recording
 from .devices import all_objects
 from .errors import GLEConfigError, GLEInputError
 from .neurons import NONFINITE_STEP
@@ -124,6 +125,7 @@ class RuntimeRunner(Runner):
         self.device = device
         self.network = None          # the Brian2 Network (set by the builder)
         self.start_step = 0          # the clock's time step at the start of the last run
+        self._inputs = {}            # the TimedArrays of the last run, by name
 
     def activate(self):
         devices.activate(self.device)
@@ -136,12 +138,27 @@ class RuntimeRunner(Runner):
 
     @_restoring
     def run(self, x, y, dt, has_target):
-        """Run ``len(x)`` steps; ``x`` and ``y`` (steps, channels) become the TimedArrays ``x_input`` and
-        ``y_target``, read at ``t - t_start``."""
+        """Run ``len(x)`` steps; ``x`` and ``y`` (steps, channels) become the values of the TimedArrays ``x_input``
+        and ``y_target``, read at ``t - t_start`` (``t_start`` set to the start of the run in every group that
+        has it). Runs of one length reuse the same TimedArrays (their values replaced), so Brian2 reuses the code
+        it generated."""
+        check_recording(self.network, len(x) * float(dt))
         self.start_step = int(round(float(self.network.t / dt)))
-        self.network.run(len(x) * dt, namespace={'x_input': TimedArray(x, dt=dt, name='x_input'),
-                                                 'y_target': TimedArray(y, dt=dt, name='y_target'),
-                                                 't_start': self.network.t})
+        for group in all_objects(self.network):
+            if 't_start' in getattr(group, 'variables', {}):
+                group.t_start = self.network.t
+        self.network.run(len(x) * dt, namespace={'x_input': self._timed_array('x_input', x, dt),
+                                                 'y_target': self._timed_array('y_target', y, dt)})
+
+    def _timed_array(self, name, values, dt):
+        """The TimedArray ``name`` holding ``values``: the one of the last run with its values replaced when it has
+        the same shape and ``dt``, a new one otherwise."""
+        timed = self._inputs.get(name)
+        if timed is None or timed.values.shape != np.shape(values) or timed.dt != float(dt):
+            timed = self._inputs[name] = TimedArray(np.array(values, dtype=np.float64), dt=dt, name=name)
+        else:
+            timed.values[...] = values
+        return timed
 
     @_restoring
     def value(self, group, name):
@@ -210,8 +227,8 @@ class StandaloneRunner(Runner):
             self.steps_per_run = len(x)
             self._x_input = TimedArray(x, dt=dt, name='x_input')
             self._y_target = TimedArray(y, dt=dt, name='y_target')
-            self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target,
-                                                     't_start': 0 * second})
+            check_recording(self.network, len(x) * float(dt))
+            self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target})
             self.project.build()
             self._built = (len(get_device().main_queue), set(map(id, all_objects(self.network))))
         self._check_unchanged()

@@ -1,0 +1,42 @@
+"""gle-brian's settings, registered as Brian2 preferences: ``prefs.gle_brian.<name>``, set like any of Brian2's.
+
+* ``keep_recordings``: ``'last'`` (default) or ``'all'``. On runtime targets (numpy, cython) the package's
+  monitors keep the last run's samples only, as a standalone binary does (each of its runs records afresh); with
+  ``'all'`` they keep the samples of every run, so a long session grows.
+* ``max_recording_bytes``: the most memory a network's monitors may hold in a run, in bytes (default: half of this
+  machine's memory). A run whose recording would hold more is refused before it starts, with the fix.
+
+Example::
+
+    >>> from brian2 import prefs
+    >>> prefs.gle_brian.keep_recordings
+    'last'
+    >>> prefs.gle_brian.max_recording_bytes = 2e9      # 2 GB                  # doctest: +SKIP
+"""
+import os
+
+from brian2 import prefs
+from brian2.core.preferences import BrianPreference
+
+__all__ = ['KEEP_RECORDINGS']
+
+KEEP_RECORDINGS = ('last', 'all')
+
+
+def _half_of_the_memory():
+    try:
+        return float(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2)
+    except (ValueError, OSError, AttributeError):     # a system that does not tell
+        return 8e9
+
+
+if 'gle_brian' not in prefs.pref_register:
+    prefs.register_preferences(
+        'gle_brian', "gle-brian's settings",
+        keep_recordings=BrianPreference(
+            'last', "What the package's monitors keep on runtime targets: 'last' (the last run's samples, as on "
+                    "standalone targets) or 'all' (every run's).", validator=lambda value: value in KEEP_RECORDINGS),
+        max_recording_bytes=BrianPreference(
+            _half_of_the_memory(), "The most memory (bytes) a network's monitors may hold in a run; a run that would "
+                                   'hold more is refused before it starts. Default: half of the machine\'s memory.',
+            validator=lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0))
