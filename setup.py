@@ -1,7 +1,7 @@
 from setuptools import find_packages, setup
 
 CUDA = ['brian2cuda==1.0b1', 'nvidia-curand']   # cuda_standalone; nvidia-curand where the toolkit lacks cuRAND
-NWB = ['pynwb>=3']                               # NWB export of recordings
+NWB = ['pynwb>=3', 'nwbinspector>=0.6', 'neo>=0.13']   # NWB and Neo recordings in and out, checked by the inspector
 SWEEP = ['dask[distributed]>=2024.1', 'pandas>=2']   # sweeps over seeds and parameters (gle_brian.sweep)
 DOCS = ['sphinx>=7', 'numpydoc>=1.6']            # the API reference: sphinx-build -W docs docs/_build
 

@@ -105,13 +105,24 @@ def check_signal(signal, name, width, batch, dt=None, steps=None):
     """An input or target as a float array of shape ``(steps, batch*width)``, with clear errors.
 
     Accepts ``(steps, batch, width)``, and ``(steps, width)`` or (width 1) ``(steps,)`` when batch is 1; a
-    TimedArray is sampled at ``steps`` steps of ``dt``.
+    TimedArray (2-D, or 1-D: one channel) is sampled at ``steps`` steps of ``dt``; a signal read from a recording
+    (:class:`gle_brian.io.Signal`) must have been resampled to ``dt``.
     """
     B = batch
     if isinstance(signal, TimedArray):
         times = np.arange(steps) * dt
-        signal = np.column_stack([signal(times, np.full(steps, k)) for k in range(B * width)])
-        signal = signal.reshape(steps, B, width)
+        if signal.values.ndim == 1:
+            if B * width != 1:
+                raise GLEInputError(f'{name} is a 1-D TimedArray (one channel), but the network takes {B * width} '
+                                    f'channels here; give a 2-D TimedArray of shape (steps, {B * width}).')
+            signal = signal(times)[:, None, None]
+        else:
+            signal = np.column_stack([signal(times, np.full(steps, k)) for k in range(B * width)])
+            signal = signal.reshape(steps, B, width)
+    recorded_dt = getattr(signal, 'dt', None)             # a Signal of gle_brian.io carries its dt
+    if recorded_dt is not None and dt is not None and not np.isclose(float(recorded_dt), float(dt), rtol=1e-9):
+        raise GLEInputError(f'{name} was resampled to dt={float(recorded_dt) * 1e3:g} ms, but the network steps with '
+                            f'dt={float(dt) * 1e3:g} ms; read it again with dt=net.dt.')
     if isinstance(signal, Quantity) and not signal.is_dimensionless:
         raise GLEInputError(f'{name} has units {signal.dim}; rates are dimensionless, pass plain numbers.')
     array = real(signal, name, GLEInputError)

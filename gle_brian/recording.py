@@ -5,6 +5,7 @@ run, so that standalone devices compile them in) and returns a :class:`Recording
 of the last run as Brian2 quantities: times in seconds, model variables in the model's arbitrary units
 (dimensionless). :func:`frequency_response` measures the gain and phase of one GLE neuron with sine
 inputs, to compare with :func:`transfer_function`; :func:`poisson_spikes` draws spike trains from rates.
+:func:`gle_brian.io.to_nwb` writes a recording (and spikes) to an NWB file.
 
 Example::
 
@@ -21,22 +22,18 @@ Example::
     >>> rec['w', 0].shape                    # weights onto those neurons: (samples, 2, n_pre)
     (100, 2, 1)
 """
-import datetime
-import json
-import uuid
 
 import numpy as np
-from brian2 import Hz, Quantity, get_unit, second
+from brian2 import Hz, Quantity, second
 
 from .checks import check_interval, check_units
-from .errors import GLEConfigError, GLEInputError
-from .results import atomic_path
+from .errors import GLEConfigError
 from .builder import monitor
 from .network import GLENetwork
 from .spec import RECORDABLE
 from .neurons import DESCRIPTIONS as NEURON_DESCRIPTIONS, Layer
 
-__all__ = ['Recording', 'record', 'to_nwb', 'WEIGHT', 'transfer_function', 'frequency_response', 'poisson_spikes']
+__all__ = ['Recording', 'record', 'WEIGHT', 'transfer_function', 'frequency_response', 'poisson_spikes']
 
 #: name under which synaptic weights (onto the chosen neurons) are recorded
 WEIGHT = 'w'
@@ -311,87 +308,3 @@ def poisson_spikes(rates, dt, rate_scale=100 * Hz, trials=1, seed=None):
 
 
 # --- NWB export ------------------------------------------------------------------------------------
-
-def to_nwb(recording, path, session_description='GLE network simulation', identifier=None,
-           session_start_time=None):
-    """Write a :class:`Recording` to an NWB file (needs ``pynwb``: ``pip install 'gle-brian[nwb]'``).
-
-    Each recorded variable of each layer becomes one ``TimeSeries`` in ``acquisition``, named
-    ``'{variable}_layer{l}'`` (e.g. ``'u_layer0'``; for a :class:`~gle_brian.graph.GLEGraph`
-    ``'{variable}_{population}'``, e.g. ``'r_L5'``), with its sampling rate, start time, unit (``'a.u.'``
-    for the dimensionless model variables, SI units otherwise) and a description; the recorded neuron
-    indices are in its ``comments`` (JSON). The model parameters are in the processing module
-    ``'gle_model'``: a table ``'network'`` (one row: dt, beta, loss, feedback, layer sizes, device) and a
-    table ``'neurons'`` (one row per neuron: layer, index, activation, tau_m and tau_r in seconds, gamma,
-    initial bias, error mode).
-
-    Example::
-
-        >>> to_nwb(rec, 'run.nwb')                                            # doctest: +SKIP
-        >>> from pynwb import NWBHDF5IO                                       # doctest: +SKIP
-        >>> with NWBHDF5IO('run.nwb', 'r') as io:                             # doctest: +SKIP
-        ...     u = io.read().acquisition['u_layer0']
-        ...     print(u.rate, u.data.shape)
-    """
-    try:
-        from pynwb import NWBHDF5IO, NWBFile, TimeSeries
-        from hdmf.common import DynamicTable, VectorData
-    except ImportError:
-        raise ImportError("to_nwb needs pynwb: install it with pip install 'gle-brian[nwb]'.") from None
-
-    net = recording.net
-    nwbfile = NWBFile(session_description=session_description, identifier=identifier or str(uuid.uuid4()),
-                      session_start_time=session_start_time or datetime.datetime.now(datetime.timezone.utc),
-                      notes='Generalized Latent Equilibrium (GLE) rate network simulated with Brian2 (gle-brian).')
-    start, rate = float(recording.t[0]) if len(recording.t) else 0.0, float(1 / recording.dt)
-    names = getattr(net, 'population_names', None)      # a GLEGraph's populations go by name
-    for (variable, layer), values in recording.items():
-        neurons = recording.neurons[layer].tolist()
-        unit = 'a.u.' if values.is_dimensionless else str(get_unit(values.dim))
-        where = {'layer': layer} if names is None else {'layer': layer, 'population': names[layer]}
-        nwbfile.add_acquisition(TimeSeries(
-            name=f'{variable}_' + (f'layer{layer}' if names is None else names[layer]), data=np.asarray(values),
-            unit=unit, starting_time=start, rate=rate,
-            description=f'{DESCRIPTIONS.get(variable, variable)}; '
-                        + (f'layer {layer}' if names is None else f'population {names[layer]}')
-                        + ('; dimensionless model units' if values.is_dimensionless else ''),
-            comments=json.dumps({**where, 'neurons': neurons}), continuity='continuous'))
-
-    def table(name, description, columns):
-        return DynamicTable(name=name, description=description,
-                            columns=[VectorData(name=key, description=text, data=list(data))
-                                     for key, (text, data) in columns.items()])
-
-    sizes = [layer.size for layer in net.layers]
-
-    def per_neuron(values):           # one value or array per layer -> one entry per neuron
-        return np.concatenate([np.broadcast_to(v, (n,)) for v, n in zip(values, sizes)])
-
-    module = nwbfile.create_processing_module('gle_model', 'Parameters of the simulated GLE network')
-    module.add(table('network', 'network parameters', {
-        'form': ('GLENetwork (compact) or MicrocircuitNetwork', [type(net).__name__]),
-        'dt': ('time step of the Euler scheme (s)', [float(net.dt)]),
-        'n_in': ('number of input channels', [net.n_in]),
-        'sizes': ('layer sizes, input first (JSON)', [json.dumps(net.sizes)]),
-        'loss': ('output error', [str(net.loss)]),
-        'beta': ('output error strength', [net.beta]),
-        'feedback': ('feedback weights: symmetric or random', [net.feedback]),
-        'device': ('Brian2 code-generation target', [net.device])}))
-    module.add(table('neurons', 'one row per neuron, parameters at construction', {
-        'layer': ('layer index (0 = first hidden layer)', per_neuron(range(len(sizes)))),
-        'index': ('neuron index in its layer', np.concatenate([np.arange(n) for n in sizes])),
-        'activation': ('rate function phi', per_neuron([a.name for a in net.activations])),
-        'tau_m': ('membrane time constant (s)', per_neuron([tau_m for tau_m, _ in net.time_constants])),
-        'tau_r': ('prospective time constant (s)', per_neuron([tau_r for _, tau_r in net.time_constants])),
-        'gamma': ('nudging strength', per_neuron([float(layer.gamma) for layer in net.layers])),
-        'bias': ('initial bias b', per_neuron(net.initial_biases)),
-        'prospective_errors': ('GLE errors (True) or instantaneous errors (False)',
-                               per_neuron([layer.prospective_errors for layer in net.layers]))}))
-    try:
-        with atomic_path(str(path)) as temporary, NWBHDF5IO(temporary, 'w') as io:   # an existing file stays whole
-            io.write(nwbfile)
-    except OSError as error:
-        raise GLEInputError(f'path={str(path)!r}: the NWB file cannot be written there ({error.strerror or error}); '
-                            'give a path in a folder you can write to.') from None
-    return path
-

@@ -48,7 +48,8 @@ from brian2 import Hz, ms
 from gle_brian import Adam, GLEGraph, Layer, Learning, Projection
 from gle_brian.cli import output_folder, ranged
 from gle_brian.devices import DEVICES
-from gle_brian.recording import poisson_spikes, record, to_nwb
+from gle_brian.io import to_nwb
+from gle_brian.recording import poisson_spikes, record
 from gle_brian.results import save_figure, write_json
 
 DT = 0.05 * ms
@@ -144,7 +145,8 @@ def write_outputs(metrics, net, recording, out):
     save_figure(plot_raster(t, i, trains=60, duration=duration, neurons=3), os.path.join(out, 'column_raster.png'),
                 dpi=110)
     if importlib.util.find_spec('pynwb') is not None:
-        to_nwb(recording, os.path.join(out, 'column.nwb'), session_description='GLE cortical column, last run')
+        to_nwb(recording, os.path.join(out, 'column.nwb'), session_description='GLE cortical column, last run',
+               spikes={l5: (t, i)})
 
 
 def main(argv=None):

@@ -4,7 +4,8 @@ import pytest
 from brian2 import Equations, Hz, ms, second
 
 from gle_brian import GLEConfigError, GLEInputError, GLENetwork, Layer, neurons
-from gle_brian.recording import frequency_response, poisson_spikes, record, to_nwb, transfer_function
+from gle_brian.io import to_nwb
+from gle_brian.recording import frequency_response, poisson_spikes, record, transfer_function
 
 
 def _run_twice(net, steps, seed=0):

@@ -24,7 +24,8 @@ from brian2 import ms
 from gle_brian import GLENetwork, Layer
 from gle_brian.microcircuit import MicrocircuitNetwork
 from gle_brian.plotting import plot_microcircuit, plot_traces
-from gle_brian.recording import record, to_nwb
+from gle_brian.io import to_nwb
+from gle_brian.recording import record
 
 SMALL = os.environ.get('SMALL') == '1'
 HERE = os.path.dirname(os.path.abspath(__file__))
