@@ -13,6 +13,7 @@ FIGURES = {
     'c_microcircuit_nwb.py': ['c_microcircuit.png', 'c_traces.png'],
     'd_cortical_column.py': ['d_weights.png', 'd_traces.png', 'd_microcircuit.png'],
     'e_brian2_script.py': ['e_brian2_script.png'],
+    'f_recording_in_the_loop.py': ['f_fit.png', 'f_bode.png'],
 }
 
 
@@ -31,3 +32,16 @@ def run_tutorial(script, tmp_path, *arguments):
 @pytest.mark.parametrize('script', sorted(set(FIGURES) - {'e_brian2_script.py'}))     # (e): test_brian2_script
 def test_tutorial_runs(script, tmp_path):
     run_tutorial(script, tmp_path)
+
+
+def test_recording_in_the_loop_learns_the_cell_and_writes_inspector_clean_nwb(tmp_path):
+    """Tutorial (f) writes a 1 kHz NWB recording of a known teacher (w = 0.8, tau_m = 8 ms) plus noise, reads it
+    at dt = 0.5 ms, learns the teacher's weight and time constant, and writes NWB that the inspector passes."""
+    import re
+    output = run_tutorial('f_recording_in_the_loop.py', tmp_path)
+    w, tau_m, first, last, noise = map(float, re.search(
+        r'learned w = ([\d.]+) .*tau_m = ([\d.]+) ms .*error ([\d.]+) in the first pass, ([\d.]+) in the last '
+        r'\(the noise alone: ([\d.]+)\)', output).groups())
+    assert abs(w - 0.8) < 0.03 and abs(tau_m - 8) < 0.5 and last < first / 10 and last < 2 * noise
+    assert 'the NWB inspector reports 0 critical issues' in output
+    assert (tmp_path / 'f_model.nwb').stat().st_size > 10_000 and (tmp_path / 'f_recording.nwb').exists()
