@@ -1,6 +1,7 @@
 """Long sessions: many short runs of one network reuse Brian2's generated code and keep memory flat; monitors keep the
 last run (or every run, by choice) and a recording that would not fit in memory is refused before the run."""
 import gc
+import logging
 import time
 import tracemalloc
 
@@ -29,10 +30,16 @@ def runs(net, count, seconds=None):
 
 
 def growth_and_times(count, warm_up=20):
-    """Memory (bytes, traced) that ``count`` runs after ``warm_up`` runs leave behind, and the time of every run."""
+    """Memory (bytes, traced) that ``count`` runs after ``warm_up`` runs leave behind, and the time of every run.
+
+    Brian2's diagnostic log messages are not emitted meanwhile: pytest keeps every record it captures (a test run's
+    memory, not the session's)."""
     net, seconds = small_net(), []
     runs(net, warm_up, seconds)
     gc.collect()
+    logger = logging.getLogger('brian2')
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
@@ -41,6 +48,7 @@ def growth_and_times(count, warm_up=20):
         after = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
+        logger.setLevel(level)
     return after - before, np.array(seconds[warm_up:]), net
 
 
