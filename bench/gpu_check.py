@@ -111,7 +111,6 @@ def speed_network(args, directory):
 
 
 def measure_speed(args, directory):
-    from brian2.devices import get_device
     start = time.perf_counter()
     net, x, y, description = speed_network(args, directory)
     steps = description['steps']
@@ -124,7 +123,7 @@ def measure_speed(args, directory):
             emit(args.result, generated=True, generate_s=time.perf_counter() - start)
             return
         raise
-    device = get_device()
+    device = net.project.brian_device
     emit(args.result, build_and_first_run_s=time.perf_counter() - start,
          compile_s=device.timers.get('compile', {}).get('make'),
          first_run_us_per_step=device._last_run_time / steps * 1e6,

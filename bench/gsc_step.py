@@ -16,7 +16,6 @@ import tempfile
 import time
 
 import numpy as np
-from brian2.devices import get_device
 
 TRAINING_SAMPLES, VALIDATION_SAMPLES, STEPS_PER_SAMPLE = 87_920, 4_373, 820
 
@@ -39,7 +38,7 @@ def main(argv=None):
     started = time.perf_counter()
     net.run(x, y)
     wall = time.perf_counter() - started
-    step = get_device()._last_run_time / args.steps
+    step = net.project.brian_device._last_run_time / args.steps
     runs = math.ceil(TRAINING_SAMPLES / args.batch) + math.ceil(VALIDATION_SAMPLES / args.batch)
     print(json.dumps({'group_size': args.group_size, 'batch': args.batch, 'steps': args.steps,
                       'parameters': int(sum(w.size for w in net.weights) + sum(b.size for b in net.biases)),

@@ -25,7 +25,6 @@ import time
 
 import numpy as np
 from brian2 import ms
-from brian2.devices import get_device
 
 import scipy.sparse
 
@@ -71,7 +70,7 @@ def time_brian(device, n, steps, x, y, weights, precision='double', projection=N
     start = time.perf_counter()
     net.run(x, y)
     wall = time.perf_counter() - start
-    simulated = get_device()._last_run_time          # the simulation loop alone, measured by Brian2
+    simulated = net.project.brian_device._last_run_time   # the simulation loop alone, measured by Brian2
     return simulated / steps * 1e6, wall / steps * 1e6, net
 
 

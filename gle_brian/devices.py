@@ -429,6 +429,12 @@ class StandaloneProject:
         """Path of the compiled executable."""
         return os.path.join(self.directory, 'main')
 
+    @property
+    def brian_device(self):
+        """Brian2's device object of this project (its ``timers``, ``_last_run_time``: the simulation loop of the
+        last run, in seconds, measured by the binary)."""
+        return all_devices[self.device]
+
 
 def builds_in_process():
     """How many standalone projects this process has compiled (tests use it to count builds)."""

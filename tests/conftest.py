@@ -29,7 +29,7 @@ MODULE_SECONDS = {'test_targets.py': 200, 'test_brian2_script.py': 170, 'test_tu
                   'test_cuda.py': 35, 'test_precision.py': 30, 'test_style.py': 30, 'test_session.py': 25,
                   'test_learning.py': 25, 'test_long_sessions.py': 25, 'test_column.py': 20, 'test_demo.py': 20,
                   'test_recording.py': 20, 'test_objects.py': 15, 'test_checkpoints.py': 15, 'test_numerics.py': 10,
-                  'test_analytic.py': 10, 'test_io.py': 10}
+                  'test_analytic.py': 10, 'test_io.py': 10, 'test_speech.py': 25}
 
 NUMPY = pytest.param('numpy')
 CPP_STANDALONE = pytest.param('cpp_standalone', marks=pytest.mark.standalone)

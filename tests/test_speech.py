@@ -204,10 +204,18 @@ def test_evaluation_features_are_cached_under_a_key_of_their_parameters(dataset,
 
 def test_a_reduced_network_learns_above_chance(dataset, tmp_path):
     from models import gsc
-    history = gsc.run(str(dataset), epochs=3, device='numpy', batch=13, seed=1, out=str(tmp_path), progress=False,
+    history = gsc.run(str(dataset), epochs=2, device='numpy', batch=13, seed=1, out=str(tmp_path), progress=False,
                       lr=1e-2, group_size=4, depth=1)
     accuracies = [h['test_accuracy'] for h in history]
     assert max(accuracies[1:]) > 3 / 12, accuracies                 # chance: 1/12
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert metrics['validation_samples'] == 12 and 'test_accuracy' in metrics
     assert (tmp_path / 'checkpoint.npz').exists()
+
+
+def test_the_command_line_refuses_a_wrong_data_folder_before_building(tmp_path, capsys):
+    from models import gsc
+    with pytest.raises(SystemExit) as exit:
+        gsc.main(['--data', str(tmp_path / 'nothing'), '--out', str(tmp_path / 'out')])
+    assert exit.value.code == 2 and f'--data: {tmp_path / "nothing"} is not a folder' in capsys.readouterr().err
+    assert not (tmp_path / 'out').exists()
