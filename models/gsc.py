@@ -42,6 +42,8 @@ LR, BATCH, EPOCHS = 1.95e-5, 256, 420
 PATIENCE, FACTOR = 3, 0.9
 REFERENCE_ACCURACY = 0.9144          # mean of 10 seeds after 420 epochs
 SWEEP_METRIC = 'test_accuracy'       # the validation accuracy of every epoch (train() calls its set the test set)
+REFERENCE_CURVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'reference', 'gsc_validation_accuracy.csv')
+REFERENCE_SCALE = 0.01               # the published curves are in percent
 
 
 def layers(group_size=GROUP_SIZE, depth=DEPTH):

@@ -219,3 +219,11 @@ def test_the_command_line_refuses_a_wrong_data_folder_before_building(tmp_path, 
         gsc.main(['--data', str(tmp_path / 'nothing'), '--out', str(tmp_path / 'out')])
     assert exit.value.code == 2 and f'--data: {tmp_path / "nothing"} is not a folder' in capsys.readouterr().err
     assert not (tmp_path / 'out').exists()
+
+
+def test_the_published_validation_curve_is_the_sweeps_reference():
+    import pandas
+    from models import gsc
+    curve = pandas.read_csv(gsc.REFERENCE_CURVE)
+    row = curve[curve.epoch == 419].iloc[0]
+    assert row.n_seeds == 10 and abs(row['mean'] - 91.43) < 0.01 and abs(row['std'] - 0.21) < 0.01
