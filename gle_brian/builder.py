@@ -152,7 +152,8 @@ def _monitors(spec, l, group_list, projections):
 def build(spec):
     """The Brian2 objects of the network ``spec`` (on Brian2's current device), as a :class:`Built`."""
     clock = Clock(spec.dt, name='gle_clock')
-    source = NeuronGroup(spec.batch * spec.n_in, f'r : 1\n{RUN_START}', clock=clock, name='input')
+    source = NeuronGroup(spec.batch * spec.n_in, f'r : 1\n{RUN_START}', clock=clock, name='input',
+                         dtype={'t_start': np.float64})      # a time: double in single precision too, as t
     schedule(source.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
     populations = [
         GLEGroup(layer.size, layer.activation, tau_m * second, tau_r * second, layer.gamma, spec.initial_biases[l],
@@ -173,7 +174,8 @@ def build(spec):
             column = populations[l].add_variable('target_column', integer=True,
                                                  description='where its target is in a row of the targets')
             populations[l].target_column = _target_columns(spec, l)
-        populations[l].add_variable('t_start', shared=True, unit=second, constant=True, description=RUN_START_TEXT)
+        populations[l].add_variable('t_start', shared=True, unit=second, constant=True, dtype=np.float64,
+                                    description=RUN_START_TEXT)
         targets.append(GLETarget(populations[l], f'y_target(t - t_start, {column})', spec.loss, spec.beta,
                                  name=f'{spec.group_names[l]}_output'))
     learned = [(group.parameters, param, l) for l, group in enumerate(populations) for param in group.learned]

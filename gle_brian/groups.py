@@ -210,11 +210,11 @@ class GLEGroup(NeuronGroup):
 
     # --- what projections and targets add ------------------------------------------------------------
 
-    def add_variable(self, name, shared=False, integer=False, unit=None, constant=False, description=''):
+    def add_variable(self, name, shared=False, integer=False, unit=None, constant=False, dtype=None, description=''):
         """Declare the variable ``name`` (per neuron, or one ``shared`` value; dimensionless, or of the Brian2 ``unit``;
-        an ``integer`` is ``constant``: not changed by a run, set between runs, not part of the state) after the group
-        was made: the share of one projection's sum, an output error's ``beta``. It joins the group's equations as a
-        parameter, as if declared there. Returns its name."""
+        an ``integer`` is ``constant``: not changed by a run, set between runs, not part of the state; ``dtype``: the
+        group's float type unless given) after the group was made: the share of one projection's sum, an output
+        error's ``beta``. It joins the group's equations as a parameter, as if declared there. Returns its name."""
         if name in self.variables:
             raise GLEConfigError(f'{self.name} has a variable {name!r} already; give the projection or target '
                                  'another name.')
@@ -224,7 +224,8 @@ class GLEGroup(NeuronGroup):
         line = f'{name} : {kind}' + (f' ({flags})' if flags else '') + (f'  # {description}' if description else '')
         self.variables.add_array(name, size=1 if shared else len(self),
                                  dimensions=DIMENSIONLESS if unit is None else unit.dim,
-                                 dtype=prefs.core.default_integer_dtype if integer else self.variables['u'].dtype,
+                                 dtype=prefs.core.default_integer_dtype if integer
+                                 else dtype or self.variables['u'].dtype,
                                  constant=constant, scalar=shared)
         self.equations = self.equations + Equations(line)
         return name

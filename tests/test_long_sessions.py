@@ -102,3 +102,12 @@ def test_a_recording_over_the_memory_limit_is_refused_before_the_run(keep, prefe
         np.testing.assert_array_equal(value, state[key], err_msg=key)
     preferences.max_recording_bytes = 1e9
     runs(net, 1)
+
+
+def test_the_start_of_a_run_is_a_double_in_single_precision_too():
+    """Inputs and targets are read at t - t_start: t_start must resolve t (double) after hours of simulated time."""
+    net = GLENetwork(1, [Layer(2, tau_m=1 * ms)], dt=0.1 * ms, device='numpy', loss='mse', precision='single', seed=1)
+    for _ in range(2):
+        net.run(np.ones(10), np.ones((10, 2)))
+    for group in (net.network['input'], net.neurons[0]):
+        assert group.variables['t_start'].dtype == np.float64 and float(group.t_start[:]) == float(1 * ms)
