@@ -202,15 +202,22 @@ def test_evaluation_features_are_cached_under_a_key_of_their_parameters(dataset,
     assert len(list(tmp_path.iterdir())) == 2
 
 
-def test_a_reduced_network_learns_above_chance(dataset, tmp_path):
+def test_a_reduced_network_learns_above_chance_and_resumes_bit_for_bit(dataset, tmp_path):
+    """Two epochs straight; and one epoch, then a resume for the second: the same history (the training draws of an
+    epoch continue after a resume) and learning above chance."""
     from models import gsc
-    history = gsc.run(str(dataset), epochs=2, device='numpy', batch=13, seed=1, out=str(tmp_path), progress=False,
-                      lr=1e-2, group_size=4, depth=1)
+    settings = dict(device='numpy', batch=13, seed=1, progress=False, lr=1e-2, group_size=4, depth=1)
+    history = gsc.run(str(dataset), epochs=2, out=str(tmp_path / 'straight'), **settings)
     accuracies = [h['test_accuracy'] for h in history]
     assert max(accuracies[1:]) > 3 / 12, accuracies                 # chance: 1/12
-    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    metrics = json.loads((tmp_path / 'straight' / 'metrics.json').read_text())
     assert metrics['validation_samples'] == 12 and 'test_accuracy' in metrics
-    assert (tmp_path / 'checkpoint.npz').exists()
+    gsc.run(str(dataset), epochs=1, out=str(tmp_path / 'stopped'), **settings)
+    resumed = gsc.run(str(dataset), epochs=2, out=str(tmp_path / 'stopped'), resume=True, **settings)
+
+    def without_times(rows):
+        return [{key: value for key, value in row.items() if 'seconds' not in key} for row in rows]
+    assert without_times(resumed) == without_times(history)
 
 
 def test_the_command_line_refuses_a_wrong_data_folder_before_building(tmp_path, capsys):
