@@ -175,8 +175,8 @@ def main(argv=None):
     print(f'GLE 1-12-8-1 on {args.device}: {(args.passes + 2) * STEPS} steps in {elapsed:.1f} s; max |Brian2 - '
           f'reference step| = {deviation:.1e}; u_breve leads u by {measured:.4f} rad at {omega} rad/ms (analytic '
           f'atan(w tau_r) = {expected:.4f}); output error {result["output_rms_error_before_learning"]:.3f} before '
-          f'and {result["output_rms_error_after_learning"]:.3f} after {args.passes} passes of learning; figures: '
-          f'{os.path.join(args.out, "traces.png")}, {os.path.join(args.out, "learning.png")}')
+          f'and {result["output_rms_error_after_learning"]:.3f} after learning ({args.passes} passes of 100 ms); '
+          f'figures: {os.path.join(args.out, "traces.png")}, {os.path.join(args.out, "learning.png")}')
     return result
 
 

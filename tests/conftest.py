@@ -27,9 +27,9 @@ MODULE_SECONDS = {'test_targets.py': 200, 'test_brian2_script.py': 170, 'test_tu
                   'test_sweep.py': 80, 'test_training.py': 70, 'test_lagline.py': 60, 'test_devices.py': 55,
                   'test_graph.py': 50, 'test_microcircuit.py': 45, 'test_lagnet.py': 45, 'test_mnist1d.py': 40,
                   'test_cuda.py': 35, 'test_precision.py': 30, 'test_style.py': 30, 'test_session.py': 25,
-                  'test_learning.py': 25, 'test_long_sessions.py': 25, 'test_column.py': 20, 'test_demo.py': 20,
+                  'test_learning.py': 25, 'test_long_sessions.py': 10, 'test_column.py': 20, 'test_demo.py': 20,
                   'test_recording.py': 20, 'test_objects.py': 15, 'test_checkpoints.py': 15, 'test_numerics.py': 10,
-                  'test_analytic.py': 10, 'test_io.py': 10, 'test_speech.py': 25}
+                  'test_analytic.py': 10, 'test_io.py': 10, 'test_speech.py': 40}
 
 NUMPY = pytest.param('numpy')
 CPP_STANDALONE = pytest.param('cpp_standalone', marks=pytest.mark.standalone)
