@@ -206,7 +206,7 @@ def test_a_reduced_network_learns_above_chance_and_resumes_bit_for_bit(dataset, 
     """Two epochs straight; and one epoch, then a resume for the second: the same history (the training draws of an
     epoch continue after a resume) and learning above chance."""
     from models import gsc
-    settings = dict(device='numpy', batch=13, seed=1, progress=False, lr=1e-2, group_size=4, depth=1)
+    settings = dict(device='numpy', batch=26, seed=1, progress=False, lr=1e-2, group_size=4, depth=1)
     history = gsc.run(str(dataset), epochs=2, out=str(tmp_path / 'straight'), **settings)
     accuracies = [h['test_accuracy'] for h in history]
     assert max(accuracies[1:]) > 3 / 12, accuracies                 # chance: 1/12
