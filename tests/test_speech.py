@@ -14,7 +14,7 @@ from gle_brian.speech import CLASSES, WORDS, SpeechCommands, SpeechCommandsData,
 
 RATE = 16000
 OTHER_WORDS = ('cat', 'dog')
-CLIPS = 10                         # per word: 1 for validation, 1 for testing, the rest for training
+CLIPS = 6                          # per word: 1 for validation, 1 for testing, the rest for training
 
 
 def tone(k, rng, length=RATE):
@@ -57,7 +57,7 @@ def test_the_split_and_the_classes(dataset):
     labels = {os.path.basename(os.path.dirname(path)): label for path, label in data.clips['training']}
     assert [labels[word] for word in WORDS] == list(range(10))
     assert labels['cat'] == labels['dog'] == CLASSES.index('unknown')
-    assert data.silence_count('validation') == 1 and data.silence_count('training') == 8   # 10 % of the words' clips
+    assert data.silence_count('validation') == 1 and data.silence_count('training') == 4   # 10 % of the words' clips
     evaluation = data.evaluation_clips('validation')
     assert len(evaluation) == 11 and sum(label == CLASSES.index('unknown') for _, label in evaluation) == 1
     assert evaluation == data.evaluation_clips('validation')                      # fixed
@@ -69,7 +69,7 @@ def test_the_split_and_the_classes(dataset):
 def test_training_samples_are_class_balanced_and_drawn_from_their_class(dataset, monkeypatch):
     data = SpeechCommands(dataset)
     training = SpeechCommandsData(data, 'training', seed=3)
-    assert len(training) == 96 + 8 and np.bincount(training.y, minlength=12).min() >= 8
+    assert len(training) == 48 + 4 and np.bincount(training.y, minlength=12).min() >= 4
     assert np.bincount(training.y).max() - np.bincount(training.y).min() <= 1
     read = []
     monkeypatch.setattr(data, 'read', lambda path: (read.append(path), SpeechCommands.read(data, path))[1])
