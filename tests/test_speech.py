@@ -208,18 +208,26 @@ def test_evaluation_features_are_cached_under_a_key_of_their_parameters(dataset,
     assert len(list(tmp_path.iterdir())) == 2
 
 
-def test_a_reduced_network_learns_above_chance_and_resumes_bit_for_bit(dataset, tmp_path):
-    """Two epochs straight; and one epoch, then a resume for the second: the same history (the training draws of an
-    epoch continue after a resume) and learning above chance."""
+SMALL_NETWORK = dict(device='numpy', batch=26, seed=1, progress=False, lr=1e-2, group_size=4, depth=1)
+
+
+def test_a_reduced_network_learns_above_chance(dataset, tmp_path):
     from models import gsc
-    settings = dict(device='numpy', batch=26, seed=1, progress=False, lr=1e-2, group_size=4, depth=1)
-    history = gsc.run(str(dataset), epochs=2, out=str(tmp_path / 'straight'), **settings)
+    history = gsc.run(str(dataset), epochs=2, out=str(tmp_path), **SMALL_NETWORK)
     accuracies = [h['test_accuracy'] for h in history]
     assert max(accuracies[1:]) > 3 / 12, accuracies                 # chance: 1/12
-    metrics = json.loads((tmp_path / 'straight' / 'metrics.json').read_text())
-    assert metrics['validation_samples'] == 12 and 'test_accuracy' in metrics
-    gsc.run(str(dataset), epochs=1, out=str(tmp_path / 'stopped'), **settings)
-    resumed = gsc.run(str(dataset), epochs=2, out=str(tmp_path / 'stopped'), resume=True, **settings)
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert metrics['validation_samples'] == 12 and 'test_accuracy' in metrics and (tmp_path / 'checkpoint.npz').exists()
+
+
+@pytest.mark.long
+def test_a_reduced_network_resumes_bit_for_bit(dataset, tmp_path):
+    """Two epochs straight; and one epoch, then a resume for the second: the same history (the training draws of an
+    epoch continue after a resume)."""
+    from models import gsc
+    history = gsc.run(str(dataset), epochs=2, out=str(tmp_path / 'straight'), **SMALL_NETWORK)
+    gsc.run(str(dataset), epochs=1, out=str(tmp_path / 'stopped'), **SMALL_NETWORK)
+    resumed = gsc.run(str(dataset), epochs=2, out=str(tmp_path / 'stopped'), resume=True, **SMALL_NETWORK)
 
     def without_times(rows):
         return [{key: value for key, value in row.items() if 'seconds' not in key} for row in rows]
