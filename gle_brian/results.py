@@ -82,7 +82,6 @@ def atomic_path(path):
     once unchanged for ``STALE_SECONDS`` (younger ones may belong to a concurrent writer and are kept).
     """
     folder = check_destination(path)
-    folder = os.path.abspath(folder)
     prefix, suffix = '.' + os.path.basename(path) + '.', os.path.splitext(path)[1]
     for leftover in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + '?' * 8 + glob.escape(suffix))):
         try:
