@@ -27,13 +27,16 @@ from .activations import Activation
 from .errors import GLEConfigError, GLEInputError
 from .results import save_npz
 
-__all__ = ['FORMAT', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['FORMAT', 'save_checkpoint', 'load_checkpoint', 'read_meta']
 
 #: the layout of the checkpoints this version writes (and the latest it reads)
 FORMAT = 2
 
 #: the largest checkpoint entry of JSON text read (characters)
 MAX_JSON = 50_000_000
+
+#: how a refused checkpoint is dealt with
+FIX = 'delete it or use resume=False to start afresh'
 
 
 def save_checkpoint(path, net, meta):
@@ -53,7 +56,34 @@ def load_checkpoint(path, net, check=None):
     :class:`GLEConfigError` when ``net`` was built with other settings than the checkpoint's network; ``net`` is
     then unchanged.
     """
-    fix = 'delete it or use resume=False to start afresh'
+    meta, settings, state = _read(path)
+    try:
+        differences = _differences(_by_values(settings), _by_values(net.settings()))
+    except RecursionError:
+        raise GLEInputError(f'{path} is not a checkpoint of gle_brian (its settings are nested too deeply); '
+                            f'{FIX}.') from None
+    if differences:
+        raise GLEConfigError(f'{path} was written by a network built with other settings (checkpoint -> this '
+                             f'network): {"; ".join(differences[:8])}{"; ..." * (len(differences) > 8)}. Build the '
+                             f'network as before to resume, or {FIX}.')
+    if check is not None:
+        check(meta)
+    try:
+        net.set_state(state)
+    except GLEInputError as error:
+        raise GLEInputError(f'{path}: {error} (a checkpoint of an earlier layout of the network: {FIX})') from None
+    return meta
+
+
+def read_meta(path):
+    """The ``meta`` dict of the checkpoint ``path``, read (and checked as :func:`load_checkpoint` checks it) without a
+    network, e.g. to know the epoch a resume continues from."""
+    return _read(path)[0]
+
+
+def _read(path):
+    """``(meta, settings, state)`` of the checkpoint ``path``; :class:`GLEInputError` for a file that is not a
+    readable checkpoint of a format this version reads."""
     try:
         with np.load(path, allow_pickle=False) as f:
             version = int(f['format']) if 'format' in f.files else 1
@@ -61,29 +91,14 @@ def load_checkpoint(path, net, check=None):
             state = {key[len('state/'):]: f[key] for key in f.files if key.startswith('state/')}
     except (OSError, EOFError, KeyError, ValueError, TypeError, RecursionError, zipfile.BadZipFile) as error:
         raise GLEInputError(f'{path} is not a readable checkpoint of this version of gle_brian '
-                            f'({type(error).__name__}: {error}); {fix}.') from None
+                            f'({type(error).__name__}: {error}); {FIX}.') from None
     if version > FORMAT or version < 1:
         raise GLEInputError(f'{path} has checkpoint format {version}; this gle_brian reads formats 1 to {FORMAT} '
-                            f'(a later version of gle_brian wrote it): update gle_brian, or {fix}.')
+                            f'(a later version of gle_brian wrote it): update gle_brian, or {FIX}.')
     if not isinstance(meta, dict) or not isinstance(settings, dict):
         raise GLEInputError(f'{path} is not a checkpoint of gle_brian (its meta and settings are not JSON objects); '
-                            f'{fix}.')
-    try:
-        differences = _differences(_by_values(settings), _by_values(net.settings()))
-    except RecursionError:
-        raise GLEInputError(f'{path} is not a checkpoint of gle_brian (its settings are nested too deeply); '
-                            f'{fix}.') from None
-    if differences:
-        raise GLEConfigError(f'{path} was written by a network built with other settings (checkpoint -> this '
-                             f'network): {"; ".join(differences[:8])}{"; ..." * (len(differences) > 8)}. Build the '
-                             f'network as before to resume, or {fix}.')
-    if check is not None:
-        check(meta)
-    try:
-        net.set_state(state)
-    except GLEInputError as error:
-        raise GLEInputError(f'{path}: {error} (a checkpoint of an earlier layout of the network: {fix})') from None
-    return meta
+                            f'{FIX}.')
+    return meta, settings, state
 
 
 def _json(array):

@@ -41,7 +41,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import FIX, load_checkpoint, save_checkpoint
 from .errors import GLEConfigError, GLEInputError
 from .results import check_destination
 
@@ -192,7 +192,7 @@ def _training_state(meta, path, net):
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise GLEInputError(f'{path} lacks the training state of a resumable checkpoint (its meta[{entry!r}]: '
                             f'{type(error).__name__}: {error}); it was not written by train(), or by an earlier '
-                            'layout: delete it or use resume=False to start afresh.') from None
+                            f'layout: {FIX}.') from None
     return {'rng': meta['rng'], 'plateau': meta['plateau'], 'base_rates': rates, 'history': history}
 
 

@@ -21,10 +21,10 @@ import argparse
 import json
 import os
 
-import numpy as np
 from brian2 import ms
 
 from gle_brian import GLENetwork, Layer
+from gle_brian.checkpoints import read_meta
 from gle_brian.cli import non_negative_int, output_folder, positive_float, positive_int
 from gle_brian.devices import DEVICES
 from gle_brian.errors import GLEInputError
@@ -72,8 +72,7 @@ def run(data, epochs=1, device='cpp_standalone', batch=BATCH, seed=12, out='resu
                 precision=precision)
     checkpoint = os.path.join(out, 'checkpoint.npz')
     if resume and os.path.exists(checkpoint):
-        with np.load(checkpoint, allow_pickle=False) as f:        # the epoch the augmentation draws continue with
-            training.epoch = json.loads(str(f['meta']))['history'][-1]['epoch'] + 1
+        training.epoch = read_meta(checkpoint)['history'][-1]['epoch'] + 1     # where the training draws continue
     meta = {'model': 'gsc', 'device': device, 'batch': batch, 'lr': lr, 'seed': seed, 'group_size': group_size,
             'depth': depth, 'precision': precision, 'training_samples': len(training),
             'validation_samples': len(validation), 'steps_per_sample': training.steps, 'dt_ms': float(DT / ms),
