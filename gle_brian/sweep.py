@@ -39,16 +39,13 @@ The same from the command line (``gle-brian sweep --help``)::
     gle-brian sweep mnist1d_e2e --grid seed=1:10 epochs=150 --workers 2 --out results/sweep
 """
 import glob
-import hashlib
 import importlib
 import importlib.util
 import inspect
-import itertools
 import json
 import logging
 import os
 import pickle
-import re
 import signal
 import subprocess
 import sys
@@ -58,10 +55,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import numpy as np
-from brian2 import Quantity
-
 from .errors import GLEConfigError
+from .grid import combinations, grid_lists, jsonable, parse_grid, table_value, task_name
 from .results import FolderInUse, atomic_path, lock_folder, save_figure, write_json
 
 __all__ = ['sweep', 'parse_grid', 'combinations', 'task_name', 'task_function', 'sweepable_models', 'collect',
@@ -82,143 +77,6 @@ class SweepResult:
     summary: object                  #: pandas.DataFrame: mean and std over seeds
     failed: dict = field(default_factory=dict)   #: task name -> error text
     out: str = ''                    #: the sweep's folder
-
-
-def parse_grid(items):
-    """The grid of the command line: ``['seed=1:10', 'lr=1e-3,5e-4']`` -> ``{'seed': [1, ..., 10], 'lr': [...]}``.
-
-    ``a:b`` are the integers from a to b, both included (``a:b:step`` with a step); commas separate values.
-    A value is read as an int, a float, ``true``/``false``, or else kept as text.
-
-        >>> parse_grid(['seed=1:3', 'lr=1e-3,5e-4', 'device=numpy'])
-        {'seed': [1, 2, 3], 'lr': [0.001, 0.0005], 'device': ['numpy']}
-    """
-    grid = {}
-    for item in items:
-        name, equals, text = item.partition('=')
-        name = name.strip()
-        if not equals or not name.isidentifier():
-            raise GLEConfigError(f'grid entry {item!r}: write NAME=VALUES, e.g. seed=1:10 or lr=1e-3,5e-4.')
-        if name in grid:
-            raise GLEConfigError(f'grid entry {item!r}: {name} is given twice; list all its values in one entry '
-                                 f'({name}=a,b,c).')
-        if ':' in text:
-            try:
-                bounds = [int(part) for part in text.split(':')]
-            except ValueError:
-                bounds = []
-            if len(bounds) not in (2, 3) or (len(bounds) == 3 and bounds[2] < 1):
-                raise GLEConfigError(f'grid entry {item!r}: a range is FIRST:LAST or FIRST:LAST:STEP, with integers '
-                                     'and a step of at least 1 (e.g. seed=1:10).')
-            values = list(range(bounds[0], bounds[1] + 1, bounds[2] if len(bounds) == 3 else 1))
-        else:
-            values = [_value(part.strip()) for part in text.split(',') if part.strip()]
-        if not values:
-            raise GLEConfigError(f'grid entry {item!r}: {name} has no values (an empty range or list); give at '
-                                 f'least one, e.g. {name}=1:10 or {name}=a,b.')
-        grid[name] = values
-    return grid
-
-
-def _value(text):
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return {'true': True, 'false': False}.get(text.lower(), text)
-
-
-#: the most tasks one sweep lists (a larger grid is refused before it is listed)
-MAX_TASKS = 100_000
-
-
-def combinations(grid):
-    """The parameters of the tasks: every combination of the grid's values, in the grid's order.
-
-        >>> combinations({'seed': [1, 2], 'lr': [0.1]})
-        [{'seed': 1, 'lr': 0.1}, {'seed': 2, 'lr': 0.1}]
-    """
-    lists = _lists(grid)
-    count = int(np.prod([len(values) for values in lists.values()], dtype=float))
-    if count > MAX_TASKS:
-        raise GLEConfigError(f'grid has {count:.3g} combinations, more than a sweep runs (MAX_TASKS = {MAX_TASKS}); '
-                             'sweep fewer values, or several sweeps one after the other.')
-    return [dict(zip(lists, values)) for values in itertools.product(*lists.values())]
-
-
-def _lists(grid):
-    """The grid checked, as lists of plain Python values (numpy scalars converted)."""
-    if not isinstance(grid, dict):
-        raise GLEConfigError(f'grid must be a dict of parameter name -> values, not {type(grid).__name__}.')
-    lists = {}
-    for name, values in grid.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise GLEConfigError(f'grid parameter {name!r} is not a keyword name.')
-        if isinstance(values, (str, bytes, dict)) or not hasattr(values, '__iter__'):
-            raise GLEConfigError(f'grid[{name!r}] must be a list (or range) of values, not {values!r}; '
-                                 f'write [{values!r}] for one value.')
-        lists[name] = [_scalar(value) for value in values]
-        if not lists[name]:
-            raise GLEConfigError(f'grid[{name!r}] has no values; give at least one.')
-    return lists
-
-
-#: the longest readable part of a task's folder name (characters; longer ones are cut and get a hash)
-MAX_NAME = 120
-
-
-def _scalar(value):
-    """A grid value as a plain Python value: numpy scalars converted, a Quantity kept (a plain number when
-    dimensionless), anything else as it is."""
-    if isinstance(value, Quantity):
-        return value if not value.is_dimensionless else float(value)
-    return value.item() if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0) \
-        else value
-
-
-def task_name(params):
-    """The folder name of a task: ``seed=1,lr=0.001`` (``default`` without parameters); collision-free.
-
-    Integers, floats and booleans are written as Python writes them, and so are text values made of letters, digits,
-    ``.``, ``_`` and ``-`` that cannot be read as another type; anything else (text such as ``'1'``, ``'True'`` or
-    ``'x/y'``, Quantities, ``None``) is written with the characters outside that set replaced by ``_`` and the name
-    ends in ``~`` and a short hash of the parameters and their types, as does a name cut at :data:`MAX_NAME`
-    characters.
-
-        >>> task_name({'seed': 1, 'lr': 0.001, 'device': 'numpy'})
-        'seed=1,lr=0.001,device=numpy'
-        >>> task_name({'seed': '1'})
-        'seed=1~3acaee68'
-    """
-    parts, plain = [], True
-    for name, value in params.items():
-        if isinstance(value, (bool, int, float)) and not isinstance(value, Quantity):
-            text = repr(value)
-        elif isinstance(value, Quantity):
-            text, plain = '{value:g}{unit}'.format(**_jsonable(value)), False
-        else:
-            text = str(value)
-            plain = plain and isinstance(value, str) and _SAFE.fullmatch(value) is not None and _value(value) == value
-        parts.append(f'{name}={_SAFE_CHARACTER.sub("_", text)}')
-    text = ','.join(parts) or 'default'
-    if plain and len(text) <= MAX_NAME:
-        return text
-    typed = [[name, type(value).__name__, _jsonable(value)] for name, value in params.items()]
-    digest = hashlib.sha1(json.dumps(typed, sort_keys=True).encode()).hexdigest()[:8]
-    return f'{text[:MAX_NAME]}~{digest}'
-
-
-_SAFE = re.compile(r'[A-Za-z0-9._-]+')
-_SAFE_CHARACTER = re.compile(r'[^A-Za-z0-9._=-]')
-
-
-def _jsonable(value):
-    """``value`` as JSON data: a Quantity as ``{'value': number, 'unit': 'ms'}`` (in its best unit)."""
-    if isinstance(value, Quantity):
-        unit = value.get_best_unit()
-        return {'value': float(value / unit), 'unit': str(unit)}
-    return value
 
 
 def sweepable_models():
@@ -306,7 +164,7 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
         os.makedirs(os.path.join(out, 'tasks'), exist_ok=True)
         name = model if isinstance(model, str) else _qualified(function)
         _check_folder(out, name)
-        stored = {key: [_jsonable(value) for value in values] for key, values in _lists(grid).items()}
+        stored = {key: [jsonable(value) for value in values] for key, values in grid_lists(grid).items()}
         write_json(os.path.join(out, 'sweep.json'), {'model': name, 'grid': stored})
         pending = {name: task for name, task in folders.items() if not os.path.exists(os.path.join(task[1], ROWS))}
         failed = {}
@@ -403,7 +261,7 @@ def _start_task(payload, params, folder, path, lock):
     folder's), so the folder stays locked while it runs, also after its worker was lost."""
     with atomic_path(os.path.join(folder, 'task.pkl')) as temporary, open(temporary, 'wb') as f:
         f.write(payload)
-    write_json(os.path.join(folder, 'params.json'), {key: _jsonable(value) for key, value in params.items()})
+    write_json(os.path.join(folder, 'params.json'), {key: jsonable(value) for key, value in params.items()})
     log = os.path.join(folder, 'log.txt')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), MPLBACKEND='Agg')
     with open(log, 'a') as output:
@@ -465,7 +323,7 @@ def collect(out):
     for rows in sorted(glob.glob(os.path.join(glob.escape(out), 'tasks', '*', ROWS))):
         folder = os.path.dirname(rows)
         with open(os.path.join(folder, 'params.json')) as f:
-            params = {key: _text(value) for key, value in json.load(f).items()}
+            params = {key: table_value(value) for key, value in json.load(f).items()}
         parameters += [name for name in params if name not in parameters]
         with open(rows) as f:
             for row in json.load(f):
@@ -486,13 +344,6 @@ def collect(out):
         pass
     table.attrs['parameters'] = parameters
     return table
-
-
-def _text(value):
-    """A parameter of ``params.json`` for the table: a Quantity (``{'value', 'unit'}``) as text, ``'5 ms'``."""
-    if isinstance(value, dict) and set(value) == {'value', 'unit'}:
-        return f"{value['value']:g} {value['unit']}"
-    return value
 
 
 def summarise(table, over='seed'):
