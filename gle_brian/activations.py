@@ -16,6 +16,7 @@ import ast
 from dataclasses import dataclass
 
 import numpy as np
+from brian2.codegen.generators.cpp_generator import CPPCodeGenerator
 from brian2.codegen.generators.numpy_generator import NumpyCodeGenerator
 from brian2.core.functions import DEFAULT_FUNCTIONS
 from brian2.parsing.sympytools import str_to_sympy
@@ -39,6 +40,23 @@ NUMPY_NAMESPACE = {
 # of a softplus network's step). Give them the direct implementation Brian2 gives the others.
 for _name in ('log1p', 'expm1'):
     DEFAULT_FUNCTIONS[_name].implementations.add_implementation(NumpyCodeGenerator, code=NUMPY_NAMESPACE[_name])
+
+# C++: glibc's vector versions (libmvec) of these functions let gcc vectorise a loop that calls them (the rate code
+# of a layer), but glibc declares them only under -ffinite-math-only, which Brian2's flags switch off (the NaN watch
+# needs it). Declared here for the generated code, with the hash defines (outside the namespace of Brian2's support
+# code), on x86-64 with glibc 2.35 or later, which has them all; elsewhere the scalar functions are called.
+VECTOR_FUNCTIONS = {'exp': 'exp', 'log': 'log', 'log10': 'log10', 'log1p': 'log1p', 'expm1': 'expm1', 'tanh': 'tanh',
+                    'sinh': 'sinh', 'cosh': 'cosh', 'sin': 'sin', 'cos': 'cos', 'tan': 'tan', 'arctan': 'atan',
+                    'arcsin': 'asin', 'arccos': 'acos'}
+_VECTOR_DECLARATION = '''
+#if defined(__x86_64__) && defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+extern "C" double {0}(double) noexcept __attribute__((__simd__("notinbranch")));
+#endif
+'''
+for _name, _c_name in VECTOR_FUNCTIONS.items():
+    DEFAULT_FUNCTIONS[_name].implementations.add_implementation(
+        CPPCodeGenerator, code={'hashdefine_code': _VECTOR_DECLARATION.format(_c_name)}, name=_c_name,
+        availability_check=DEFAULT_FUNCTIONS[_name].implementations[CPPCodeGenerator].availability_check)
 
 
 # The syntax an activation may use: arithmetic, comparisons and calls of the functions of NUMPY_NAMESPACE on numbers

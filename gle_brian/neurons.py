@@ -68,8 +68,9 @@ nonfinite_step : integer                           # 1 + first time step with u,
 # index of the clock, timestep(t, dt)) at which u, r or err first was NaN or inf. abs(x) < inf is false for both
 # (Brian2's C++ flags keep -fno-finite-math-only). Set to 0 before every run, so it is not part of the state.
 NONFINITE_STEP = 'nonfinite_step'
+# Written as a product of integers, not with 'and' (branches in C++): the rate loop stays one that gcc vectorises.
 _NONFINITE_CODE = ('nonfinite_step = nonfinite_step + int(nonfinite_step == 0)'
-                   '*int(not (abs(u) < inf and abs(r) < inf and abs(err) < inf))*(timestep(t, dt) + 1)')
+                   '*(1 - int(abs(u) < inf)*int(abs(r) < inf)*int(abs(err) < inf))*(timestep(t, dt) + 1)')
 
 INSTANTANEOUS_ERROR = '''
 eps = r_prime*I_apical : 1                         # instantaneous error phi'(u_breve) * apical input

@@ -18,6 +18,8 @@ See docs/model.rst, sections 'The discrete step' and 'Plasticity'.
 """
 import contextlib
 import os
+import platform
+import subprocess
 
 import numpy as np
 import pytest
@@ -106,6 +108,22 @@ def test_equals_mirror(parity):
         makefile = open(os.path.join(parity.net.project.directory, 'makefile')).read().splitlines()
         flags = next(line for line in makefile if line.startswith('OPTIMISATIONS ='))
         assert ('-O3' if parity.key == OPTIMISED else '-O0') in flags.split(), flags
+
+
+def _glibc_vector_functions():
+    """Whether glibc here has the vector tanh that the generated code declares (x86-64, glibc 2.35 or later)."""
+    name, _, version = (os.confstr('CS_GNU_LIBC_VERSION') or '').partition(' ')
+    return platform.machine() == 'x86_64' and name == 'glibc' and tuple(map(int, version.split('.')[:2])) >= (2, 35)
+
+
+@pytest.mark.skipif(not _glibc_vector_functions(), reason="glibc's vector tanh needs x86-64 and glibc >= 2.35")
+@pytest.mark.parametrize('parity', [p for p in NETWORKS if p.values[0] == OPTIMISED], indirect=True)
+def test_optimised_rate_code_calls_the_vector_tanh(parity):
+    """Built with the users' flags (-fno-finite-math-only), the tanh and sigmoid layers' rate loops are vectorised:
+    the program calls glibc's vector tanh (_ZGV..._tanh), and it still equals the mirror (test_equals_mirror)."""
+    symbols = subprocess.run(['nm', '-D', os.path.join(parity.net.project.directory, 'main')], capture_output=True,
+                             text=True, check=True).stdout
+    assert any(line.split()[-1].startswith('_ZGV') and '_tanh@' in line for line in symbols.splitlines()), symbols
 
 
 @pytest.mark.parametrize('parity', MSE, indirect=True)
