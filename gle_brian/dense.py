@@ -29,7 +29,13 @@ keep up to date with each Brian2 release.
 
 On the CPU targets the feedback and the gradient are computed whole, once per step, by the call for index
 0 (contiguous loops, into a buffer the later calls read): the loops of ``run_regularly`` are serial there.
-Brian2's OpenMP option (``prefs.devices.cpp_standalone.openmp_threads``) would split them; it is refused
+Work that cannot change a result is skipped, so that evaluation (a run with learning off and no target) costs
+about the forward products alone: the drive is zero while the projection's ``plastic_w`` is 0 (the optimiser step
+leaves ``w`` and its state unchanged then, whatever the drive), and the feedback is not computed while the errors it
+carries are all exactly zero (their product is zero; in evaluation the errors decay to zero once the output error
+is off). The results equal those of the full computation.
+
+Brian2's OpenMP option (``prefs.devices.cpp_standalone.openmp_threads``) would split the loops; it is refused
 with dense projections (:func:`check_serial`). On ``cuda_standalone`` the threads of a kernel run in no
 order, so each computes its own sum (a row of ``W`` times the rates, a column of ``W`` times the errors,
 or the batch sum of one weight's drive), reading the arrays through brian2cuda's ``__device__`` pointers
@@ -91,6 +97,8 @@ class DenseProjection:
             raise GLEConfigError(f'{name}: {len(weights)} weights for {self.n_post} x {self.n_pre} neurons.')
         self.arrays = {'w': weights.variables['w'], 'feedback': weights.variables[feedback],
                        'r': pre.variables['r'], 'err': post.variables['err']}
+        if 'plastic_w' in weights.variables:      # a plastic projection: the drive is skipped while it is 0
+            self.arrays['plastic'] = weights.variables['plastic_w']
         self.c_type = _C_TYPES[np.dtype(self.arrays['w'].dtype)]
         self.functions = {}
         for kind in ('basal', 'apical', 'gradient'):
@@ -122,7 +130,7 @@ class DenseProjection:
         """Abstract code of the weight group: the drive ``g_w``, the sum over the batch of ``-err_post r_pre``.
 
         It has a code object of its own, so that the optimiser's loop reads ``g_w`` like its other arrays
-        (C++ compilers vectorise that loop then).
+        (C++ compilers vectorise that loop then). It is 0 while learning is off (``plastic_w`` 0).
         """
         return f'g_w = -{self.name}_gradient(i)'
 
@@ -139,9 +147,11 @@ class DenseProjection:
 
         def apical(i):
             W, e = arrays['feedback'].get_value().reshape(n_post, n_pre), arrays['err'].get_value().reshape(B, n_post)
-            return (e @ W).ravel()[i]
+            return np.zeros(len(i)) if not e.any() else (e @ W).ravel()[i]
 
         def gradient(i):
+            if not arrays['plastic'].get_value()[0]:
+                return np.zeros(len(i))
             e, r = arrays['err'].get_value().reshape(B, n_post), arrays['r'].get_value().reshape(B, n_pre)
             return (e.T @ r).ravel()[i]
 
@@ -169,9 +179,17 @@ static {t} {name}(const int i)
         # buffer (of copy c for W^T err, of neuron k for err^T r).
         if kind == 'apical':
             size, source, source_row, out_row = B * n_pre, a['feedback'], f'k*{n_pre}', f'c*{n_pre}'
+            # errors all zero (evaluation, once they have decayed): the product is zero, skipped
+            skip = f'''
+        bool errors = false;
+        for (int m = 0; m < {B * n_post}; m++)
+            errors |= {a['err']}[m] != 0;
+        if (errors)'''
         else:
             size, source, source_row, out_row = n_post * n_pre, a['r'], f'c*{n_pre}', f'k*{n_pre}'
-        body = f'''
+            skip = f'''
+        if ({a['plastic']}[0] != 0)      // learning off: no drive'''
+        body = skip + f'''
         for (int c = 0; c < {B}; c++)
             for (int k = 0; k < {n_post}; k++)
             {{
@@ -220,8 +238,9 @@ static {t} {name}(const int i)
         elif kind == 'apical':    # column j of the feedback matrix times the errors of copy c
             element, count, term = (f'const int c = i / {n_pre}, j = i % {n_pre};', n_post,
                                     f"{a['feedback']}[m*{n_pre} + j]*{a['err']}[c*{n_post} + m]")
-        else:                     # the drive of weight (k, j) summed over the copies
-            element, count, term = (f'const int k = i / {n_pre}, j = i % {n_pre};', B,
+        else:                     # the drive of weight (k, j) summed over the copies; none while learning is off
+            element, count, term = (f"if ({a['plastic']}[0] == 0) return 0;\n    "
+                                    f'const int k = i / {n_pre}, j = i % {n_pre};', B,
                                     f"{a['err']}[m*{n_post} + k]*{a['r']}[m*{n_pre} + j]")
         return f'''
 __device__ {t} {name}(const int i)
@@ -257,15 +276,24 @@ cdef {t} {name}(int i):
         buffer = f'_namespace_{name}_buffer'
         if kind == 'apical':
             update = f'{buffer}[c*{n_pre} + j] += e*{p["feedback"]}[k*{n_pre} + j]'
+            skip = f'''
+        for m in range({B * n_post}):
+            if {p['err']}[m] != 0:
+                break
+        else:
+            return 0'''
         else:
             update = f'{buffer}[k*{n_pre} + j] += e*{p["r"]}[c*{n_pre} + j]'
+            skip = f'''
+        if {p['plastic']}[0] == 0:
+            return 0'''
         return f'''
 cdef {t} {name}(int i):
     cdef int c, k, j, m
     cdef {t} e
     if i == 0:
         for m in range({size}):
-            {buffer}[m] = 0
+            {buffer}[m] = 0{skip}
         for c in range({B}):
             for k in range({n_post}):
                 e = {p['err']}[c*{n_post} + k]

@@ -4,10 +4,10 @@ import numpy as np
 from gle_brian.reference import VARIABLES
 
 
-def assert_equals_mirror(net, ref, traces, atol, tau_m=False):
-    """The last run's traces of every variable in every layer, the weights and biases (and ``tau_m``,
-    relative) of ``net`` equal those of the mirror ``ref``, whose run returned ``traces``."""
-    for name in VARIABLES:
+def assert_equals_mirror(net, ref, traces, atol, tau_m=False, variables=VARIABLES):
+    """The last run's traces of every variable (of ``variables``) in every layer, the weights and biases (and
+    ``tau_m``, relative) of ``net`` equal those of the mirror ``ref``, whose run returned ``traces``."""
+    for name in variables:
         for l in range(len(net.layers)):
             expected = traces[name][l] if net.batch > 1 else traces[name][l][:, 0]
             np.testing.assert_allclose(net.trace(name, l), expected, rtol=0, atol=atol, err_msg=f'{name} in layer {l}')

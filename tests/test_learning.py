@@ -160,3 +160,25 @@ def test_bad_optimiser_and_learn_without_learning():
     net = GLENetwork(1, [Layer(1, tau_m=1 * ms)], dt=0.01 * ms, device='numpy', loss='mse')
     with pytest.raises(GLEConfigError, match='learn=True'):
         net.run(np.zeros(10), np.zeros(10), learn=True)
+
+
+def test_evaluation_skips_the_drive_and_the_vanished_feedback(device, tmp_path):
+    """Learning, evaluation (learning off, no target), learning: the drive is skipped while learning is off and,
+    the errors being instantaneous, they are exactly zero from the third step of the evaluation on, so the
+    feedback products are skipped from then on; every run equals the mirror, which computes everything."""
+    layers = [Layer(4, 'tanh', tau_m=1 * ms, tau_r=0.2 * ms, gamma=0.3, bias=True, prospective_errors=False),
+              Layer(3, 'tanh', tau_m=0.5 * ms, tau_r=0.1 * ms, prospective_errors=False),
+              Layer(2, tau_m=1 * ms, prospective_errors=False)]
+    variables = [name for name in VARIABLES if name != 'v']        # v exists with prospective errors only
+    rng = np.random.default_rng(4)
+    weights = [rng.uniform(-1, 1, shape) for shape in ((4, 2), (3, 4), (2, 3))]
+    kwargs = dict(dt=0.05 * ms, loss='mse', beta=0.5, batch=2, learning=Learning(Adam(lr=0.01)))
+    net = GLENetwork(2, layers, weights=weights, device=device, record=variables, directory=str(tmp_path), **kwargs)
+    ref = ReferenceNetwork(2, layers, weights, **kwargs)
+    x = rng.normal(size=(60, 2, 2))
+    for learn, target in ((True, rng.normal(size=(60, 2, 2))), (False, None), (True, rng.normal(size=(60, 2, 2)))):
+        net.run(x, target, learn=learn)
+        traces = ref.run(x, target, learn=learn)
+        assert_equals_mirror(net, ref, traces, atol=1e-12, variables=variables)
+        errors = np.concatenate([np.abs(e).reshape(60, -1) for e in traces['err']], axis=1).max(axis=1)
+        assert (errors[2:] == 0).all() if target is None else (errors[1:] > 1e-3).all()   # none at the very start
