@@ -11,7 +11,7 @@ postsynaptic one is a matrix ``W`` (``n_post x n_pre``): its three sums are dens
   (the optimiser step uses ``-G/batch``, the batch mean of ``-err_post r_pre``).
 
 Each is a Brian2 :class:`~brian2.Function` of the neuron (or weight) index ``i`` with an implementation
-per target: numpy (``matmul``), cython and C++ (contiguous loops over one row of ``W``, which the compiler
+per target: numpy (``matmul``), cython and C++ (contiguous loops over rows of ``W``, which the compiler
 vectorises), and CUDA (a device function: each thread of Brian2's kernel computes its own element). The
 weights are held once, row-major, in a group of ``n_post*n_pre`` elements that also holds
 the optimiser state, so the optimiser step stays the generated element-wise code of
@@ -27,20 +27,26 @@ new kind of code object, only a few lines inside the ones Brian2 already generat
 that makes the network equal the reference step is untouched. A templater would be a second device to
 keep up to date with each Brian2 release.
 
-On the CPU targets the feedback and the gradient are computed whole, once per step, by the call for index
-0 (contiguous loops, into a buffer the later calls read): the loops of ``run_regularly`` are serial there.
+The feedback and the gradient are computed whole, once per step: the code assigns
+``<name>_apical_done = <name>_apical_product(t)`` before ``I_apical = <name>_apical(i)`` (and likewise for the
+gradient), and Brian2 puts the first, a function of the time alone, into the scalar code that runs before its loop
+over ``i``, which then reads the rows of the product's buffer. In C++ the product accumulates each row of the buffer
+in registers, 32 columns at a time (:data:`BLOCK`), the terms in a fixed order; with Brian2's OpenMP option
+(``prefs.devices.cpp_standalone.openmp_threads``, which :func:`gle_brian.devices.openmp_threads` sets for the
+networks of :class:`~gle_brian.GLENetwork`) the blocks are shared among the threads, and every element is summed in
+the same order by any number of threads: the results do not depend on the threads. Brian2's own loops (the
+basal products among them, a row of ``W`` per element) are shared among the threads by Brian2.
+
 Work that cannot change a result is skipped, so that evaluation (a run with learning off and no target) costs
 about the forward products alone: the drive is zero while the projection's ``plastic_w`` is 0 (the optimiser step
 leaves ``w`` and its state unchanged then, whatever the drive), and the feedback is not computed while the errors it
-carries are all exactly zero (their product is zero; in evaluation the errors decay to zero once the output error
-is off). The results equal those of the full computation.
+carries are all exactly zero (their product is zero). The results equal those of the full computation.
 
-Brian2's OpenMP option (``prefs.devices.cpp_standalone.openmp_threads``) would split the loops; it is refused
-with dense projections (:func:`check_serial`). On ``cuda_standalone`` the threads of a kernel run in no
-order, so each computes its own sum (a row of ``W`` times the rates, a column of ``W`` times the errors,
-or the batch sum of one weight's drive), reading the arrays through brian2cuda's ``__device__`` pointers
-``brian::d_array_*``, which the program sets after it has allocated them (:meth:`DenseProjection.cuda_setup`).
-Not yet run on a GPU: the CUDA code is compiled in the tests, its parity is checked by ``bench/gpu_check.sh``.
+On ``cuda_standalone`` the threads of a kernel run in no order, so each computes its own sum (a row of ``W`` times
+the rates, a column of ``W`` times the errors, or the batch sum of one weight's drive; the products in the scalar
+code do nothing), reading the arrays through brian2cuda's ``__device__`` pointers ``brian::d_array_*``, which the
+program sets after it has allocated them (:meth:`DenseProjection.cuda_setup`). Not yet run on a GPU: the CUDA code
+is compiled in the tests, its parity is checked by ``bench/gpu_check.sh``.
 
 Example::
 
@@ -51,24 +57,17 @@ Example::
     'dense'
 """
 import numpy as np
-from brian2 import Function, prefs
+from brian2 import Function, second
 from brian2.devices import get_device
 
 from .errors import GLEConfigError
 
-__all__ = ['DenseProjection', 'check_serial']
+__all__ = ['DenseProjection']
 
 # C and Cython types of Brian2's float arrays
 _C_TYPES = {np.dtype(np.float64): 'double', np.dtype(np.float32): 'float'}
-
-
-def check_serial(device):
-    """Refuse Brian2's OpenMP option on C++ standalone: the dense products are computed by one thread."""
-    if device == 'cpp_standalone' and prefs.devices.cpp_standalone.openmp_threads:
-        raise GLEConfigError(
-            f'prefs.devices.cpp_standalone.openmp_threads={prefs.devices.cpp_standalone.openmp_threads}: dense '
-            "projections run serially; set it to 0, or build the network with projection='synapses' "
-            '(GLEProjection(..., synapses=True)).')
+#: columns of a product that C++ accumulates in registers at once (a row of up to 32 numbers)
+BLOCK = 32
 
 
 class DenseProjection:
@@ -101,17 +100,26 @@ class DenseProjection:
             self.arrays['plastic'] = weights.variables['plastic_w']
         self.c_type = _C_TYPES[np.dtype(self.arrays['w'].dtype)]
         self.functions = {}
-        for kind in ('basal', 'apical', 'gradient'):
-            function = Function(None, arg_units=[1], arg_names=['i'], arg_types=['integer'], return_unit=1,
-                                return_type='float', stateless=False)
+        for kind in ('apical_product', 'gradient_product', 'basal', 'apical', 'gradient'):
+            product = self.functions.get(f'{name}_{kind}_product')
+            if product is None:     # a product, called in the scalar code (a function of t), or the basal input
+                function = Function(None, arg_units=[second] if 'product' in kind else [1],
+                                    arg_names=['t'] if 'product' in kind else ['i'],
+                                    arg_types=['float'] if 'product' in kind else ['integer'], return_unit=1,
+                                    return_type='float', stateless='product' in kind)
+            else:                   # a row of a product's buffer
+                function = Function(None, arg_units=[1], arg_names=['i'], arg_types=['integer'], return_unit=1,
+                                    return_type='float', stateless=False)
             # every target's code, generated when Brian2 generates the code of a run (with the device of that run)
             implementations = function.implementations
+            dependencies = None if product is None else {f'{name}_{kind}_product': product}
             implementations.add_implementation('numpy', self._numpy(kind))
             implementations.add_dynamic_implementation('cython', code=lambda owner, kind=kind: self._cython(kind)[0],
                                                        namespace=lambda owner, kind=kind: self._cython(kind)[1])
             for target, code in (('cpp', self._cpp), ('cuda', self._cuda)):
                 implementations.add_dynamic_implementation(target, code=lambda owner, code=code, kind=kind: code(kind),
-                                                           namespace=lambda owner: None)
+                                                           namespace=lambda owner: None, name=f'{name}_{kind}',
+                                                           dependencies=dependencies if target == 'cpp' else None)
             self.functions[f'{name}_{kind}'] = function
 
     # --- the expressions the network's generated code uses -----------------------------------------
@@ -122,8 +130,9 @@ class DenseProjection:
         return f'{self.name}_basal(i)'
 
     def apical_code(self, target='I_apical'):
-        """Abstract code of the pre group: its apical input (into ``target``) from this step's postsynaptic errors."""
-        return f'{target} = {self.name}_apical(i)'
+        """Abstract code of the pre group: its apical input (into ``target``) from this step's postsynaptic errors
+        (the product in the scalar code, once; the loop reads its rows)."""
+        return f'{self.name}_apical_done = {self.name}_apical_product(t)\n{target} = {self.name}_apical(i)'
 
     @property
     def gradient_code(self):
@@ -132,7 +141,7 @@ class DenseProjection:
         It has a code object of its own, so that the optimiser's loop reads ``g_w`` like its other arrays
         (C++ compilers vectorise that loop then). It is 0 while learning is off (``plastic_w`` 0).
         """
-        return f'g_w = -{self.name}_gradient(i)'
+        return f'{self.name}_gradient_done = {self.name}_gradient_product(t)\ng_w = -{self.name}_gradient(i)'
 
     # --- implementations -------------------------------------------------------------------------
 
@@ -155,7 +164,10 @@ class DenseProjection:
             e, r = arrays['err'].get_value().reshape(B, n_post), arrays['r'].get_value().reshape(B, n_pre)
             return (e.T @ r).ravel()[i]
 
-        return {'basal': basal, 'apical': apical, 'gradient': gradient}[kind]
+        def product(t):     # the reads compute their products (called with every index at once)
+            return 0.0
+
+        return {'basal': basal, 'apical': apical, 'gradient': gradient}.get(kind, product)
 
     def _cpp(self, kind):
         B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type
@@ -174,41 +186,66 @@ static {t} {name}(const int i)
     return s;
 }}
 '''
-        # apical and gradient: whole, into a buffer, when Brian2's loop asks for index 0. Per copy c and
-        # postsynaptic neuron k, a row x (of W, or the rates of copy c) times err[c, k] is added to a row of the
-        # buffer (of copy c for W^T err, of neuron k for err^T r).
-        if kind == 'apical':
-            size, source, source_row, out_row = B * n_pre, a['feedback'], f'k*{n_pre}', f'c*{n_pre}'
-            # errors all zero (evaluation, once they have decayed): the product is zero, skipped
-            skip = f'''
-        bool errors = false;
-        for (int m = 0; m < {B * n_post}; m++)
-            errors |= {a['err']}[m] != 0;
-        if (errors)'''
-        else:
-            size, source, source_row, out_row = n_post * n_pre, a['r'], f'c*{n_pre}', f'k*{n_pre}'
-            skip = f'''
-        if ({a['plastic']}[0] != 0)      // learning off: no drive'''
-        body = skip + f'''
-        for (int c = 0; c < {B}; c++)
-            for (int k = 0; k < {n_post}; k++)
-            {{
-                const {t} e = {a['err']}[c*{n_post} + k];
-                const {t}* __restrict x = {source} + {source_row};
-                {t}* __restrict out = buffer + {out_row};
-                for (int j = 0; j < {n_pre}; j++)
-                    out[j] += e*x[j];
-            }}'''
-        return f'''
+        product = kind.replace('_product', '')
+        # the product's buffer and whether it is zero, declared by whichever of its two functions comes first
+        buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
+        storage = f'''
+#ifndef {self.name}_{product}_storage
+#define {self.name}_{product}_storage
+static {t} {buffer}[{(B if product == 'apical' else n_post) * n_pre}];
+static bool {zero} = true;
+#endif'''
+        if kind == product:       # Brian2's loop: element i of the product
+            return storage + f'''
 static {t} {name}(const int i)
 {{
-    static {t} buffer[{size}];
-    if (i == 0)
+    return {zero} ? 0 : {buffer}[i];
+}}
+'''
+        # The product, whole, called in the scalar code before Brian2's loop: row o of the buffer is a sum over m of
+        # scale(o, m) times row m of a matrix (rows), accumulated in registers BLOCK columns at a time in the order of
+        # m, so each element is summed in the same order by any number of threads.
+        if product == 'apical':   # W^T err: row o (copy o) is sum_k err[o, k] W[k, :]; skipped while err is all 0
+            rows, outer, count, scale, scale_stride = a['feedback'], B, n_post, f"{a['err']} + o*{n_post}", 1
+            skip = f'''
+    bool errors = false;
+    for (int m = 0; m < {B * n_post}; m++)
+        errors |= {a['err']}[m] != 0;
+    {zero} = !errors;'''
+        else:                     # err^T r: row o (neuron o) is sum_c err[c, o] r[c, :]; skipped while learning is off
+            rows, outer, count, scale, scale_stride = a['r'], n_post, B, f"{a['err']} + o", n_post
+            skip = f'''
+    {zero} = {a['plastic']}[0] == 0;'''
+        blocks, tail = -(-n_pre // BLOCK), n_pre % BLOCK or BLOCK
+        return storage + f'''
+template <int WIDTH>
+static inline void {name}_block(const {t}* __restrict scale, const {t}* __restrict rows, {t}* __restrict out)
+{{
+    {t} sum[WIDTH] = {{}};
+    for (int m = 0; m < {count}; m++)
     {{
-        for (int m = 0; m < {size}; m++)
-            buffer[m] = 0;{body}
+        const {t} s = scale[m*{scale_stride}];
+        const {t}* __restrict row = rows + m*{n_pre};
+        for (int j = 0; j < WIDTH; j++)
+            sum[j] += s*row[j];
     }}
-    return buffer[i];
+    for (int j = 0; j < WIDTH; j++)
+        out[j] = sum[j];
+}}
+static double {name}(const double t)
+{{{skip}
+    if ({zero})
+        return 0;
+    #pragma omp parallel for schedule(static)
+    for (int q = 0; q < {outer * blocks}; q++)
+    {{
+        const int o = q / {blocks}, j0 = (q % {blocks})*{BLOCK};
+        if (j0 + {BLOCK} <= {n_pre})
+            {name}_block<{BLOCK}>({scale}, {rows} + j0, {buffer} + o*{n_pre} + j0);
+        else
+            {name}_block<{tail}>({scale}, {rows} + j0, {buffer} + o*{n_pre} + j0);
+    }}
+    return 0;
 }}
 '''
 
@@ -232,6 +269,13 @@ static {t} {name}(const int i)
         B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type
         a = {key: symbol for key, (symbol, _) in self._device_arrays().items()}
         name = f'{self.name}_{kind}'
+        if 'product' in kind:     # each thread computes its own element (below): nothing to do before
+            return f'''
+__host__ __device__ double {name}(const double t)
+{{
+    return 0;
+}}
+'''
         if kind == 'basal':       # row k of W times the rates of copy c
             element, count, term = (f'const int c = i / {n_post}, k = i % {n_post};', n_pre,
                                     f"{a['w']}[k*{n_pre} + m]*{a['r']}[c*{n_pre} + m]")
@@ -256,6 +300,11 @@ __device__ {t} {name}(const int i)
     def _cython(self, kind):
         B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type
         name = f'{self.name}_{kind}'
+        if 'product' in kind:     # the reads compute their products (at index 0)
+            return f'''
+cdef double {name}(double t):
+    return 0
+''', {}
         # Brian2 hands the arrays of a function's namespace to Cython as pointers named _namespace<key>
         keys = {key: f'_{name}_{key}' for key in self.arrays}
         namespace = {keys[key]: variable.get_value() for key, variable in self.arrays.items()}

@@ -22,6 +22,7 @@ import atexit
 import contextlib
 import gc
 import glob
+import logging
 import os
 import shutil
 import signal
@@ -43,7 +44,7 @@ logger = get_logger(f'brian2.{__name__}')   # Brian2's handlers show and file it
 
 __all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'restoring',
            'float_type', 'user_directory', 'all_objects', 'configure_cuda',
-           'gpu_available', 'StandaloneProject', 'builds_in_process']
+           'gpu_available', 'StandaloneProject', 'builds_in_process', 'openmp_threads', 'openmp', 'PARALLEL_WORK']
 
 RUNTIME_DEVICES = ('numpy', 'cython')
 STANDALONE_DEVICES = ('cpp_standalone', 'cuda_standalone')
@@ -69,6 +70,50 @@ def check_device(device):
                                  "pip install -e '.[cuda]' (brian2cuda 1.0b1 and nvidia-curand), "
                                  "or pick 'cpp_standalone'.") from None
     return device
+
+
+#: cpp_standalone networks run on every core when a step's products multiply at least this many pairs of numbers (the
+#: batch times the weights); smaller ones on one thread, for which starting and joining the threads of each of the
+#: step's loops costs more than it saves (measured in bench/RESULTS.md, under "Threads")
+PARALLEL_WORK = 1_000_000
+
+
+def openmp_threads(work):
+    """The threads of a cpp_standalone network whose products multiply ``work`` pairs of numbers per step.
+
+    The user's ``prefs.devices.cpp_standalone.openmp_threads`` when set (1 or more); else (0, Brian2's default)
+    every core this process may use when ``work`` is at least :data:`PARALLEL_WORK`, and 1 below it.
+
+    Example::
+
+        >>> openmp_threads(work=100 * 14956) >= 1       # MNIST-1D at batch 100: all cores
+        True
+    """
+    chosen = prefs.devices.cpp_standalone.openmp_threads
+    if chosen:
+        return int(chosen)
+    return len(os.sched_getaffinity(0)) if work >= PARALLEL_WORK else 1
+
+
+@contextlib.contextmanager
+def openmp(threads):
+    """Inside the block, cpp_standalone code is generated and compiled for ``threads`` threads (Brian2's OpenMP
+    option; one thread: without OpenMP). The user's preference is restored afterwards.
+
+    Brian2's warning that its OpenMP code 'is not yet well tested' is not shown for these builds: the tests compare
+    the network built for two threads with the numpy mirror, every variable at every step.
+    """
+    settings = prefs.devices.cpp_standalone
+    saved = settings.openmp_threads
+    warning = logging.getLogger('brian2.devices.cpp_standalone.device.openmp')
+    level = warning.level
+    settings.openmp_threads = threads if threads > 1 else 0
+    warning.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        settings.openmp_threads = saved
+        warning.setLevel(level)
 
 
 def gpu_available():

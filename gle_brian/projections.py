@@ -26,13 +26,11 @@ Example::
 import numpy as np
 from brian2 import NeuronGroup, Synapses, linked_var
 from brian2.core.base import BrianObject
-from brian2.devices import get_device
-from brian2.devices.device import all_devices
 from brian2.groups.group import CodeRunner
 from brian2.utils.logger import get_logger
 
 from . import synapses as synaptic
-from .dense import DenseProjection, check_serial
+from .dense import DenseProjection
 from .checks import check_matrix, connections, constrain_weights
 from .errors import GLEConfigError
 from .groups import GLEGroup, on_gpu, register_synapses
@@ -305,8 +303,6 @@ class GLEProjection(BrianObject):
         self.synapses, self.weight_group = projection, holder
 
     def before_run(self, run_namespace):
-        if self.dense and get_device() is all_devices['cpp_standalone']:
-            check_serial('cpp_standalone')
         if self.dense and on_gpu() and not self._cuda_ready:
             self.dense_projection.cuda_setup()
             self._cuda_ready = True

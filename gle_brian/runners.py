@@ -34,11 +34,12 @@ from .neurons import NONFINITE_STEP
 __all__ = ['make_runner', 'Runner', 'RuntimeRunner', 'StandaloneRunner', 'state_variables']
 
 
-def make_runner(device, directory=None):
-    """The runner of ``device`` (a checked target name); standalone projects go into ``directory``."""
+def make_runner(device, directory=None, work=0):
+    """The runner of ``device`` (a checked target name); standalone projects go into ``directory``; ``work``: the
+    pairs of numbers a step's products multiply (cpp_standalone chooses its threads by it)."""
     devices.activate(device)
     if device in devices.STANDALONE_DEVICES:
-        return StandaloneRunner(device, directory)
+        return StandaloneRunner(device, directory, work)
     return RuntimeRunner(device)
 
 
@@ -179,9 +180,11 @@ class StandaloneRunner(Runner):
     run to the next as ``run_args``; values assigned between runs are part of the next run's.
     """
 
-    def __init__(self, device, directory=None):
+    def __init__(self, device, directory=None, work=0):
         self.device = device
         self.project = devices.StandaloneProject(device, directory)
+        # the threads of the C++ loops (devices.openmp_threads), fixed when the project is generated
+        self.threads = devices.openmp_threads(work) if device == 'cpp_standalone' else 1
         self.steps_per_run = None    # fixed by the first run
         self.carried = {}            # the state handed to the next run: {(group, name): values}
         self.start_step = 0          # every run of the binary starts at t = 0
@@ -228,8 +231,9 @@ class StandaloneRunner(Runner):
             self._x_input = TimedArray(x, dt=dt, name='x_input')
             self._y_target = TimedArray(y, dt=dt, name='y_target')
             check_recording(self.network, len(x) * float(dt))
-            self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target})
-            self.project.build()
+            with devices.openmp(self.threads):
+                self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target})
+                self.project.build()
             self._built = (len(get_device().main_queue), set(map(id, all_objects(self.network))))
         self._check_unchanged()
         run_args = {getattr(group, name): value for (group, name), value in self.carried.items()}

@@ -23,7 +23,6 @@ from brian2.utils.logger import get_logger
 
 from . import checks, devices, neurons
 from .checks import check_number
-from .dense import check_serial
 from .errors import GLEConfigError, GLEInputError
 from .neurons import Layer
 from .optimisers import Learning
@@ -156,8 +155,6 @@ class NetworkSpec:
         if projection not in PROJECTIONS:
             raise GLEConfigError(f'projection={projection!r} is not known; use one of {list(PROJECTIONS)} '
                                  "(None: 'dense').")
-        if projection == 'dense':
-            check_serial(self.device)
         self.projection = projection
         if precision is None:                    # the user's Brian2 preference
             precision = 'single' if np.dtype(prefs.core.default_float_dtype) == np.float32 else 'double'

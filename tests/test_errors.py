@@ -1,7 +1,7 @@
 """Bad input raises an error that names the parameter and the fix."""
 import numpy as np
 import pytest
-from brian2 import TimedArray, ms, mV, prefs
+from brian2 import TimedArray, ms, mV
 
 from gle_brian import GLEConfigError, GLEDeviceError, GLEInputError, Layer
 from gle_brian.activations import ACTIVATIONS, get_activation
@@ -55,18 +55,6 @@ def test_groups_mix_time_constants():
 def test_bad_network_parameters(kwargs, error, match):
     with pytest.raises(error, match=match):
         small_net(**kwargs)
-
-
-def test_dense_projections_refuse_openmp():
-    """The dense products are computed by one thread: Brian2's OpenMP option is refused, with the fix."""
-    previous = prefs.devices.cpp_standalone.openmp_threads
-    prefs.devices.cpp_standalone.openmp_threads = 2
-    try:
-        with pytest.raises(GLEConfigError, match=r"openmp_threads=2: dense projections run serially; set it to 0, "
-                                                 r"or build the network with projection='synapses'"):
-            small_net(device='cpp_standalone')
-    finally:
-        prefs.devices.cpp_standalone.openmp_threads = previous
 
 
 @pytest.mark.parametrize('x, target, match', [

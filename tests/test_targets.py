@@ -9,10 +9,10 @@ projections (the default) and, on numpy and cpp_standalone, with Brian2 Synapses
 mirror, so they equal each other. Cython compiles each code object on its own (minutes per network, cold),
 so it builds only the dense CE network, which has every kind of code object but the MSE error (a middle
 layer has the same kinds as the first). The C++ MSE network with dense projections is compiled with the
-flags users get (-O3, fast math), the others without optimisation (conftest). Each network goes through
-the mirror's runs (learning on, off, on, no target; the state carries over) and is compared after every
-run; the last test drives it to NaN and compares the watch's report with the mirror. Brian2 holds one
-standalone network per process: the tests are grouped by network (pytest orders them so).
+flags users get (-O3, fast math) and for two threads (OpenMP), the others without optimisation (conftest), for
+one. Each network goes through the mirror's runs (learning on, off, on, no target; the state carries over) and
+is compared after every run; the last test drives it to NaN and compares the watch's report with the mirror.
+Brian2 holds one standalone network per process: the tests are grouped by network (pytest orders them so).
 
 See docs/model.rst, sections 'The discrete step' and 'Plasticity'.
 """
@@ -23,7 +23,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from brian2 import ms, second
+from brian2 import ms, prefs, second
 
 from gle_brian import GLEConfigError, GLENetwork, GLENumericalError, ReferenceNetwork
 from gle_brian.optimisers import Adam, Learning
@@ -93,8 +93,20 @@ def parity(request, mixed_layers, tmp_path_factory):
     device, loss, projection = request.param
     layers = mixed_layers if loss == 'mse' else [mixed_layers[0], mixed_layers[-1]]
     directory = str(tmp_path_factory.mktemp(f'{device}_{loss}_{projection}'))
-    with library_compile_flags() if request.param == OPTIMISED else contextlib.nullcontext():
+    with library_compile_flags() if request.param == OPTIMISED else contextlib.nullcontext(), \
+            two_threads() if request.param == OPTIMISED else contextlib.nullcontext():
         return Parity(device, loss, projection, layers, directory)
+
+
+@contextlib.contextmanager
+def two_threads():
+    """Inside the block, cpp_standalone networks are built for two threads (OpenMP), however small."""
+    previous = prefs.devices.cpp_standalone.openmp_threads
+    prefs.devices.cpp_standalone.openmp_threads = 2
+    try:
+        yield
+    finally:
+        prefs.devices.cpp_standalone.openmp_threads = previous
 
 
 @pytest.mark.parametrize('parity', NETWORKS, indirect=True)
@@ -108,6 +120,10 @@ def test_equals_mirror(parity):
         makefile = open(os.path.join(parity.net.project.directory, 'makefile')).read().splitlines()
         flags = next(line for line in makefile if line.startswith('OPTIMISATIONS ='))
         assert ('-O3' if parity.key == OPTIMISED else '-O0') in flags.split(), flags
+        threads = 2 if parity.key == OPTIMISED else 1          # the optimised network runs on two threads
+        assert parity.net.runner.threads == threads
+        assert ('omp_set_num_threads(2)' in open(os.path.join(parity.net.project.directory, 'main.cpp')).read()) \
+            == (threads == 2)
 
 
 def _glibc_vector_functions():
