@@ -22,12 +22,16 @@ Fields of each JSON line (and of ``--out``): ``batch``, ``samples_per_run``, ``r
 cpp_standalone network; the mirror and the floor compute in double); ``cpp_standalone_s_per_epoch``,
 ``numpy_mirror_s_per_epoch``, ``floor_s_per_epoch`` and the ratios ``cpp_vs_mirror``, ``cpp_vs_floor``,
 ``mirror_vs_floor``; ``floor_max_abs_diff`` (the check above) and ``floor_flags`` (the compiler's flags);
-``cpp_train_s_per_sample`` and ``cpp_test_s_per_sample`` (the test pass: ``net.run(x, None, learn=False)`` on the
-same chunks after the training runs, the first skipped) and ``test_vs_train``; ``cpp_peak_rss_mb``, the peak
+``cpp_train_s_per_sample`` and ``cpp_test_s_per_sample`` (the test pass as ``evaluate`` runs it:
+``net.run(x, None, learn=False, inference=True)`` on the same chunks after the training runs, the first skipped)
+and ``test_vs_train``; ``cpp_peak_rss_mb``, the peak
 resident memory of the compiled binary itself (in one more training run, the binary started by a small Python
 wrapper that reads its ``ru_maxrss``); ``children_peak_rss_mb``, ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` right
 after the training runs: the largest of all child processes so far, which is the C++ compiler of the Brian2
-project (or of the floor), not the binary.
+project (or of the floor), not the binary. The cpp_standalone times above are of one thread (the project built
+without OpenMP); on a machine with more cores the network is built and timed again on all of them: ``threads``,
+``cpp_threads_s_per_epoch``, ``threads_speedup`` (one thread's time over theirs) and
+``cpp_threads_test_s_per_sample``.
 
 Run::
 
@@ -70,16 +74,23 @@ def chunks(data, batch, runs, per_run=1):
 PEAK_RSS_WRAPPER = ('import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); '
                     'open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); '
                     'sys.exit(code)')
+CORES = len(os.sched_getaffinity(0))     # the threaded measurement uses them all
 CHECK_STEPS = 50          # steps of the floor's check against the mirror
 CHECK_TOLERANCE = 1e-9    # largest absolute difference allowed
 
 
-def time_brian(data, batch, runs, precision='double', per_run=1):
-    """The cpp_standalone network: seconds per run of ``per_run`` chunks of ``batch`` samples in training
-    (``'train'``) and in the test pass after it (``'test'``: no target, no learning), and peak resident memory
-    in MB: of the binary (``'peak_rss_mb'``, one more training run) and of all child processes so far right
-    after the training runs (``'children_peak_rss_mb'``: the compiler's)."""
-    net = mnist1d_e2e.build('cpp_standalone', batch, seed=12, precision=precision)
+def time_brian(data, batch, runs, precision='double', per_run=1, threads=1, memory=True):
+    """The cpp_standalone network on ``threads`` threads: seconds per run of ``per_run`` chunks of ``batch`` samples
+    in training (``'train'``) and in the test pass after it (``'test'``: no target, no learning, the errors at rest,
+    as :func:`gle_brian.training.evaluate` runs it), and with ``memory`` peak resident memory in MB: of the binary
+    (``'peak_rss_mb'``, one more training run) and of all child processes so far right after the training runs
+    (``'children_peak_rss_mb'``: the compiler's)."""
+    settings = prefs.devices.cpp_standalone
+    chosen, settings.openmp_threads = settings.openmp_threads, threads
+    try:
+        net = mnist1d_e2e.build('cpp_standalone', batch, seed=12, precision=precision)
+    finally:
+        settings.openmp_threads = chosen
     times = {'train': [], 'test': []}
     for k, (x, target) in enumerate(chunks(data, batch, runs, per_run)):
         start = time.perf_counter()
@@ -89,11 +100,13 @@ def time_brian(data, batch, runs, precision='double', per_run=1):
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     for k, (x_test, _) in enumerate(chunks(data, batch, runs, per_run)):
         start = time.perf_counter()
-        net.run(x_test, None, learn=False)
+        net.run(x_test, None, learn=False, inference=True)
         if k:
             times['test'].append(time.perf_counter() - start)
     result = {name: float(np.mean(seconds)) for name, seconds in times.items()}
-    return dict(result, peak_rss_mb=binary_peak_rss(net, x, target), children_peak_rss_mb=children)
+    if memory:
+        result.update(peak_rss_mb=binary_peak_rss(net, x, target), children_peak_rss_mb=children)
+    return result
 
 
 def binary_peak_rss(net, x, target):
@@ -184,16 +197,24 @@ def main(argv=None):
             row['test_vs_train'] = row['cpp_test_s_per_sample'] / row['cpp_train_s_per_sample']
             row['cpp_peak_rss_mb'] = cpp['peak_rss_mb']
             row['children_peak_rss_mb'] = cpp['children_peak_rss_mb']
+            if CORES > 1:      # the same on all cores (the times above: one thread)
+                threaded = time_brian(train, batch, args.runs, args.precision, per_run, CORES, memory=False)
+                row['threads'] = CORES
+                row['cpp_threads_s_per_epoch'] = threaded['train'] / (batch * per_run) * TRAIN_SAMPLES
+                row['threads_speedup'] = cpp['train'] / threaded['train']
+                row['cpp_threads_test_s_per_sample'] = threaded['test'] / (batch * per_run)
             rows.append(row)
             print(json.dumps(row), flush=True)
     print('| batch | samples per run | cpp_standalone (s/epoch) | numpy mirror (s/epoch) | cpp/mirror '
-          '| floor (s/epoch) | cpp/floor | mirror/floor | cpp test/train | cpp peak RSS (MB) |\n'
-          '|---|---|---|---|---|---|---|---|---|---|')
+          '| floor (s/epoch) | cpp/floor | mirror/floor | cpp test/train | cpp peak RSS (MB) '
+          '| cpp on all cores (s/epoch) | speed-up |\n|---|---|---|---|---|---|---|---|---|---|---|---|')
     for row in rows:
+        threaded = (f"{row['cpp_threads_s_per_epoch']:.1f} ({row['threads']} threads) | {row['threads_speedup']:.2f}x"
+                    if 'threads' in row else '- | -')
         print(f"| {row['batch']} | {row['samples_per_run']} | {row['cpp_standalone_s_per_epoch']:.1f} | "
               f"{row['numpy_mirror_s_per_epoch']:.0f} | {row['cpp_vs_mirror']:.2f}x | {row['floor_s_per_epoch']:.2f} | "
-              f"{row['cpp_vs_floor']:.1f}x | {row['mirror_vs_floor']:.0f}x | {row['test_vs_train']:.2f} | "
-              f"{row['cpp_peak_rss_mb']:.0f} |")
+              f"{row['cpp_vs_floor']:.2f}x | {row['mirror_vs_floor']:.0f}x | {row['test_vs_train']:.2f} | "
+              f"{row['cpp_peak_rss_mb']:.0f} | {threaded} |")
     if args.out:
         write_json(args.out, rows)
 

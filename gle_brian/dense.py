@@ -68,6 +68,8 @@ __all__ = ['DenseProjection']
 _C_TYPES = {np.dtype(np.float64): 'double', np.dtype(np.float32): 'float'}
 #: columns of a product that C++ accumulates in registers at once (a row of up to 32 numbers)
 BLOCK = 32
+#: rows of W whose products with the rates C++ computes at once (they share the loads of the rates)
+ROWS = 4
 
 
 class DenseProjection:
@@ -100,14 +102,12 @@ class DenseProjection:
             self.arrays['plastic'] = weights.variables['plastic_w']
         self.c_type = _C_TYPES[np.dtype(self.arrays['w'].dtype)]
         self.functions = {}
-        for kind in ('apical_product', 'gradient_product', 'basal', 'apical', 'gradient'):
+        for kind in ('basal_product', 'apical_product', 'gradient_product', 'basal', 'apical', 'gradient'):
             product = self.functions.get(f'{name}_{kind}_product')
-            if product is None:     # a product, called in the scalar code (a function of t), or the basal input
-                function = Function(None, arg_units=[second] if 'product' in kind else [1],
-                                    arg_names=['t'] if 'product' in kind else ['i'],
-                                    arg_types=['float'] if 'product' in kind else ['integer'], return_unit=1,
-                                    return_type='float', stateless='product' in kind)
-            else:                   # a row of a product's buffer
+            if product is None:     # a product, called in the scalar code (a function of t)
+                function = Function(None, arg_units=[second], arg_names=['t'], arg_types=['float'], return_unit=1,
+                                    return_type='float', stateless=True)
+            else:                   # element i of the product
                 function = Function(None, arg_units=[1], arg_names=['i'], arg_types=['integer'], return_unit=1,
                                     return_type='float', stateless=False)
             # every target's code, generated when Brian2 generates the code of a run (with the device of that run)
@@ -126,8 +126,14 @@ class DenseProjection:
 
     @property
     def basal_input(self):
-        """Expression, in the post group, of its basal input from the stored presynaptic rates."""
+        """Expression, in the post group, of its basal input from the stored presynaptic rates (after
+        :attr:`basal_product`)."""
         return f'{self.name}_basal(i)'
+
+    @property
+    def basal_product(self):
+        """Statement, in the post group, that computes the basal products of all its neurons (once per step)."""
+        return f'{self.name}_basal_done = {self.name}_basal_product(t)'
 
     def apical_code(self, target='I_apical'):
         """Abstract code of the pre group: its apical input (into ``target``) from this step's postsynaptic errors
@@ -174,25 +180,13 @@ class DenseProjection:
         device = get_device()
         a = {key: 'brian::' + device.get_array_name(variable) for key, variable in self.arrays.items()}
         name = f'{self.name}_{kind}'
-        if kind == 'basal':       # one row of W times the rates of the neuron's copy
-            return f'''
-static {t} {name}(const int i)
-{{
-    const {t}* __restrict w = {a['w']} + (i % {n_post})*{n_pre};
-    const {t}* __restrict r = {a['r']} + (i / {n_post})*{n_pre};
-    {t} s = 0;
-    for (int j = 0; j < {n_pre}; j++)
-        s += w[j]*r[j];
-    return s;
-}}
-'''
         product = kind.replace('_product', '')
         # the product's buffer and whether it is zero, declared by whichever of its two functions comes first
         buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
         storage = f'''
 #ifndef {self.name}_{product}_storage
 #define {self.name}_{product}_storage
-static {t} {buffer}[{(B if product == 'apical' else n_post) * n_pre}];
+static {t} {buffer}[{B * n_post if product == 'basal' else (B if product == 'apical' else n_post) * n_pre}];
 static bool {zero} = true;
 #endif'''
         if kind == product:       # Brian2's loop: element i of the product
@@ -200,6 +194,34 @@ static bool {zero} = true;
 static {t} {name}(const int i)
 {{
     return {zero} ? 0 : {buffer}[i];
+}}
+'''
+        if product == 'basal':    # W r: element (c, k) is row k of W times the rates of copy c, for ROWS rows at
+            blocks, tail = -(-n_post // ROWS), n_post % ROWS or ROWS      # once (they share the loads of r)
+            return storage + f'''
+template <int ROWS>
+static inline void {name}_block(const {t}* __restrict w, const {t}* __restrict r, {t}* __restrict out)
+{{
+    {t} sum[ROWS] = {{}};
+    for (int j = 0; j < {n_pre}; j++)
+        for (int k = 0; k < ROWS; k++)
+            sum[k] += w[k*{n_pre} + j]*r[j];
+    for (int k = 0; k < ROWS; k++)
+        out[k] = sum[k];
+}}
+static double {name}(const double t)
+{{
+    {zero} = false;
+    #pragma omp parallel for schedule(static)
+    for (int q = 0; q < {B * blocks}; q++)
+    {{
+        const int c = q / {blocks}, k0 = (q % {blocks})*{ROWS};
+        if (k0 + {ROWS} <= {n_post})
+            {name}_block<{ROWS}>({a['w']} + k0*{n_pre}, {a['r']} + c*{n_pre}, {buffer} + c*{n_post} + k0);
+        else
+            {name}_block<{tail}>({a['w']} + k0*{n_pre}, {a['r']} + c*{n_pre}, {buffer} + c*{n_post} + k0);
+    }}
+    return 0;
 }}
 '''
         # The product, whole, called in the scalar code before Brian2's loop: row o of the buffer is a sum over m of

@@ -141,6 +141,7 @@ class GLEGroup(NeuronGroup):
             equations += neurons.TAU_M_DRIVE
         #: basal inputs of the projections into the group (expressions), summed by the dendrites
         self.basal_inputs = []
+        self.basal_preparations = []     # statements the dendrites run before (dense products computed whole)
         #: the variables the feedback of the projections leaving the group goes into, summed into I_apical
         self.apical_inputs = []
         self.parameters = self.error_neurons = None
@@ -230,9 +231,12 @@ class GLEGroup(NeuronGroup):
         self.equations = self.equations + Equations(line)
         return name
 
-    def add_basal_input(self, expression):
-        """Add ``expression`` (in the group's variables and namespace) to the basal input the dendrites sum."""
+    def add_basal_input(self, expression, before=None):
+        """Add ``expression`` (in the group's variables and namespace) to the basal input the dendrites sum;
+        ``before``: a statement the dendrites run first (e.g. a dense product computed whole)."""
         self.basal_inputs.append(expression)
+        if before:
+            self.basal_preparations.append(before)
 
     def add_apical_input(self, name):
         """Declare the variable ``name`` that one outgoing projection writes its feedback into; the group sums
@@ -241,7 +245,9 @@ class GLEGroup(NeuronGroup):
         return name
 
     def _basal_code(self):
-        return f'I_basal = {" + ".join(self.basal_inputs)}\n' if self.basal_inputs else ''
+        if not self.basal_inputs:
+            return ''
+        return ''.join(f'{line}\n' for line in self.basal_preparations) + f'I_basal = {" + ".join(self.basal_inputs)}\n'
 
     def _apical_code(self):
         return f'I_apical = {" + ".join(self.apical_inputs)}' if self.apical_inputs else ''

@@ -94,7 +94,7 @@ class GLENetwork(NetworkSpec):
 
     # --- running ---------------------------------------------------------------------------------
 
-    def run(self, x, target=None, duration=None, learn=None):
+    def run(self, x, target=None, duration=None, learn=None, inference=False):
         """Run over the input ``x`` and, with a loss, an optional ``target``; the state carries over.
 
         Parameters
@@ -110,6 +110,11 @@ class GLENetwork(NetworkSpec):
         learn : bool or None
             Plasticity on (``True``) or off (``False``) during this run; ``None`` means on when a target is
             given and the network was built with ``learning``.
+        inference : bool
+            Evaluation only (no target, learning off): the errors start at rest, ``v``, ``err`` and ``I_apical``
+            set to zero, as they are once the output error has been off long enough, so they stay zero and the
+            feedback products are skipped (:mod:`gle_brian.dense`). The rates are those of a run with learning
+            off, since no layer's soma feels its errors: refused where a layer has ``gamma != 0``.
 
         Raises :class:`~gle_brian.errors.GLENumericalError` after the run when a layer's ``u``, ``r`` or
         ``err`` became NaN or inf (the error names the layer, the first bad step and the variables that
@@ -117,6 +122,8 @@ class GLENetwork(NetworkSpec):
         build a new network, and lower the learning rate, ``beta`` or the scale of the input.
         """
         x, y, beta, learn = self.check_run(x, target, duration, learn, self.steps_per_run)
+        if inference:
+            self.runner.assign(self._errors_at_rest(target, learn))
         # values that belong to this run, not to the carried state
         self.runner.assign([*[(self.neurons[l], 'beta', beta) for l in self.outputs if self.loss is not None],
                             *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned],
@@ -124,6 +131,17 @@ class GLENetwork(NetworkSpec):
         with self._float_type():
             self.runner.run(x, y, self.dt, has_target=self.loss is not None)
         self._check_finite()
+
+    def _errors_at_rest(self, target, learn):
+        """The assignments that set every error variable to zero, for an inference run (checked)."""
+        nudged = [self.label(l) for l, layer in enumerate(self.layers) if np.any(np.asarray(layer.gamma) != 0)]
+        if target is not None or learn or nudged:
+            raise GLEConfigError('inference=True runs without a target and with learning off, in a network whose '
+                                 'somas do not feel their errors (gamma = 0); ' + (
+                                     f'{", ".join(nudged)} has gamma != 0' if nudged else
+                                     'drop the target and give learn=False') + ', or run with inference=False.')
+        return [(group, name, 0) for l in range(len(self.layers)) for group in self.layer_groups(l)
+                for name in group.variables if name in ('v', 'err') or name.startswith('I_apical')]
 
     def _float_type(self):
         """Brian2's default float type set to this network's precision while it builds its objects and generates

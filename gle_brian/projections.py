@@ -237,7 +237,7 @@ class GLEProjection(BrianObject):
         dense = DenseProjection(self.name, holder, self.pre, self.post, self.batch, 'w_feedback' if random else 'w')
         self.functions = dense.functions
         self.post.namespace.update(dense.functions)
-        self.post.add_basal_input(dense.basal_input)
+        self.post.add_basal_input(dense.basal_input, before=dense.basal_product)
         holder.namespace.update(dense.functions)
         self.contained_objects.append(holder)
         if self.sends_errors:

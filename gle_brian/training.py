@@ -123,7 +123,9 @@ def _run_chunks(net, data, chunks, learn, reset_layers=()):
     before = net.rates(-1)
     if reset_layers:
         net.reset_state(reset_layers)
-    net.run(x, target if learn else None, learn=learn)
+    # evaluation with the errors at rest (no feedback to compute) where they cannot reach the rates (gamma = 0)
+    inference = not learn and all(np.all(np.asarray(layer.gamma) == 0) for layer in net.layers)
+    net.run(x, target if learn else None, learn=learn, inference=inference)
     after = net.trace('r', -1).reshape(len(x), net.batch, data.classes)
     outputs = np.concatenate([before[None], after[:-1]])
     return np.split(outputs, len(chunks))
@@ -139,7 +141,9 @@ def evaluate(net, data, progress=False, reset_layers=(), chunks_per_run=1):
     ``outputs`` are the outputs of the first chunk's samples, shape ``(steps, samples, classes)``.
 
     Every run starts from the network's present state, without a target, so nothing is learned;
-    afterwards the network holds the end state of the first run (see the module's description). With
+    afterwards the network holds the end state of the first run (see the module's description). Where no layer's
+    soma feels its errors (``gamma = 0``), the runs start with the errors at rest (``net.run(..., inference=True)``):
+    the outputs are the same, the feedback is not computed, and the end state has its errors at zero. With
     ``chunks_per_run > 1`` the chunks of one run follow each other, each from the end state of the one before.
     """
     _check(net, data, chunks_per_run, reset_layers)

@@ -182,3 +182,36 @@ def test_evaluation_skips_the_drive_and_the_vanished_feedback(device, tmp_path):
         assert_equals_mirror(net, ref, traces, atol=1e-12, variables=variables)
         errors = np.concatenate([np.abs(e).reshape(60, -1) for e in traces['err']], axis=1).max(axis=1)
         assert (errors[2:] == 0).all() if target is None else (errors[1:] > 1e-3).all()   # none at the very start
+
+
+def test_inference_runs_with_the_errors_at_rest(device, tmp_path):
+    """inference=True: the errors are zero from the start (the feedback products skipped), the rates those of the
+    mirror's run with learning off (gamma = 0: the somas do not feel the errors); a learning run afterwards equals
+    the mirror started from the same state. Refused with a target, with learning, and where gamma != 0."""
+    layers = [Layer(4, 'tanh', tau_m=1 * ms, tau_r=0.2 * ms, bias=True), Layer(3, 'tanh', tau_m=0.5 * ms),
+              Layer(2, tau_m=1 * ms, tau_r=0.3 * ms)]
+    rng = np.random.default_rng(6)
+    weights = [rng.uniform(-1, 1, shape) for shape in ((4, 2), (3, 4), (2, 3))]
+    kwargs = dict(dt=0.05 * ms, loss='mse', beta=0.5, batch=2, learning=Learning(Adam(lr=0.01)))
+    net = GLENetwork(2, layers, weights=weights, device=device, record=VARIABLES, directory=str(tmp_path), **kwargs)
+    ref = ReferenceNetwork(2, layers, weights, **kwargs)
+    x, target = rng.normal(size=(60, 2, 2)), rng.normal(size=(60, 2, 2))
+    net.run(x, target)
+    ref.run(x, target)
+    net.run(x, learn=False, inference=True)
+    traces = ref.run(x, learn=False)
+    for l in range(3):
+        np.testing.assert_allclose(net.trace('r', l), traces['r'][l], rtol=0, atol=1e-12)
+        assert not net.trace('err', l).any() and not net.trace('I_apical', l).any()
+        assert np.abs(traces['err'][l][-1]).max() > 1e-6        # the mirror's errors had not decayed yet
+        for name in ('v', 'err', 'I_apical'):
+            ref.state[name][l] = np.zeros_like(ref.state[name][l])
+    traces = ref.run(x, target)
+    net.run(x, target)
+    assert_equals_mirror(net, ref, traces, atol=1e-12)
+    for kwargs, match in ((dict(target=target), 'without a target'), (dict(learn=True), 'learning off')):
+        with pytest.raises(GLEConfigError, match=match):
+            net.run(x, inference=True, **kwargs)
+    nudged = GLENetwork(2, [Layer(2, tau_m=1 * ms, gamma=0.1)], dt=0.05 * ms, device='numpy', loss='mse')
+    with pytest.raises(GLEConfigError, match=r'layer 0 has gamma != 0'):
+        nudged.run(x[:, 0], inference=True)
