@@ -13,6 +13,7 @@ Run::
     python bench/step_speed.py --sizes 300 1000 --devices cpp_standalone --precisions double single
     python bench/step_speed.py --devices cpp_standalone --projections dense synapses --plasticity off on
     python bench/step_speed.py --devices cpp_standalone --sizes 1000 3000 --probabilities 1 0.1
+    python bench/step_speed.py --devices cpp_standalone --sizes 1000 3000 10000 --threads 1 2
 
 ``--probabilities``: each projection connects a pair of neurons with this probability (``connect=[dict(p=...)]``,
 Brian2 Synapses; 1 is all-to-all, computed as configured by ``--projections``); the mirror then holds
@@ -24,7 +25,7 @@ import platform
 import time
 
 import numpy as np
-from brian2 import ms
+from brian2 import ms, prefs
 
 import scipy.sparse
 
@@ -63,9 +64,15 @@ def connect(p):
     return None if p == 1 else [dict(p=p)] * 3
 
 
-def time_brian(device, n, steps, x, y, weights, precision='double', projection=None, plastic=False, p=1):
-    net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights, precision=precision,
-                     projection=projection, learning=learning(plastic), connect=connect(p), seed=0)
+def time_brian(device, n, steps, x, y, weights, precision='double', projection=None, plastic=False, p=1, threads=1):
+    settings = prefs.devices.cpp_standalone
+    chosen, settings.openmp_threads = settings.openmp_threads, threads      # cpp_standalone's threads
+    try:
+        net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights,
+                         precision=precision, projection=projection, learning=learning(plastic), connect=connect(p),
+                         seed=0)
+    finally:
+        settings.openmp_threads = chosen
     net.run(x, y)                         # generates and compiles the code
     start = time.perf_counter()
     net.run(x, y)
@@ -85,12 +92,16 @@ def main(argv=None):
                         help='without plasticity, and/or with Adam on the weights every step')
     parser.add_argument('--probabilities', type=float, nargs='+', default=[1.0],
                         help='connection probability of every projection (1: all-to-all)')
+    parser.add_argument('--threads', type=int, nargs='+', default=[1],
+                        help='threads of cpp_standalone (OpenMP; 1: without), each a target of its own')
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
-    # (label, device, precision, projection): the device's name, with what differs from double and dense
-    targets = [('_'.join([device] + [precision] * (precision != 'double') + [projection] * (projection != 'dense')),
-                device, precision, projection)
-               for device in args.devices for precision in args.precisions for projection in args.projections]
+    # (label, device, precision, projection, threads): the device's name, with what differs from double, dense and
+    # one thread
+    targets = [('_'.join([device] + [precision] * (precision != 'double') + [projection] * (projection != 'dense')
+                         + [f'{threads}threads'] * (threads != 1)), device, precision, projection, threads)
+               for device in args.devices for precision in args.precisions for projection in args.projections
+               for threads in (args.threads if device == 'cpp_standalone' else [1])]
     rows = []
     for plasticity in args.plasticity:
         for n in args.sizes:
@@ -101,9 +112,9 @@ def main(argv=None):
                 weights = init_weights([n] * 4, seed=0)
                 plastic = plasticity == 'on'
                 row = {'N': n, 'p': p, 'plasticity': plasticity, 'steps': steps}
-                for label, device, precision, projection in targets:
+                for label, device, precision, projection, threads in targets:
                     row[f'{label}_us'], row[f'{label}_wall_us'], net = time_brian(
-                        device, n, steps, x, y, weights, precision, projection, plastic, p)
+                        device, n, steps, x, y, weights, precision, projection, plastic, p, threads)
                     row['synapses'] = int(sum(n * n if c is None else len(c[0]) for c in net.connectivity))
                     mirror_weights = net.weights if p == 1 else [     # the same synapses (same seed) in every target
                         scipy.sparse.csr_matrix((w[post, pre], (post, pre)), shape=w.shape)

@@ -72,21 +72,23 @@ def check_device(device):
     return device
 
 
-#: cpp_standalone networks run on every core when a step's products multiply at least this many pairs of numbers (the
-#: batch times the weights); smaller ones on one thread, for which starting and joining the threads of each of the
-#: step's loops costs more than it saves (measured in bench/RESULTS.md, under "Threads")
-PARALLEL_WORK = 1_000_000
+#: cpp_standalone networks run on every core when a projection's product multiplies at least this many pairs of
+#: numbers per step, on average (the batch times its weights); smaller ones on one thread, for which starting and
+#: joining the threads of each of the step's loops costs more than it saves (measured in bench/RESULTS.md, under
+#: "Threads": N = 1000, 1e6 per projection, 2.1x faster on 2 threads; MNIST-1D at batch 100, 2.5e5, 0.7x)
+PARALLEL_WORK = 500_000
 
 
 def openmp_threads(work):
-    """The threads of a cpp_standalone network whose products multiply ``work`` pairs of numbers per step.
+    """The threads of a cpp_standalone network whose projections multiply ``work`` pairs of numbers per step
+    (on average).
 
     The user's ``prefs.devices.cpp_standalone.openmp_threads`` when set (1 or more); else (0, Brian2's default)
     every core this process may use when ``work`` is at least :data:`PARALLEL_WORK`, and 1 below it.
 
     Example::
 
-        >>> openmp_threads(work=100 * 14956) >= 1       # MNIST-1D at batch 100: all cores
+        >>> openmp_threads(work=1000 * 1000) == len(os.sched_getaffinity(0))     # N = 1000: all cores
         True
     """
     chosen = prefs.devices.cpp_standalone.openmp_threads

@@ -69,9 +69,10 @@ class GLENetwork(NetworkSpec):
                          record, record_dt, learning, batch, record_layers, precision, projection, connect, signs,
                          wiring)
         with devices.restoring():              # the user's device, options and target stay as they were
-            # the pairs of numbers a step's products multiply (the threads of cpp_standalone depend on it)
+            # the pairs of numbers a projection's product multiplies per step, on average (cpp_standalone's threads)
             work = self.batch * sum(rows * columns if pairs is None else len(pairs[0])
-                                    for (rows, columns), pairs in zip(self.shapes, self.connectivity))
+                                    for (rows, columns), pairs in zip(self.shapes, self.connectivity)) \
+                / max(1, len(self.shapes))
             self.runner = runners.make_runner(self.device, directory or devices.user_directory(self.device), work)
             with self._float_type():
                 built = build(self)

@@ -184,3 +184,25 @@ def test_temporary_project_folders_are_removed_at_exit():
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     folder = result.stdout.strip().splitlines()[-1]
     assert result.returncode == 0 and 'gle_brian_cpp_standalone_' in folder and not os.path.exists(folder)
+
+
+def test_threads_follow_the_preference_else_the_size_of_the_products():
+    """All cores from PARALLEL_WORK multiplications per projection and step, one thread below; a user's
+    prefs.devices.cpp_standalone.openmp_threads wins; devices.openmp builds for its threads and restores the
+    preference (one thread: without OpenMP)."""
+    cores, saved = len(os.sched_getaffinity(0)), prefs.devices.cpp_standalone.openmp_threads
+    assert saved == 0
+    assert devices.openmp_threads(devices.PARALLEL_WORK) == cores
+    assert devices.openmp_threads(devices.PARALLEL_WORK - 1) == 1
+    with devices.openmp(1):
+        assert prefs.devices.cpp_standalone.openmp_threads == 0
+    with devices.openmp(3):
+        assert prefs.devices.cpp_standalone.openmp_threads == 3
+    prefs.devices.cpp_standalone.openmp_threads = 3
+    try:
+        assert devices.openmp_threads(0) == 3 and devices.openmp_threads(10 ** 9) == 3
+    finally:
+        prefs.devices.cpp_standalone.openmp_threads = saved
+    assert prefs.devices.cpp_standalone.openmp_threads == 0
+    net = GLENetwork(2, [Layer(3, tau_m=1 * ms)], dt=0.1 * ms, device='cpp_standalone')     # small: one thread
+    assert net.runner.threads == 1
