@@ -102,25 +102,27 @@ class DenseProjection:
             self.arrays['plastic'] = weights.variables['plastic_w']
         self.c_type = _C_TYPES[np.dtype(self.arrays['w'].dtype)]
         self.functions = {}
-        for kind in ('basal_product', 'apical_product', 'gradient_product', 'basal', 'apical', 'gradient'):
-            product = self.functions.get(f'{name}_{kind}_product')
-            if product is None:     # a product, called in the scalar code (a function of t)
-                function = Function(None, arg_units=[second], arg_names=['t'], arg_types=['float'], return_unit=1,
-                                    return_type='float', stateless=True)
-            else:                   # element i of the product
-                function = Function(None, arg_units=[1], arg_names=['i'], arg_types=['integer'], return_unit=1,
-                                    return_type='float', stateless=False)
-            # every target's code, generated when Brian2 generates the code of a run (with the device of that run)
-            implementations = function.implementations
-            dependencies = None if product is None else {f'{name}_{kind}_product': product}
-            implementations.add_implementation('numpy', self._numpy(kind))
-            implementations.add_dynamic_implementation('cython', code=lambda owner, kind=kind: self._cython(kind)[0],
-                                                       namespace=lambda owner, kind=kind: self._cython(kind)[1])
-            for target, code in (('cpp', self._cpp), ('cuda', self._cuda)):
-                implementations.add_dynamic_implementation(target, code=lambda owner, code=code, kind=kind: code(kind),
-                                                           namespace=lambda owner: None, name=f'{name}_{kind}',
-                                                           dependencies=dependencies if target == 'cpp' else None)
-            self.functions[f'{name}_{kind}'] = function
+        for kind in ('basal', 'apical', 'gradient'):
+            # the whole product, called once per step in the scalar code (a function of t), and element i of it
+            product = Function(None, arg_units=[second], arg_names=['t'], arg_types=['float'], return_unit=1,
+                               return_type='float', stateless=True)
+            element = Function(None, arg_units=[1], arg_names=['i'], arg_types=['integer'], return_unit=1,
+                               return_type='float', stateless=False)
+            self._implement(product, f'{kind}_product')
+            self._implement(element, kind, dependencies={f'{name}_{kind}_product': product})
+            self.functions.update({f'{name}_{kind}_product': product, f'{name}_{kind}': element})
+
+    def _implement(self, function, kind, dependencies=None):
+        """Every target's code of ``function``, generated when Brian2 generates the code of a run (with the device
+        of that run); in C++ the element's code follows its product's (``dependencies``: it reads its buffer)."""
+        implementations = function.implementations
+        implementations.add_implementation('numpy', self._numpy(kind))
+        implementations.add_dynamic_implementation('cython', code=lambda owner: self._cython(kind)[0],
+                                                   namespace=lambda owner: self._cython(kind)[1])
+        for target, code in (('cpp', self._cpp), ('cuda', self._cuda)):
+            implementations.add_dynamic_implementation(target, code=lambda owner, code=code: code(kind),
+                                                       namespace=lambda owner: None, name=f'{self.name}_{kind}',
+                                                       dependencies=dependencies if target == 'cpp' else None)
 
     # --- the expressions the network's generated code uses -----------------------------------------
 

@@ -36,7 +36,8 @@ __all__ = ['make_runner', 'Runner', 'RuntimeRunner', 'StandaloneRunner', 'state_
 
 def make_runner(device, directory=None, work=0):
     """The runner of ``device`` (a checked target name); standalone projects go into ``directory``; ``work``: the
-    pairs of numbers a step's products multiply (cpp_standalone chooses its threads by it)."""
+    pairs of numbers a projection's product multiplies per step, on average (cpp_standalone chooses its threads by
+    it: :func:`gle_brian.devices.openmp_threads`)."""
     devices.activate(device)
     if device in devices.STANDALONE_DEVICES:
         return StandaloneRunner(device, directory, work)
