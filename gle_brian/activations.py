@@ -44,7 +44,8 @@ for _name in ('log1p', 'expm1'):
 # C++: glibc's vector versions (libmvec) of these functions let gcc vectorise a loop that calls them (the rate code
 # of a layer), but glibc declares them only under -ffinite-math-only, which Brian2's flags switch off (the NaN watch
 # needs it). Declared here for the generated code, with the hash defines (outside the namespace of Brian2's support
-# code), on x86-64 with glibc 2.35 or later, which has them all; elsewhere the scalar functions are called.
+# code), on x86-64 with glibc 2.35 or later, which has them all; elsewhere (and in single precision, whose float
+# versions are not declared here) the scalar functions are called.
 VECTOR_FUNCTIONS = {'exp': 'exp', 'log': 'log', 'log10': 'log10', 'log1p': 'log1p', 'expm1': 'expm1', 'tanh': 'tanh',
                     'sinh': 'sinh', 'cosh': 'cosh', 'sin': 'sin', 'cos': 'cos', 'tan': 'tan', 'arctan': 'atan',
                     'arcsin': 'asin', 'arccos': 'acos'}

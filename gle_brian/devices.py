@@ -75,7 +75,8 @@ def check_device(device):
 #: cpp_standalone networks run on every core when a projection's product multiplies at least this many pairs of
 #: numbers per step, on average (the batch times its weights); smaller ones on one thread, for which starting and
 #: joining the threads of each of the step's loops costs more than it saves (measured in bench/RESULTS.md, under
-#: "Threads": N = 1000, 1e6 per projection, 2.1x faster on 2 threads; MNIST-1D at batch 100, 2.5e5, 0.7x)
+#: "Threads": N = 1000, 1e6 per projection, 2.1x faster on 2 threads; MNIST-1D at batch 100, 2.5e5, 0.7x and
+#: 1.2x in two runs; batch 30, 7.5e4, 0.9x)
 PARALLEL_WORK = 500_000
 
 
