@@ -34,6 +34,7 @@ import numpy as np
 
 from brian2 import Network, prefs, set_device
 from brian2.devices import get_device
+from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.device import all_devices
 from brian2.utils.logger import get_logger
 
@@ -71,6 +72,21 @@ def check_device(device):
                                  "or pick 'cpp_standalone'.") from None
     return device
 
+
+# Brian2 marks the loops of its C++ templates whose iterations are independent for OpenMP ('parallel-static'); without
+# OpenMP they are marked '#pragma GCC ivdep' here. gcc does not rely on the generated code's __restrict pointers
+# (block-scope copies of global arrays), and a loop that also gathers (the batch's shared b and tau_m, linked
+# variables) is left scalar: with the mark, the Euler update, the dendrites and the output error are vectorised.
+# Only the C++ standalone templater's own environment is changed (brian2cuda derives its templates from the original).
+_brian_openmp_pragma = CPPStandaloneCodeObject.templater.env.globals['openmp_pragma']
+
+
+def _openmp_pragma(pragma_type):
+    pragma = _brian_openmp_pragma(pragma_type)
+    return '#pragma GCC ivdep' if pragma_type == 'parallel-static' and not pragma else pragma
+
+
+CPPStandaloneCodeObject.templater.env.globals['openmp_pragma'] = _openmp_pragma
 
 #: cpp_standalone networks run on every core when a projection's product multiplies at least this many pairs of
 #: numbers per step, on average (the batch times its weights); smaller ones on one thread, for which starting and

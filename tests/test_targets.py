@@ -17,6 +17,7 @@ Brian2 holds one standalone network per process: the tests are grouped by networ
 See docs/model.rst, sections 'The discrete step' and 'Plasticity'.
 """
 import contextlib
+import glob
 import os
 import platform
 import subprocess
@@ -122,6 +123,9 @@ def test_equals_mirror(parity):
         assert ('-O3' if parity.key == OPTIMISED else '-O0') in flags.split(), flags
         threads = 2 if parity.key == OPTIMISED else 1          # the optimised network runs on two threads
         assert parity.net.runner.threads == threads
+        # one thread: Brian2's independent loops are marked for gcc's vectoriser (devices.py), e.g. the Euler update
+        euler = glob.glob(os.path.join(parity.net.project.directory, 'code_objects', '*_stateupdater_codeobject.cpp'))
+        assert euler and all(('#pragma GCC ivdep' in open(path).read()) == (threads == 1) for path in euler)
         assert ('omp_set_num_threads(2)' in open(os.path.join(parity.net.project.directory, 'main.cpp')).read()) \
             == (threads == 2)
 
