@@ -124,7 +124,7 @@ def test_equals_mirror(parity):
         threads = 2 if parity.key == OPTIMISED else 1          # the optimised network runs on two threads
         assert parity.net.runner.threads == threads
         # one thread: Brian2's independent loops are marked for gcc's vectoriser (devices.py), e.g. the Euler update
-        euler = glob.glob(os.path.join(parity.net.project.directory, 'code_objects', '*_stateupdater_codeobject.cpp'))
+        euler = glob.glob(os.path.join(parity.net.project.directory, 'code_objects', '*_stateupdater_codeobject*.cpp'))
         assert euler and all(('#pragma GCC ivdep' in open(path).read()) == (threads == 1) for path in euler)
         assert ('omp_set_num_threads(2)' in open(os.path.join(parity.net.project.directory, 'main.cpp')).read()) \
             == (threads == 2)
