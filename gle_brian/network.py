@@ -133,9 +133,14 @@ class GLENetwork(NetworkSpec):
             self.runner.run(x, y, self.dt, has_target=self.loss is not None)
         self._check_finite()
 
+    @property
+    def nudged_layers(self):
+        """The layers whose somas feel their errors (``gamma != 0``), by label; an inference run needs none."""
+        return [self.label(l) for l, layer in enumerate(self.layers) if np.any(np.asarray(layer.gamma) != 0)]
+
     def _errors_at_rest(self, target, learn):
         """The assignments that set every error variable to zero, for an inference run (checked)."""
-        nudged = [self.label(l) for l, layer in enumerate(self.layers) if np.any(np.asarray(layer.gamma) != 0)]
+        nudged = self.nudged_layers
         if target is not None or learn or nudged:
             raise GLEConfigError('inference=True runs without a target and with learning off, in a network whose '
                                  'somas do not feel their errors (gamma = 0); ' + (

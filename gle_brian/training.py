@@ -124,8 +124,7 @@ def _run_chunks(net, data, chunks, learn, reset_layers=()):
     if reset_layers:
         net.reset_state(reset_layers)
     # evaluation with the errors at rest (no feedback to compute) where they cannot reach the rates (gamma = 0)
-    inference = not learn and all(np.all(np.asarray(layer.gamma) == 0) for layer in net.layers)
-    net.run(x, target if learn else None, learn=learn, inference=inference)
+    net.run(x, target if learn else None, learn=learn, inference=not learn and not net.nudged_layers)
     after = net.trace('r', -1).reshape(len(x), net.batch, data.classes)
     outputs = np.concatenate([before[None], after[:-1]])
     return np.split(outputs, len(chunks))
