@@ -132,15 +132,20 @@ class DenseProjection:
         :attr:`basal_product`)."""
         return f'{self.name}_basal(i)'
 
+    def _product(self, kind):
+        """The statement that computes the product ``kind`` whole (a function of ``t``: Brian2 runs it once, in the
+        scalar code before its loop reads the rows)."""
+        return f'{self.name}_{kind}_done = {self.name}_{kind}_product(t)'
+
     @property
     def basal_product(self):
         """Statement, in the post group, that computes the basal products of all its neurons (once per step)."""
-        return f'{self.name}_basal_done = {self.name}_basal_product(t)'
+        return self._product('basal')
 
     def apical_code(self, target='I_apical'):
         """Abstract code of the pre group: its apical input (into ``target``) from this step's postsynaptic errors
         (the product in the scalar code, once; the loop reads its rows)."""
-        return f'{self.name}_apical_done = {self.name}_apical_product(t)\n{target} = {self.name}_apical(i)'
+        return f'{self._product("apical")}\n{target} = {self.name}_apical(i)'
 
     @property
     def gradient_code(self):
@@ -149,7 +154,7 @@ class DenseProjection:
         It has a code object of its own, so that the optimiser's loop reads ``g_w`` like its other arrays
         (C++ compilers vectorise that loop then). It is 0 while learning is off (``plastic_w`` 0).
         """
-        return f'{self.name}_gradient_done = {self.name}_gradient_product(t)\ng_w = -{self.name}_gradient(i)'
+        return f'{self._product("gradient")}\ng_w = -{self.name}_gradient(i)'
 
     # --- implementations -------------------------------------------------------------------------
 
