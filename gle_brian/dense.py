@@ -32,7 +32,7 @@ The feedback and the gradient are computed whole, once per step: the code assign
 gradient), and Brian2 puts the first, a function of the time alone, into the scalar code that runs before its loop
 over ``i``, which then reads the rows of the product's buffer. In C++ the product accumulates each row of the buffer
 in registers, 32 columns at a time (:data:`BLOCK`), the terms in a fixed order; with Brian2's OpenMP option
-(``prefs.devices.cpp_standalone.openmp_threads``, which :func:`gle_brian.devices.openmp_threads` sets for the
+(``prefs.devices.cpp_standalone.openmp_threads``, which :func:`gle_brian.openmp.openmp_threads` sets for the
 networks of :class:`~gle_brian.GLENetwork`) the blocks are shared among the threads, and every element is summed in
 the same order by any number of threads: the results do not depend on the threads. Brian2's own loops (the
 basal products among them, a row of ``W`` per element) are shared among the threads by Brian2.

@@ -22,7 +22,6 @@ import atexit
 import contextlib
 import gc
 import glob
-import logging
 import os
 import shutil
 import signal
@@ -34,7 +33,6 @@ import numpy as np
 
 from brian2 import Network, prefs, set_device
 from brian2.devices import get_device
-from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 from brian2.devices.device import all_devices
 from brian2.utils.logger import get_logger
 
@@ -45,7 +43,7 @@ logger = get_logger(f'brian2.{__name__}')   # Brian2's handlers show and file it
 
 __all__ = ['DEVICES', 'RUNTIME_DEVICES', 'STANDALONE_DEVICES', 'check_device', 'activate', 'restoring',
            'float_type', 'user_directory', 'all_objects', 'configure_cuda',
-           'gpu_available', 'StandaloneProject', 'builds_in_process', 'openmp_threads', 'openmp', 'PARALLEL_WORK']
+           'gpu_available', 'StandaloneProject', 'builds_in_process']
 
 RUNTIME_DEVICES = ('numpy', 'cython')
 STANDALONE_DEVICES = ('cpp_standalone', 'cuda_standalone')
@@ -71,68 +69,6 @@ def check_device(device):
                                  "pip install -e '.[cuda]' (brian2cuda 1.0b1 and nvidia-curand), "
                                  "or pick 'cpp_standalone'.") from None
     return device
-
-
-# Brian2 marks the loops of its C++ templates whose iterations are independent for OpenMP ('parallel-static'); without
-# OpenMP they are marked '#pragma GCC ivdep' here. gcc does not rely on the generated code's __restrict pointers
-# (block-scope copies of global arrays), and a loop that also gathers (the batch's shared b and tau_m, linked
-# variables) is left scalar: with the mark, the Euler update, the dendrites and the output error are vectorised.
-# Only the C++ standalone templater's own environment is changed (brian2cuda derives its templates from the original).
-_brian_openmp_pragma = CPPStandaloneCodeObject.templater.env.globals['openmp_pragma']
-
-
-def _openmp_pragma(pragma_type):
-    pragma = _brian_openmp_pragma(pragma_type)
-    return '#pragma GCC ivdep' if pragma_type == 'parallel-static' and not pragma else pragma
-
-
-CPPStandaloneCodeObject.templater.env.globals['openmp_pragma'] = _openmp_pragma
-
-#: cpp_standalone networks run on every core when a projection's product multiplies at least this many pairs of
-#: numbers per step, on average (the batch times its weights); smaller ones on one thread, for which starting and
-#: joining the threads of each of the step's loops costs more than it saves (measured in bench/RESULTS.md, under
-#: "Threads": N = 1000, 1e6 per projection, 2.1x faster on 2 threads; MNIST-1D at batch 100, 2.5e5, 0.7x and
-#: 1.2x in two runs; batch 30, 7.5e4, 0.9x)
-PARALLEL_WORK = 500_000
-
-
-def openmp_threads(work):
-    """The threads of a cpp_standalone network whose projections multiply ``work`` pairs of numbers per step
-    (on average).
-
-    The user's ``prefs.devices.cpp_standalone.openmp_threads`` when set (1 or more); else (0, Brian2's default)
-    every core this process may use when ``work`` is at least :data:`PARALLEL_WORK`, and 1 below it.
-
-    Example::
-
-        >>> openmp_threads(work=1000 * 1000) == len(os.sched_getaffinity(0))     # N = 1000: all cores
-        True
-    """
-    chosen = prefs.devices.cpp_standalone.openmp_threads
-    if chosen:
-        return int(chosen)
-    return len(os.sched_getaffinity(0)) if work >= PARALLEL_WORK else 1
-
-
-@contextlib.contextmanager
-def openmp(threads):
-    """Inside the block, cpp_standalone code is generated and compiled for ``threads`` threads (Brian2's OpenMP
-    option; one thread: without OpenMP). The user's preference is restored afterwards.
-
-    Brian2's warning that its OpenMP code 'is not yet well tested' is not shown for these builds: the tests compare
-    the network built for two threads with the numpy mirror, every variable at every step.
-    """
-    settings = prefs.devices.cpp_standalone
-    saved = settings.openmp_threads
-    warning = logging.getLogger('brian2.devices.cpp_standalone.device.openmp')
-    level = warning.level
-    settings.openmp_threads = threads if threads > 1 else 0
-    warning.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        settings.openmp_threads = saved
-        warning.setLevel(level)
 
 
 def gpu_available():

@@ -25,7 +25,7 @@ from brian2 import Quantity, TimedArray
 from brian2.devices import get_device
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
-from . import devices
+from . import devices, openmp
 from .builder import check_recording
 from .devices import all_objects
 from .errors import GLEConfigError, GLEInputError
@@ -37,7 +37,7 @@ __all__ = ['make_runner', 'Runner', 'RuntimeRunner', 'StandaloneRunner', 'state_
 def make_runner(device, directory=None, work=0):
     """The runner of ``device`` (a checked target name); standalone projects go into ``directory``; ``work``: the
     pairs of numbers a projection's product multiplies per step, on average (cpp_standalone chooses its threads by
-    it: :func:`gle_brian.devices.openmp_threads`)."""
+    it: :func:`gle_brian.openmp.openmp_threads`)."""
     devices.activate(device)
     if device in devices.STANDALONE_DEVICES:
         return StandaloneRunner(device, directory, work)
@@ -184,8 +184,8 @@ class StandaloneRunner(Runner):
     def __init__(self, device, directory=None, work=0):
         self.device = device
         self.project = devices.StandaloneProject(device, directory)
-        # the threads of the C++ loops (devices.openmp_threads), fixed when the project is generated
-        self.threads = devices.openmp_threads(work) if device == 'cpp_standalone' else 1
+        # the threads of the C++ loops (openmp.openmp_threads), fixed when the project is generated
+        self.threads = openmp.openmp_threads(work) if device == 'cpp_standalone' else 1
         self.steps_per_run = None    # fixed by the first run
         self.carried = {}            # the state handed to the next run: {(group, name): values}
         self.start_step = 0          # every run of the binary starts at t = 0
@@ -232,7 +232,7 @@ class StandaloneRunner(Runner):
             self._x_input = TimedArray(x, dt=dt, name='x_input')
             self._y_target = TimedArray(y, dt=dt, name='y_target')
             check_recording(self.network, len(x) * float(dt))
-            with devices.openmp(self.threads):
+            with openmp.openmp(self.threads):
                 self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target})
                 self.project.build()
             self._built = (len(get_device().main_queue), set(map(id, all_objects(self.network))))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from brian2 import ms, prefs
 
-from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, devices
+from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, devices, openmp
 from gle_brian.recording import record
 from conftest import folder_held_by_another_process
 
@@ -188,19 +188,19 @@ def test_temporary_project_folders_are_removed_at_exit():
 
 def test_threads_follow_the_preference_else_the_size_of_the_products():
     """All cores from PARALLEL_WORK multiplications per projection and step, one thread below; a user's
-    prefs.devices.cpp_standalone.openmp_threads wins; devices.openmp builds for its threads and restores the
+    prefs.devices.cpp_standalone.openmp_threads wins; openmp.openmp builds for its threads and restores the
     preference (one thread: without OpenMP)."""
     cores, saved = len(os.sched_getaffinity(0)), prefs.devices.cpp_standalone.openmp_threads
     assert saved == 0
-    assert devices.openmp_threads(devices.PARALLEL_WORK) == cores
-    assert devices.openmp_threads(devices.PARALLEL_WORK - 1) == 1
-    with devices.openmp(1):
+    assert openmp.openmp_threads(openmp.PARALLEL_WORK) == cores
+    assert openmp.openmp_threads(openmp.PARALLEL_WORK - 1) == 1
+    with openmp.openmp(1):
         assert prefs.devices.cpp_standalone.openmp_threads == 0
-    with devices.openmp(3):
+    with openmp.openmp(3):
         assert prefs.devices.cpp_standalone.openmp_threads == 3
     prefs.devices.cpp_standalone.openmp_threads = 3
     try:
-        assert devices.openmp_threads(0) == 3 and devices.openmp_threads(10 ** 9) == 3
+        assert openmp.openmp_threads(0) == 3 and openmp.openmp_threads(10 ** 9) == 3
     finally:
         prefs.devices.cpp_standalone.openmp_threads = saved
     assert prefs.devices.cpp_standalone.openmp_threads == 0
