@@ -14,7 +14,9 @@ new Python process started by its worker (Brian2 holds one standalone project pe
 ``OUT/tasks/<name>`` (``<name>`` is ``seed=1,lr=0.001``):
 
 - ``task.pkl`` (the function and its parameters, pickled), ``params.json``, ``log.txt`` (the task's output);
-- ``rows.json``: its results, written atomically once it has finished.
+- ``rows.json``: its results, written atomically once it has finished;
+- ``progress.json``: the rows of a long task so far, where the task writes them (:func:`write_progress`, e.g.
+  after every epoch), so that a sweep still running can be shown with ``collect(out, partial=True)``.
 
 A task that has its ``rows.json`` is skipped when the sweep runs again, so a stopped sweep continues where
 it was (a grid may grow between runs: the tables hold every finished task of the folder; a folder belongs to
@@ -60,9 +62,10 @@ from .grid import combinations, grid_lists, jsonable, parse_grid, table_value, t
 from .results import FolderInUse, atomic_path, lock_folder, save_figure, write_json
 
 __all__ = ['sweep', 'parse_grid', 'combinations', 'task_name', 'task_function', 'sweepable_models', 'collect',
-           'summarise', 'SweepResult', 'SweepTaskError']
+           'summarise', 'report', 'write_progress', 'SweepResult', 'SweepTaskError']
 
 ROWS = 'rows.json'
+PROGRESS = 'progress.json'
 CONNECT_TIMEOUT = '20s'          # waiting for the scheduler given by its address
 
 
@@ -170,29 +173,61 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
         failed = {}
         if pending:
             failed = _run(function, pending, len(folders), workers, scheduler, progress)
-        table = collect(out)
-        summary = summarise(table)
-        if len(table):
-            _write_tables(out, table, summary)
-            if metric is not None and 'epoch' in table and metric in table:
-                from .plotting import plot_band
-                figure = plot_band(table, metric, reference=getattr(module, 'REFERENCE_CURVE', None),
-                                   reference_scale=getattr(module, 'REFERENCE_SCALE', 1.0), title=name)
-                save_figure(figure, os.path.join(out, f'{metric}.png'))
+        table, summary = report(out, metric=metric, module=module, title=name)
     finally:
         lock.close()
     return SweepResult(table, summary, failed, out)
 
 
+def report(out, partial=False, metric=None, module=None, title=None):
+    """Write a sweep folder's tables (``results.csv``, ``summary.csv``) and its band figure ``<metric>.png``
+    from the tasks' rows; returns ``(table, summary)``.
+
+    With ``partial``, tasks still running (or stopped) are included with the rows they have written so far
+    (:func:`write_progress`), and the table has a column ``finished``. ``module`` is the swept model's module
+    (its ``SWEEP_METRIC`` and reference band), found from ``sweep.json`` when not given.
+    """
+    if module is None:
+        name = _stored_model(out)
+        module = _model_module(name) if name in _available_models() else None
+    metric = metric or getattr(module, 'SWEEP_METRIC', None)
+    table = collect(out, partial=partial)
+    summary = summarise(table)
+    if len(table):
+        _write_tables(out, table, summary)
+        if metric is not None and 'epoch' in table and metric in table:
+            from .plotting import plot_band
+            figure = plot_band(table, metric, reference=getattr(module, 'REFERENCE_CURVE', None),
+                               reference_scale=getattr(module, 'REFERENCE_SCALE', 1.0), title=title)
+            save_figure(figure, os.path.join(out, f'{metric}.png'))
+    return table, summary
+
+
+def write_progress(folder, rows):
+    """Write the rows a task has so far to ``folder/progress.json`` (atomically); call it from a task function,
+    e.g. after every epoch, so that ``collect(out, partial=True)`` shows a sweep that has not finished."""
+    write_json(os.path.join(folder, PROGRESS), [_plain(row) for row in rows])
+
+
+def _available_models():
+    from .cli import available_models
+    return available_models()
+
+
+def _stored_model(out):
+    path = os.path.join(out, 'sweep.json')
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get('model')
+
+
 def _check_folder(out, name):
     """Refuse a folder that holds a sweep of another model (its finished tasks would be taken as this one's)."""
-    path = os.path.join(out, 'sweep.json')
-    if os.path.exists(path):
-        with open(path) as f:
-            before = json.load(f).get('model')
-        if before != name:
-            raise GLEConfigError(f'{out} holds a sweep of {before}, not of {name}: its finished tasks would be taken '
-                                 'as results of this model; give another output folder.')
+    before = _stored_model(out)
+    if before is not None and before != name:
+        raise GLEConfigError(f'{out} holds a sweep of {before}, not of {name}: its finished tasks would be taken '
+                             'as results of this model; give another output folder.')
 
 
 def _qualified(function):
@@ -312,22 +347,28 @@ def _plain(row):
     return plain
 
 
-def collect(out):
+def collect(out, partial=False):
     """All rows of the finished tasks in ``out/tasks`` as one table (pandas.DataFrame), parameters first.
 
     A list value becomes one column per element (``w`` -> ``w_0``, ``w_1``); a task's parameters come first
-    and win over a result of the same name.
+    and win over a result of the same name. With ``partial``, unfinished tasks add the rows of their
+    ``progress.json`` (:func:`write_progress`) and a column ``finished`` tells them apart.
     """
     import pandas
     records, parameters = [], []
-    for rows in sorted(glob.glob(os.path.join(glob.escape(out), 'tasks', '*', ROWS))):
-        folder = os.path.dirname(rows)
+    for folder in sorted(glob.glob(os.path.join(glob.escape(out), 'tasks', '*', ''))):
+        finished = os.path.exists(os.path.join(folder, ROWS))
+        rows = os.path.join(folder, ROWS if finished else PROGRESS)
+        if not os.path.exists(rows) or not (finished or partial):
+            continue
         with open(os.path.join(folder, 'params.json')) as f:
             params = {key: table_value(value) for key, value in json.load(f).items()}
         parameters += [name for name in params if name not in parameters]
         with open(rows) as f:
             for row in json.load(f):
-                record = {'task': os.path.basename(folder), **params}
+                record = {'task': os.path.basename(os.path.dirname(folder)), **params}
+                if partial:
+                    record['finished'] = finished
                 for key, value in row.items():
                     if key in params:
                         continue

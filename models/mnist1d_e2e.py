@@ -35,6 +35,7 @@ from gle_brian.devices import DEVICES
 from gle_brian.network import PRECISIONS
 from gle_brian.optimisers import Adam, Learning
 from gle_brian.results import atomic_path, save_figure, write_json
+from gle_brian.sweep import write_progress
 from gle_brian.training import train
 
 DT = 0.2 * ms
@@ -131,13 +132,13 @@ def output_traces(test, epoch, samples=4):
 
 
 def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_test=None, out='results/mnist1d_e2e',
-        resume=False, progress=True, model=None, precision='double', chunks_per_run=1, lr=1e-3):
+        resume=False, progress=True, model=None, precision='double', chunks_per_run=1, lr=1e-3, on_epoch=None):
     """Train and test; returns the history (one dict per epoch, see :func:`gle_brian.training.train`).
 
     ``model`` is the module whose ``build(device, batch, seed, precision=...)`` makes the network (default: this
     one); ``precision`` is ``'double'`` or ``'single'`` (see :class:`~gle_brian.GLENetwork`); ``chunks_per_run``
     chunks of ``batch`` samples follow each other in one run (e.g. 100 at batch 1: online learning, 40 runs
-    per epoch).
+    per epoch); ``on_epoch(history)`` is called after each epoch's outputs are written.
     """
     model = model or __import__(__name__, fromlist=['build'])
     train_set, test_set = mnist1d()
@@ -149,17 +150,23 @@ def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_te
             'dt_ms': float(DT / ms),
             'parameters': int(sum(w.size for w in net.weights) + sum(b.size for b in net.biases)),
             'reference_test_accuracy': model.REFERENCE_ACCURACY}
+
+    def after_epoch(history, test):
+        write_outputs(out, history, test, meta)
+        if on_epoch is not None:
+            on_epoch(history)
     return train(net, train_set, test_set, epochs, seed=seed, checkpoint=os.path.join(out, 'checkpoint.npz'),
                  resume=resume, progress=progress, reset_layers=model.RESET_LAYERS, chunks_per_run=chunks_per_run,
-                 on_epoch=lambda history, test: write_outputs(out, history, test, meta))
+                 on_epoch=after_epoch)
 
 
 def task(out, epochs=150, seed=12, device='cpp_standalone', batch=100, lr=1e-3, n_train=None, n_test=None,
          precision='double', chunks_per_run=1, model=None):
     """One task of a sweep (:mod:`gle_brian.sweep`): :func:`run` in the folder ``out``, resuming from its
-    checkpoint; returns the history (one row per epoch)."""
+    checkpoint, its rows so far in ``progress.json`` after every epoch; returns the history (one row per epoch)."""
     return run(epochs, device, batch, seed, n_train, n_test, out, resume=True, progress=False, model=model,
-               precision=precision, chunks_per_run=chunks_per_run, lr=lr)
+               precision=precision, chunks_per_run=chunks_per_run, lr=lr,
+               on_epoch=lambda history: write_progress(out, history))
 
 
 def model_name(model):

@@ -1,0 +1,251 @@
+"""The paper's multi-seed results, reproduced: sweeps with the published seeds, band figures and a README table.
+
+Each MNIST-1D experiment is a sweep (:mod:`gle_brian.sweep`) of a ready model into
+``models/results/reproduce_<model>/`` with the seeds and settings of the published runs (no tuning). A sweep that
+was stopped continues where it stopped, every seed from its last finished epoch, and the seeds still running
+write their rows after every epoch, so the table and the figures can be made at any time: from the committed
+files only, with an unfinished sweep labelled partial (which seeds reached which epoch). The LagLine and LagNet
+rows read the results of ``models/results/lagline_seeds`` and ``models/results/lagnet``.
+
+The table compares the mean +- std over seeds (population std, as the published numbers) at the last epoch with
+the published runs' (``models/reference/``), and says whether the mean lies inside the published seeds' range.
+
+Run::
+
+    python -m models.reproduce --run mnist1d_e2e     # the sweep on both cores (resumes), then table and figure
+    python -m models.reproduce                       # README.rst's table and the band figures from the results
+    python -m models.reproduce --check               # exit status 1 if README.rst's table is not the results'
+"""
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pandas
+
+from gle_brian.sweep import collect, report, sweep
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, 'models', 'results')
+REFERENCE = os.path.join(ROOT, 'models', 'reference')
+README = os.path.join(ROOT, 'README.rst')
+BEGIN, END = '.. reproduced results: begin', '.. reproduced results: end'
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A multi-seed experiment: ``model`` swept over ``seeds`` for ``epochs`` into ``models/results/<folder>``."""
+    title: str
+    model: str
+    seeds: tuple
+    epochs: int
+    reference: str                     #: published per-epoch curve in models/reference (percent)
+    metric: str = 'test_accuracy'
+    scale: float = 100.0               #: metric to percent
+
+    @property
+    def folder(self):
+        return os.path.join(RESULTS, f'reproduce_{self.model}')
+
+    def command(self):
+        return f'python -m models.reproduce --run {self.model}'
+
+
+EXPERIMENTS = {
+    'mnist1d_e2e': Experiment('MNIST-1D end to end (6 x 53, 15k parameters)', 'mnist1d_e2e',
+                              (12, 32, 34, 42, 54, 56, 69, 76, 78, 98), 150, 'mnist1d_e2e_test_accuracy.csv'),
+    'mnist1d_lagmemory': Experiment('MNIST-1D lag memory + LE classifier', 'mnist1d_lagmemory', tuple(range(10)),
+                                    150, 'mnist1d_lagmemory_test_accuracy.csv'),
+}
+
+
+def published(reference, epoch):
+    """The published runs (``models/reference/<reference>``) at ``epoch``: dict of mean, std, min, max (percent)
+    and the number of seeds."""
+    curve = pandas.read_csv(os.path.join(REFERENCE, reference))
+    row = curve[curve['epoch'] == epoch].iloc[0]
+    seeds = [name for name in curve.columns if name.startswith('seed_')]
+    return {'mean': row['mean'], 'std': row['std'], 'min': row['min'], 'max': row['max'], 'seeds': len(seeds)}
+
+
+def published_text(reference, epoch):
+    values = published(reference, epoch)
+    return (f"{values['mean']:.2f} +- {values['std']:.2f} % ({values['min']:.1f}-{values['max']:.1f}), "
+            f"n = {values['seeds']}")
+
+
+def progress(experiment, table=None):
+    """Where the sweep stands: dict with the per-seed last epochs (``reached``: seed -> epoch, seeds that have
+    started), ``finished`` (seeds at the last epoch) and the final values in percent of the finished seeds."""
+    table = collect(experiment.folder, partial=True) if table is None else table
+    reached, finals = {}, {}
+    if len(table):
+        table = table[table['seed'].isin(experiment.seeds) & (table['epochs'] == experiment.epochs)]
+        for seed, rows in table.groupby('seed'):
+            reached[int(seed)] = int(rows['epoch'].max())
+            last = rows[rows['epoch'] == experiment.epochs]
+            if len(last):
+                finals[int(seed)] = float(last[experiment.metric].iloc[0]) * experiment.scale
+    return {'reached': reached, 'finished': sorted(finals), 'finals': finals}
+
+
+def status_text(experiment, state):
+    """``complete: 10 seeds, epoch 150`` or ``partial: ...`` naming the seeds that ran and their epochs."""
+    seeds, finished = experiment.seeds, state['finished']
+    if len(finished) == len(seeds):
+        return f'complete: {len(seeds)} seeds, epoch {experiment.epochs}'
+    running = [f'{seed} at epoch {epoch}' for seed, epoch in sorted(state['reached'].items()) if seed not in finished]
+    waiting = len(seeds) - len(state['reached'])
+    parts = [f'{len(finished)} of {len(seeds)} seeds at epoch {experiment.epochs}']
+    if running:
+        parts.append('stopped or running: seed ' + ', '.join(running))
+    if waiting:
+        parts.append(f'{waiting} not started')
+    return 'partial: ' + '; '.join(parts)
+
+
+def short_status(experiment, state):
+    """The status in a figure's title: ``complete: 10 seeds`` or ``partial: 2 of 10 seeds at epoch 150, ...``."""
+    seeds, finished = experiment.seeds, state['finished']
+    if len(finished) == len(seeds):
+        return f'complete: {len(seeds)} seeds, epoch {experiment.epochs}'
+    text = f'partial: {len(finished)} of {len(seeds)} seeds at epoch {experiment.epochs}'
+    others = [epoch for seed, epoch in state['reached'].items() if seed not in finished]
+    if not others:
+        return text
+    epochs = f'epoch {min(others)}' if min(others) == max(others) else f'epochs {min(others)}-{max(others)}'
+    return f'{text}, {len(others)} more at {epochs}'
+
+
+def result_text(experiment, state):
+    """Mean +- std (population) and range over the finished seeds, in percent; a dash when none finished."""
+    values = np.array([state['finals'][seed] for seed in state['finished']])
+    if not len(values):
+        return '--'
+    return f'{values.mean():.2f} +- {values.std():.2f} % ({values.min():.1f}-{values.max():.1f}), n = {len(values)}'
+
+
+def inside_text(experiment, state):
+    """Whether the mean of the finished seeds lies inside the published seeds' range."""
+    if not state['finished']:
+        return '--'
+    mean = np.mean([state['finals'][seed] for seed in state['finished']])
+    reference = published(experiment.reference, experiment.epochs)
+    return 'yes' if reference['min'] <= mean <= reference['max'] else 'no'
+
+
+def mnist1d_row(experiment):
+    state = progress(experiment)
+    return [experiment.title, published_text(experiment.reference, experiment.epochs), result_text(experiment, state),
+            inside_text(experiment, state), status_text(experiment, state),
+            f'``{os.path.relpath(experiment.folder, ROOT)}/``']
+
+
+def lagline_row():
+    """LagLine's ten-seed sweep (GLE and instantaneous errors), from models/results/lagline_seeds."""
+    folder = os.path.join(RESULTS, 'lagline_seeds')
+    table = collect(folder)
+    cells = []
+    for variant, rows in table.groupby('variant', sort=False):
+        cells.append(f"{variant}: loss {rows['loss_end'].mean():.2g} +- {rows['loss_end'].std(ddof=0):.1g}, "
+                     f"max w error {rows['w_error'].max():.1g}")
+    variants = sorted(table['variant'].unique())
+    return ['LagLine teacher-student (GLE, instantaneous errors)',
+            'GLE: w, tau_m recovered to ~1e-3, loss ~1e-11; instantaneous errors stall at ~1.3e-2',
+            '; '.join(sorted(cells)), '--',
+            f"{table['seed'].nunique()} seeds, full schedule, variants {', '.join(variants)}; "
+            'BPTT baselines: one seed (README, LagLine)', f'``{os.path.relpath(folder, ROOT)}/``']
+
+
+def lagnet_row():
+    """LagNet (one run, as published), from models/results/lagnet/lagnet.json when it is there."""
+    path = os.path.join(RESULTS, 'lagnet', 'lagnet.json')
+    if not os.path.exists(path):
+        return ['LagNet vs the exact adjoint', 'the paper\'s figure: W1 -> teacher', '--', '--', 'not run', '--']
+    with open(path) as f:
+        metrics = json.load(f)
+    result = (f"GLE: loss {metrics['loss_start']:.2g} -> {metrics['loss_end']:.2g}, "
+              f"W1 error {metrics['w1_error']:.1g}")
+    if 'ie_loss_end' in metrics:
+        result += (f"; adjoint (IE): loss {metrics['ie_loss_start']:.2g} -> {metrics['ie_loss_end']:.2g}, "
+                   f"W1 error {metrics['ie_w1_error']:.1g}")
+    return ['LagNet vs the exact adjoint', "the paper's figure: W1 -> teacher (-0.5, 1)", result, '--',
+            f"one run, {metrics['duration_ms']:.0f} ms", '``models/results/lagnet/``']
+
+
+HEADER = ['experiment', 'published', 'this package (last epoch)', 'mean inside published range', 'runs',
+          'results']
+
+
+def rows():
+    """The table's rows, from the committed results."""
+    return ([mnist1d_row(experiment) for experiment in EXPERIMENTS.values()]
+            + [['MNIST-1D end to end, 42k parameters', published_text('mnist1d_e2e_42k_test_accuracy.csv', 150),
+                '--', '--', "not run: the published code does not give this network's shape", '--'],
+               lagline_row(), lagnet_row()])
+
+
+def table():
+    """README.rst's 'Reproduced results' table (reStructuredText list-table), between its markers."""
+    lines = [BEGIN, '', '.. list-table::', '   :header-rows: 1', '   :widths: 18 16 18 8 24 16', '']
+    for row in [HEADER] + rows():
+        lines += [f'   * - {row[0]}'] + [f'     - {cell}' for cell in row[1:]]
+    return '\n'.join(lines + ['', END])
+
+
+def readme_table(text):
+    """The table as it stands in README.rst's ``text`` (between the markers), or None."""
+    if BEGIN not in text or END not in text:
+        return None
+    return text[text.index(BEGIN):text.index(END) + len(END)]
+
+
+def write_readme(path=README):
+    """Replace the table in README.rst with the one made from the results."""
+    with open(path) as f:
+        text = f.read()
+    old = readme_table(text)
+    if old is None:
+        raise SystemExit(f'{path} has no table markers ({BEGIN!r} ... {END!r}); add them where the table goes.')
+    with open(path, 'w') as f:
+        f.write(text.replace(old, table()))
+
+
+def figures():
+    """The band figure of every MNIST-1D sweep (``<folder>/test_accuracy.png``), titled with its status."""
+    for experiment in EXPERIMENTS.values():
+        if os.path.isdir(os.path.join(experiment.folder, 'tasks')):
+            title = f'{experiment.title}\n{short_status(experiment, progress(experiment))}'
+            report(experiment.folder, partial=True, title=title)
+
+
+def run(name, workers=None):
+    """Run (or continue) the sweep of ``EXPERIMENTS[name]``; returns the sweep's result."""
+    experiment = EXPERIMENTS[name]
+    return sweep(experiment.model, {'seed': list(experiment.seeds), 'epochs': [experiment.epochs]},
+                 out=experiment.folder, workers=workers)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--run', choices=list(EXPERIMENTS), help='run (or continue) this sweep first')
+    parser.add_argument('--workers', type=int, default=None, help='worker processes (default: one per core)')
+    parser.add_argument('--check', action='store_true', help="only compare README.rst's table with the results")
+    args = parser.parse_args(argv)
+    if args.check:
+        with open(README) as f:
+            same = readme_table(f.read()) == table()
+        print('README.rst: the reproduced-results table matches the results' if same else
+              'README.rst: the reproduced-results table differs from the results; run python -m models.reproduce')
+        sys.exit(0 if same else 1)
+    if args.run:
+        run(args.run, args.workers)
+    figures()
+    write_readme()
+    print(table())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,77 @@
+"""The reproduced-results table (models/reproduce.py): README.rst's table is the committed results', and a sweep
+that has not finished is labelled partial with the right numbers."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from gle_brian.sweep import collect, write_progress
+from models import reproduce
+
+
+def test_readme_table_is_made_from_the_committed_results():
+    with open(reproduce.README) as f:
+        shown = reproduce.readme_table(f.read())
+    assert shown is not None, 'README.rst lost the markers of the reproduced-results table'
+    assert shown == reproduce.table(), 'README.rst is out of date: run python -m models.reproduce'
+
+
+def test_published_numbers_are_read_from_the_reference_curves():
+    values = reproduce.published('mnist1d_e2e_test_accuracy.csv', 150)
+    assert (values['mean'], values['std'], values['min'], values['max'], values['seeds']) == (91.72, 0.80, 90.1,
+                                                                                              92.7, 10)
+    assert reproduce.published_text('mnist1d_lagmemory_test_accuracy.csv', 150) == \
+        '90.89 +- 0.63 % (89.9-91.8), n = 10'
+
+
+def _task(folder, seed, accuracies, finished):
+    """A task folder as a sweep leaves it: params, and rows (finished) or progress (running)."""
+    task = os.path.join(folder, 'tasks', f'seed={seed},epochs=3')
+    os.makedirs(task)
+    with open(os.path.join(task, 'params.json'), 'w') as f:
+        json.dump({'seed': seed, 'epochs': 3}, f)
+    rows = [{'epoch': epoch, 'test_accuracy': value} for epoch, value in enumerate(accuracies)]
+    if finished:
+        with open(os.path.join(task, 'rows.json'), 'w') as f:
+            json.dump(rows, f)
+    else:
+        write_progress(task, rows)
+
+
+@pytest.fixture
+def partial_sweep(tmp_path, monkeypatch):
+    """Seeds 1 and 2 finished at epoch 3 (90 % and 93 %), seed 3 stopped at epoch 1, seed 4 not started."""
+    monkeypatch.setattr(reproduce, 'RESULTS', str(tmp_path))
+    experiment = reproduce.Experiment('test', 'toy', (1, 2, 3, 4), 3, 'mnist1d_e2e_test_accuracy.csv')
+    _task(experiment.folder, 1, [0.1, 0.5, 0.8, 0.90], finished=True)
+    _task(experiment.folder, 2, [0.1, 0.6, 0.9, 0.93], finished=True)
+    _task(experiment.folder, 3, [0.1, 0.4], finished=False)
+    return experiment
+
+
+def test_a_partial_sweep_is_labelled_with_its_seeds_and_epochs(partial_sweep):
+    state = reproduce.progress(partial_sweep)
+    assert state['reached'] == {1: 3, 2: 3, 3: 1}
+    assert state['finished'] == [1, 2]
+    assert reproduce.status_text(partial_sweep, state) == \
+        'partial: 2 of 4 seeds at epoch 3; stopped or running: seed 3 at epoch 1; 1 not started'
+    assert reproduce.short_status(partial_sweep, state) == 'partial: 2 of 4 seeds at epoch 3, 1 more at epoch 1'
+    # population std of 90 and 93 is 1.5; the unfinished seed does not count
+    assert reproduce.result_text(partial_sweep, state) == '91.50 +- 1.50 % (90.0-93.0), n = 2'
+    # the published range at epoch 3 holds 91.5 or not, as the curve says
+    published = reproduce.published('mnist1d_e2e_test_accuracy.csv', 3)
+    inside = published['min'] <= 91.5 <= published['max']
+    assert reproduce.inside_text(partial_sweep, state) == ('yes' if inside else 'no')
+    table = collect(partial_sweep.folder, partial=True)
+    assert table.groupby('task')['finished'].first().to_dict() == {
+        'seed=1,epochs=3': True, 'seed=2,epochs=3': True, 'seed=3,epochs=3': False}
+    assert len(collect(partial_sweep.folder)) == 8          # without partial: the finished tasks' rows only
+    assert np.isclose(table[table['epoch'] == 1]['test_accuracy'].mean(), 0.5)
+
+
+def test_a_finished_sweep_is_complete(partial_sweep):
+    state = {'reached': {seed: 3 for seed in partial_sweep.seeds}, 'finished': list(partial_sweep.seeds),
+             'finals': {1: 90.0, 2: 91.0, 3: 92.0, 4: 93.0}}
+    assert reproduce.status_text(partial_sweep, state) == 'complete: 4 seeds, epoch 3'
+    assert reproduce.result_text(partial_sweep, state).startswith('91.50 +- 1.12 %')
