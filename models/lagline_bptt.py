@@ -15,7 +15,8 @@ boundary, so the first output of a window gets none). The backward pass is exact
 step: it equals finite differences of ``L`` (tests/test_lagline_bptt.py).
 
 Within a window the parameters are fixed, so each layer is a linear recursion followed by phi, and both
-passes run as ``scipy.signal.lfilter`` calls over the whole window and batch (numpy only, no Brian2).
+passes run as ``scipy.signal.lfilter`` calls over the whole window and batch (numpy only, no Brian2): the
+chain is a 1 -> 1 -> 1 network of :mod:`gle_brian.bptt`, which holds the forward and reverse passes.
 Times are in ms (1 a.u. = 1 ms), gradients with respect to ``tau_m`` in 1/ms.
 
 Example::
@@ -32,14 +33,14 @@ Run the three baselines (windows of 4, 2, 1 ms) from the command line (same opti
 import sys
 
 import numpy as np
-from scipy.signal import lfilter
 
+from gle_brian import bptt
 from gle_brian.activations import get_activation
 from gle_brian.optimisers import Adam
 
 __all__ = ['initial_state', 'forward', 'backward', 'train']
 
-PHI, PHI_PRIME = get_activation('softplus').numpy_functions()
+ACTIVATION = get_activation('softplus')
 
 
 def initial_state(batch):
@@ -53,7 +54,7 @@ def forward(x, w, tau_m, state, dt, tau_r):
     ``x`` (steps, batch): input rates; ``w``, ``tau_m`` (ms): per layer; ``dt``, ``tau_r`` in ms. The
     returned dict holds ``output`` (steps, batch), the output rate stored **before** each step;
     ``rates_after`` (steps, batch), the output rate stored after each step; ``state``, the stored state
-    after the last step; and per-layer intermediates in ``layers``.
+    after the last step; and in ``network`` the cache of :func:`gle_brian.bptt.forward` (which runs the steps).
 
     Example: ``forward(np.ones((100, 2)), (1, 2), (1, 2), initial_state(2), 0.01, 0.1)['output']``.
     """
@@ -63,20 +64,12 @@ def forward(x, w, tau_m, state, dt, tau_r):
                          'as in state.')
     if min(tau_m) < dt or tau_r < dt:
         raise ValueError(f'tau_m={tuple(tau_m)} and tau_r={tau_r} must be >= dt={dt} (Euler stability).')
-    rate_before, layers, new_state = x, [], initial_state(x.shape[1])
-    for l in range(2):
-        s = w[l] * rate_before
-        a = dt / tau_m[l]
-        u_after, _ = lfilter([a], [1.0, -(1.0 - a)], s, axis=0, zi=(1.0 - a) * state['u'][l][None])
-        u = np.vstack([state['u'][l][None], u_after[:-1]])          # stored before each step
-        u_dot = (s - u) / tau_m[l]
-        u_breve = u + tau_r * u_dot
-        rate_after = PHI(u_breve)
-        layers.append({'rho': rate_before, 'u_dot': u_dot, 'u_breve': u_breve})
-        new_state['u'][l], new_state['r'][l] = u_after[-1], rate_after[-1]
-        rate_before = np.vstack([state['r'][l][None], rate_after[:-1]])
-    return {'output': rate_before, 'rates_after': rate_after, 'state': new_state, 'layers': layers,
-            'w': tuple(w), 'tau_m': tuple(tau_m), 'dt': dt, 'tau_r': tau_r}
+    network = bptt.forward(x[:, :, None], [np.array([[value]], dtype=float) for value in w], list(tau_m),
+                           [tau_r, tau_r], [ACTIVATION, ACTIVATION],
+                           {name: [values[:, None] for values in state[name]] for name in ('u', 'r')}, dt)
+    new_state = {name: np.stack([values[:, 0] for values in network['state'][name]]) for name in ('u', 'r')}
+    return {'output': network['output'][:, :, 0], 'rates_after': network['rates_after'][:, :, 0],
+            'state': new_state, 'network': network}
 
 
 def backward(cache, target):
@@ -88,23 +81,8 @@ def backward(cache, target):
     output = cache['output']
     if np.shape(target) != output.shape:
         raise ValueError(f'target has shape {np.shape(target)}; expected {output.shape} (steps, batch).')
-    diff = output - target
-    loss = float((diff ** 2).mean(axis=1).sum())
-    steps, batch = output.shape
-    last = np.zeros((1, batch))
-    g_rate_after = np.vstack([2.0 * diff[1:] / batch, last])   # output before step n+1 = rate after step n
-    grad_w, grad_tau_m = np.empty(2), np.empty(2)
-    dt, tau_r = cache['dt'], cache['tau_r']
-    for l in (1, 0):
-        layer, tau = cache['layers'][l], cache['tau_m'][l]
-        a, k = dt / tau, tau_r / tau          # u_after = (1-a) u + a s ; u_breve = (1-k) u + k s
-        g_u_breve = g_rate_after * PHI_PRIME(layer['u_breve'])
-        g_u = lfilter([1.0 - k], [1.0, -(1.0 - a)], g_u_breve[::-1], axis=0)[::-1]   # dL/du before each step
-        g_s = k * g_u_breve + a * np.vstack([g_u[1:], last])
-        grad_w[l] = (g_s * layer['rho']).sum()
-        grad_tau_m[l] = -(g_s * layer['u_dot']).sum()           # d(a, k)/dtau = -(a, k)/tau
-        g_rate_after = np.vstack([cache['w'][l] * g_s[1:], last])   # layer l's input before step n+1
-    return loss, grad_w, grad_tau_m
+    loss, gradients = bptt.backward(cache['network'], np.asarray(target, dtype=float)[:, :, None])
+    return (loss, np.array([g[0, 0] for g in gradients['W']]), np.array([g[0] for g in gradients['tau_m']]))
 
 
 def train(x, target, w, tau_m, window, learn_from, lr, dt, tau_r, tau_m_min, record_every):

@@ -1,4 +1,5 @@
-"""LagNet (models/lagnet.py) and the fast inference pass of the numpy mirror."""
+"""LagNet (models/lagnet.py): the GLE and exact-adjoint (IE) students, and the fast inference pass of the numpy
+mirror."""
 import numpy as np
 
 from gle_brian import ReferenceNetwork
@@ -26,5 +27,19 @@ def test_first_layer_learns_towards_the_teacher(tmp_path):
     # C5: per frequency the error is in phase with the adjoint and kappa^2 larger (measured within 5%, 0.12 rad)
     np.testing.assert_allclose(metrics['error_over_adjoint_amplitude'], metrics['theory_amplitude'], rtol=0.1)
     assert np.abs(metrics['error_minus_adjoint_phase_rad']).max() < 0.2, metrics
-    lagnet.plot(metrics, curves, tmp_path / 'lagnet.png')
+    ie_metrics, ie_curves = lagnet.run_ie(duration=300.0)           # both students in one figure, as main does
+    lagnet.plot({**metrics, **ie_metrics}, {**curves, **ie_curves}, tmp_path / 'lagnet.png')
     assert (tmp_path / 'lagnet.png').stat().st_size > 10000
+
+
+def test_exact_adjoint_student_learns_towards_the_teacher():
+    """The IE student (numpy), 300 ms: 220 ms of learning, 73 windows of 3 ms (measured: loss 5.6e-2 ->
+    1.4e-4, 400x; W1 = (-0.539, 1.064), error 0.064 from 1.11)."""
+    metrics, curves = lagnet.run_ie(duration=300.0)
+    _, _, _, w_start, warm = lagnet.task(300.0)
+    assert metrics['ie_window_steps'] == 300 and metrics['ie_lr'] == 7e-2
+    assert metrics['ie_loss_reduction'] > 100, metrics
+    start_error = np.abs(w_start[:, 0] - lagnet.TEACHER[0][:, 0]).max()
+    assert start_error > 1 and metrics['ie_w1_error'] < start_error / 10, metrics
+    np.testing.assert_array_equal(curves['ie_w'][:warm], np.tile(w_start[:, 0], (warm, 1)))   # no learning yet
+    assert curves['ie_r'].shape == (30000,) and curves['ie_w'].shape == (30000, 2)
