@@ -4,6 +4,7 @@ CUDA = ['brian2cuda==1.0b1', 'nvidia-curand']   # cuda_standalone; nvidia-curand
 NWB = ['pynwb>=3', 'nwbinspector>=0.6', 'neo>=0.13']   # NWB and Neo recordings in and out, checked by the inspector
 SWEEP = ['dask[distributed]>=2024.1', 'pandas>=2']   # sweeps over seeds and parameters (gle_brian.sweep)
 DOCS = ['sphinx>=7', 'numpydoc>=1.6']            # the API reference: sphinx-build -W docs docs/_build
+BLAS = ['scipy-openblas64>=0.3.27']              # OpenBLAS for the dense products of batches in C++ (gle_brian.dense)
 
 setup(
     name='gle-brian',
@@ -27,8 +28,9 @@ setup(
         'nwb': NWB,
         'sweep': SWEEP,
         'docs': DOCS,
-        # the tests compile CUDA code, write NWB, sweep, build the docs and run the linter
-        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'ruff>=0.5'] + CUDA + NWB + SWEEP + DOCS,
+        'blas': BLAS,
+        # the tests compile CUDA code and OpenBLAS calls, write NWB, sweep, build the docs and run the linter
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'ruff>=0.5'] + CUDA + NWB + SWEEP + DOCS + BLAS,
     },
     entry_points={'console_scripts': ['gle-brian = gle_brian.cli:main']},
     license='MIT',

@@ -9,6 +9,7 @@ runs). Prints one JSON line. Command::
 
     python -m bench.gsc_step --steps 40
     python -m bench.gsc_step --steps 40 --threads 1
+    python -m bench.gsc_step --steps 40 --blas never        # the products as loops, not OpenBLAS
 """
 import argparse
 import json
@@ -28,10 +29,13 @@ def main(argv=None):
     parser.add_argument('--group-size', type=int, default=150)
     parser.add_argument('--threads', type=int, default=0,
                         help="threads (prefs.devices.cpp_standalone.openmp_threads; 0: the network's choice)")
+    parser.add_argument('--blas', default='auto', choices=['auto', 'always', 'never'],
+                        help='the dense products with OpenBLAS (prefs.gle_brian.blas)')
     args = parser.parse_args(argv)
     from brian2 import prefs
     from models import gsc
     prefs.devices.cpp_standalone.openmp_threads = args.threads
+    prefs.gle_brian.blas = args.blas
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.steps, args.batch, 32))
     y = np.broadcast_to(np.eye(12)[rng.integers(12, size=args.batch)], (args.steps, args.batch, 12))
@@ -46,7 +50,7 @@ def main(argv=None):
     step = net.project.brian_device._last_run_time / args.steps
     runs = math.ceil(TRAINING_SAMPLES / args.batch) + math.ceil(VALIDATION_SAMPLES / args.batch)
     print(json.dumps({'group_size': args.group_size, 'batch': args.batch, 'steps': args.steps,
-                      'threads': net.runner.threads,
+                      'threads': net.runner.threads, 'blas': net.projections[0].dense_projection.blas,
                       'parameters': int(sum(w.size for w in net.weights) + sum(b.size for b in net.biases)),
                       'build_and_first_run_s': round(build, 1), 'step_ms': round(1e3 * step, 2),
                       'run_wall_s': round(wall, 2), 'epoch_hours_projected': round(

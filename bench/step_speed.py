@@ -14,10 +14,13 @@ Run::
     python bench/step_speed.py --devices cpp_standalone --projections dense synapses --plasticity off on
     python bench/step_speed.py --devices cpp_standalone --sizes 1000 3000 --probabilities 1 0.1
     python bench/step_speed.py --devices cpp_standalone --sizes 1000 3000 10000 --threads 1 2
+    python bench/step_speed.py --devices cpp_standalone --sizes 100 300 1000 --batch 30 --blas never always
 
 ``--probabilities``: each projection connects a pair of neurons with this probability (``connect=[dict(p=...)]``,
 Brian2 Synapses; 1 is all-to-all, computed as configured by ``--projections``); the mirror then holds
-``scipy.sparse`` matrices.
+``scipy.sparse`` matrices. ``--batch``: copies side by side (the products become matrix products); ``--blas``: the
+dense products in C++ with OpenBLAS (``always``), the loops (``never``) or as chosen by size (``auto``, the default;
+``prefs.gle_brian.blas``), each a target of its own.
 """
 import argparse
 import json
@@ -30,7 +33,9 @@ from brian2 import ms, prefs
 import scipy.sparse
 
 from gle_brian import Adam, GLENetwork, Layer, Learning, ReferenceNetwork, init_weights
+from gle_brian.dense import uses_blas
 from gle_brian.network import PRECISIONS, PROJECTIONS
+from gle_brian.preferences import BLAS_CHOICES
 from gle_brian.results import write_json
 
 DT = 0.01 * ms
@@ -50,12 +55,13 @@ def learning(plastic):
     return Learning(Adam(lr=1e-5)) if plastic else None
 
 
-def time_mirror(n, steps, x, y, weights, plastic=False):
+def time_mirror(n, steps, x, y, weights, plastic=False, batch=1):
     """``weights``: dense arrays, or scipy.sparse matrices for sparse projections."""
-    ref = ReferenceNetwork(n, layers(n), weights, dt=DT, beta=0.1, learning=learning(plastic))
+    ref = ReferenceNetwork(n, layers(n), weights, dt=DT, beta=0.1, learning=learning(plastic), batch=batch)
+    x, y = x.reshape(steps, batch, n), y.reshape(steps, batch, n)        # (batch, n) per step
     start = time.perf_counter()
     for k in range(steps):
-        ref.step(x[k:k + 1], y[k:k + 1], learn=plastic)
+        ref.step(x[k], y[k], learn=plastic)
     return (time.perf_counter() - start) / steps * 1e6
 
 
@@ -64,15 +70,17 @@ def connect(p):
     return None if p == 1 else [dict(p=p)] * 3
 
 
-def time_brian(device, n, steps, x, y, weights, precision='double', projection=None, plastic=False, p=1, threads=1):
+def time_brian(device, n, steps, x, y, weights, precision='double', projection=None, plastic=False, p=1, threads=1,
+               batch=1, blas='auto'):
     settings = prefs.devices.cpp_standalone
     chosen, settings.openmp_threads = settings.openmp_threads, threads      # cpp_standalone's threads
+    chosen_blas, prefs.gle_brian.blas = prefs.gle_brian.blas, blas
     try:
         net = GLENetwork(n, layers(n), dt=DT, device=device, loss='mse', beta=0.1, weights=weights,
                          precision=precision, projection=projection, learning=learning(plastic), connect=connect(p),
-                         seed=0)
+                         seed=0, batch=batch)
     finally:
-        settings.openmp_threads = chosen
+        settings.openmp_threads, prefs.gle_brian.blas = chosen, chosen_blas
     net.run(x, y)                         # generates and compiles the code
     start = time.perf_counter()
     net.run(x, y)
@@ -94,33 +102,40 @@ def main(argv=None):
                         help='connection probability of every projection (1: all-to-all)')
     parser.add_argument('--threads', type=int, nargs='+', default=[1],
                         help='threads of cpp_standalone (OpenMP; 1: without), each a target of its own')
+    parser.add_argument('--batch', type=int, default=1, help='copies side by side')
+    parser.add_argument('--blas', nargs='+', default=['auto'], choices=list(BLAS_CHOICES),
+                        help='dense products of cpp_standalone with OpenBLAS, each a target of its own')
     parser.add_argument('--out', default=None)
     args = parser.parse_args(argv)
-    # (label, device, precision, projection, threads): the device's name, with what differs from double, dense and
-    # one thread
+    # (label, device, precision, projection, threads, blas): the device's name, with what differs from double, dense,
+    # one thread and BLAS as chosen by size
     targets = [('_'.join([device] + [precision] * (precision != 'double') + [projection] * (projection != 'dense')
-                         + [f'{threads}threads'] * (threads != 1)), device, precision, projection, threads)
+                         + [f'{threads}threads'] * (threads != 1) + [f'blas-{blas}'] * (blas != 'auto')),
+                device, precision, projection, threads, blas)
                for device in args.devices for precision in args.precisions for projection in args.projections
-               for threads in (args.threads if device == 'cpp_standalone' else [1])]
+               for threads in (args.threads if device == 'cpp_standalone' else [1])
+               for blas in (args.blas if device == 'cpp_standalone' else ['auto'])]
     rows = []
     for plasticity in args.plasticity:
         for n in args.sizes:
             for p in args.probabilities:
                 steps = steps_for(n)
                 rng = np.random.default_rng(n)
-                x, y = rng.normal(size=(steps, n)), rng.normal(size=(steps, n))
+                shape = (steps, n) if args.batch == 1 else (steps, args.batch, n)
+                x, y = rng.normal(size=shape), rng.normal(size=shape)
                 weights = init_weights([n] * 4, seed=0)
                 plastic = plasticity == 'on'
-                row = {'N': n, 'p': p, 'plasticity': plasticity, 'steps': steps}
-                for label, device, precision, projection, threads in targets:
+                row = {'N': n, 'p': p, 'batch': args.batch, 'plasticity': plasticity, 'steps': steps,
+                       'blas_auto': uses_blas(args.batch, n * n)}
+                for label, device, precision, projection, threads, blas in targets:
                     row[f'{label}_us'], row[f'{label}_wall_us'], net = time_brian(
-                        device, n, steps, x, y, weights, precision, projection, plastic, p, threads)
+                        device, n, steps, x, y, weights, precision, projection, plastic, p, threads, args.batch, blas)
                     row['synapses'] = int(sum(n * n if c is None else len(c[0]) for c in net.connectivity))
                     mirror_weights = net.weights if p == 1 else [     # the same synapses (same seed) in every target
                         scipy.sparse.csr_matrix((w[post, pre], (post, pre)), shape=w.shape)
                         for w, (pre, post) in zip(net.weights, net.connectivity)]
                 if 'numpy_mirror_us' not in row:
-                    row['numpy_mirror_us'] = time_mirror(n, steps, x, y, mirror_weights, plastic)
+                    row['numpy_mirror_us'] = time_mirror(n, steps, x, y, mirror_weights, plastic, args.batch)
                 for label, *_ in targets:
                     row[f'{label}_vs_mirror'] = row[f'{label}_us'] / row['numpy_mirror_us']
                 rows.append(row)

@@ -37,6 +37,14 @@ networks of :class:`~gle_brian.GLENetwork`) the blocks are shared among the thre
 the same order by any number of threads: the results do not depend on the threads. Brian2's own loops (the
 basal products among them, a row of ``W`` per element) are shared among the threads by Brian2.
 
+The products of a batch of copies (matrix products) call OpenBLAS instead (``cblas_?gemm`` from the
+``scipy-openblas64`` wheel, the build of OpenBLAS that numpy and scipy ship, linked into the standalone program):
+from :data:`BLAS_BATCH` copies and :data:`BLAS_WEIGHTS` weights on, with ``prefs.gle_brian.blas = 'auto'`` (the
+default) and the wheel installed (``pip install gle-brian[blas]``); ``'always'`` and ``'never'`` force the choice
+(:func:`uses_blas`). OpenBLAS runs on one thread
+of its own in each of the network's threads (:func:`gle_brian.openmp.openmp_threads`), which share the rows of the
+result, and sums in its own order: the results equal the loops' to round-off.
+
 Work that cannot change a result is skipped, so that evaluation (a run with learning off and no target) costs
 about the forward products alone: the drive is zero while the projection's ``plastic_w`` is 0 (the optimiser step
 leaves ``w`` and its state unchanged then, whatever the drive), and the feedback is not computed while the errors it
@@ -57,9 +65,10 @@ Example::
     'dense'
 """
 import numpy as np
-from brian2 import Function, second
+from brian2 import Function, prefs, second
 from brian2.devices import get_device
 
+from . import preferences  # noqa: F401  (registers prefs.gle_brian)
 from .errors import GLEConfigError
 
 __all__ = ['DenseProjection']
@@ -70,6 +79,46 @@ _C_TYPES = {np.dtype(np.float64): 'double', np.dtype(np.float32): 'float'}
 BLOCK = 32
 #: rows of W whose products with the rates C++ computes at once (they share the loads of the rates)
 ROWS = 4
+#: C++ computes the products of a projection with OpenBLAS from this batch size and this number of weights on
+#: (bench/RESULTS.md, section "BLAS": at batch 1 the loops are as fast, 0.9-1.1x; at batch 4 and 30 OpenBLAS takes
+#: 0.53-0.83x their time from N = 100; at N = 53, batch 100 (MNIST-1D) 0.98x)
+BLAS_BATCH = 2
+BLAS_WEIGHTS = 10_000
+
+
+def blas_library():
+    """The compiler settings of the ``scipy-openblas64`` wheel (include and library folders, library) and its
+    symbols' prefix and suffix, or None when it is not installed."""
+    try:
+        import scipy_openblas64 as blas
+    except ImportError:
+        return None
+    flags = dict(item.lstrip('-D').split('=') for item in blas.get_pkg_config().split()
+                 if item.startswith('-DBLAS_SYMBOL_'))
+    return {'compiler_kwds': {'headers': ['<cblas.h>'], 'include_dirs': [blas.get_include_dir()],
+                              'library_dirs': [blas.get_lib_dir()], 'runtime_library_dirs': [blas.get_lib_dir()],
+                              'libraries': [blas.get_library()]},
+            'prefix': flags.get('BLAS_SYMBOL_PREFIX', ''), 'suffix': flags.get('BLAS_SYMBOL_SUFFIX', '')}
+
+
+def uses_blas(batch, weights):
+    """Whether C++ computes the products of a projection of ``weights`` weights at ``batch`` copies with OpenBLAS
+    (``prefs.gle_brian.blas``; ``'auto'``: from :data:`BLAS_BATCH` copies and :data:`BLAS_WEIGHTS` weights on).
+
+    Example::
+
+        >>> uses_blas(batch=1, weights=1000 * 1000)        # one copy: matrix-vector products, the loops
+        False
+    """
+    choice = prefs.gle_brian.blas
+    if choice == 'never' or (choice == 'auto' and (batch < BLAS_BATCH or weights < BLAS_WEIGHTS)):
+        return False
+    if blas_library() is None:
+        if choice == 'always':
+            raise GLEConfigError("prefs.gle_brian.blas = 'always' but OpenBLAS is not installed: pip install "
+                                 "scipy-openblas64 (or gle-brian[blas]), or set prefs.gle_brian.blas = 'auto'.")
+        return False
+    return True
 
 
 class DenseProjection:
@@ -101,6 +150,7 @@ class DenseProjection:
         if 'plastic_w' in weights.variables:      # a plastic projection: the drive is skipped while it is 0
             self.arrays['plastic'] = weights.variables['plastic_w']
         self.c_type = _C_TYPES[np.dtype(self.arrays['w'].dtype)]
+        self.blas = uses_blas(self.batch, self.n_pre * self.n_post)
         self.functions = {}
         for kind in ('basal', 'apical', 'gradient'):
             # the whole product, called once per step in the scalar code (a function of t), and element i of it
@@ -119,10 +169,13 @@ class DenseProjection:
         implementations.add_implementation('numpy', self._numpy(kind))
         implementations.add_dynamic_implementation('cython', code=lambda owner: self._cython(kind)[0],
                                                    namespace=lambda owner: self._cython(kind)[1])
-        for target, code in (('cpp', self._cpp), ('cuda', self._cuda)):
+        blas = self.blas and kind.endswith('_product')
+        for target, code in (('cpp', self._blas if blas else self._cpp), ('cuda', self._cuda)):
             implementations.add_dynamic_implementation(target, code=lambda owner, code=code: code(kind),
                                                        namespace=lambda owner: None, name=f'{self.name}_{kind}',
-                                                       dependencies=dependencies if target == 'cpp' else None)
+                                                       dependencies=dependencies if target == 'cpp' else None,
+                                                       compiler_kwds=blas_library()['compiler_kwds']
+                                                       if blas and target == 'cpp' else None)
 
     # --- the expressions the network's generated code uses -----------------------------------------
 
@@ -182,20 +235,86 @@ class DenseProjection:
 
         return {'basal': basal, 'apical': apical, 'gradient': gradient}.get(kind, product)
 
-    def _cpp(self, kind):
-        B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type
-        device = get_device()
-        a = {key: 'brian::' + device.get_array_name(variable) for key, variable in self.arrays.items()}
-        name = f'{self.name}_{kind}'
-        product = kind.replace('_product', '')
-        # the product's buffer and whether it is zero, declared by whichever of its two functions comes first
-        buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
-        storage = f'''
+    def _storage(self, product):
+        """C++ declaration of the buffer of ``product`` and of whether it is zero (by whichever of its two functions
+        comes first)."""
+        B, n_pre, n_post = self.batch, self.n_pre, self.n_post
+        size = {'basal': B * n_post, 'apical': B * n_pre, 'gradient': n_post * n_pre}[product]
+        return f'''
 #ifndef {self.name}_{product}_storage
 #define {self.name}_{product}_storage
-static {t} {buffer}[{B * n_post if product == 'basal' else (B if product == 'apical' else n_post) * n_pre}];
-static bool {zero} = true;
+static {self.c_type} {self.name}_{product}_buffer[{size}];
+static bool {self.name}_{product}_zero = true;
 #endif'''
+
+    def _cpp_arrays(self):
+        device = get_device()
+        return {key: 'brian::' + device.get_array_name(variable) for key, variable in self.arrays.items()}
+
+    def _skip(self, product):
+        """C++ that sets the product's zero flag: the feedback while the errors are all 0, the drive while learning
+        is off, never the basal product."""
+        a, zero = self._cpp_arrays(), f'{self.name}_{product}_zero'
+        if product == 'apical':
+            return f'''
+    bool errors = false;
+    for (int m = 0; m < {self.batch * self.n_post}; m++)
+        errors |= {a['err']}[m] != 0;
+    {zero} = !errors;'''
+        if product == 'gradient':
+            return f'''
+    {zero} = {a['plastic']}[0] == 0;'''
+        return f'''
+    {zero} = false;'''
+
+    def _blas(self, kind):
+        """C++ of the product ``kind`` (``<product>_product``) as one ``cblas_?gemm`` call (row-major arrays)."""
+        B, n_pre, n_post = self.batch, self.n_pre, self.n_post
+        product, a, library = kind.replace('_product', ''), self._cpp_arrays(), blas_library()
+        gemm = f"{library['prefix']}cblas_{'d' if self.c_type == 'double' else 's'}gemm{library['suffix']}"
+        threads = f"{library['prefix']}openblas_set_num_threads{library['suffix']}"
+        # C (M x N) = op(A) (M x K) op(B) (K x N), each with its leading dimension
+        arguments = {'basal': ('CblasNoTrans', 'CblasTrans', B, n_post, n_pre, a['r'], n_pre, a['w'], n_pre, n_post),
+                     'apical': ('CblasNoTrans', 'CblasNoTrans', B, n_pre, n_post, a['err'], n_post, a['feedback'],
+                                n_pre, n_pre),
+                     'gradient': ('CblasTrans', 'CblasNoTrans', n_post, n_pre, B, a['err'], n_post, a['r'], n_pre,
+                                  n_pre)}[product]
+        op_a, op_b, m, n, k, matrix_a, lda, matrix_b, ldb, ldc = arguments
+        buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
+        # OpenBLAS on one thread of its own; the rows of the result are shared among the network's threads (OpenMP),
+        # whose threads would otherwise wait, spinning, beside OpenBLAS's
+        chunks = max(1, int(prefs.devices.cpp_standalone.openmp_threads))
+        rows_of_a = f'{matrix_a} + first*{lda}' if op_a == 'CblasNoTrans' else f'{matrix_a} + first'
+        return self._storage(product) + f'''
+static double {self.name}_{kind}(const double t)
+{{{self._skip(product)}
+    if ({zero})
+        return 0;
+    static bool one_thread = false;
+    if (!one_thread)
+    {{
+        {threads}(1);
+        one_thread = true;
+    }}
+    #pragma omp parallel for schedule(static)
+    for (int q = 0; q < {chunks}; q++)
+    {{
+        const int first = q*{m}/{chunks}, rows = (q + 1)*{m}/{chunks} - first;
+        if (rows > 0)
+            {gemm}(CblasRowMajor, {op_a}, {op_b}, rows, {n}, {k}, 1, {rows_of_a}, {lda}, {matrix_b}, {ldb}, 0,
+                   {buffer} + first*{ldc}, {ldc});
+    }}
+    return 0;
+}}
+'''
+
+    def _cpp(self, kind):
+        B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type
+        a = self._cpp_arrays()
+        name = f'{self.name}_{kind}'
+        product = kind.replace('_product', '')
+        buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
+        storage = self._storage(product)
         if kind == product:       # Brian2's loop: element i of the product
             return storage + f'''
 static {t} {name}(const int i)
@@ -217,8 +336,7 @@ static inline void {name}_block(const {t}* __restrict w, const {t}* __restrict r
         out[k] = sum[k];
 }}
 static double {name}(const double t)
-{{
-    {zero} = false;
+{{{self._skip(product)}
     #pragma omp parallel for schedule(static)
     for (int q = 0; q < {B * blocks}; q++)
     {{
@@ -236,15 +354,9 @@ static double {name}(const double t)
         # m, so each element is summed in the same order by any number of threads.
         if product == 'apical':   # W^T err: row o (copy o) is sum_k err[o, k] W[k, :]; skipped while err is all 0
             rows, outer, count, scale, scale_stride = a['feedback'], B, n_post, f"{a['err']} + o*{n_post}", 1
-            skip = f'''
-    bool errors = false;
-    for (int m = 0; m < {B * n_post}; m++)
-        errors |= {a['err']}[m] != 0;
-    {zero} = !errors;'''
         else:                     # err^T r: row o (neuron o) is sum_c err[c, o] r[c, :]; skipped while learning is off
             rows, outer, count, scale, scale_stride = a['r'], n_post, B, f"{a['err']} + o", n_post
-            skip = f'''
-    {zero} = {a['plastic']}[0] == 0;'''
+        skip = self._skip(product)
         blocks, tail = -(-n_pre // BLOCK), n_pre % BLOCK or BLOCK
         return storage + f'''
 template <int WIDTH>

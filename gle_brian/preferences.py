@@ -3,6 +3,9 @@
 * ``keep_recordings``: ``'last'`` (default) or ``'all'``. On runtime targets (numpy, cython) the package's
   monitors keep the last run's samples only, as a standalone binary does (each of its runs records afresh); with
   ``'all'`` they keep the samples of every run, so a long session grows.
+* ``blas``: ``'auto'`` (default), ``'always'`` or ``'never'``: whether the C++ code of dense projections computes
+  its products with OpenBLAS (``auto``: at batches of 2 or more and projections of 10,000 weights or more, when the
+  ``scipy-openblas64`` wheel is installed; :func:`gle_brian.dense.uses_blas`).
 * ``max_recording_bytes``: the most memory a network's monitors may hold in a run, in bytes (default: half of this
   machine's memory). A run whose recording would hold more is refused before it starts, with the fix.
 
@@ -18,9 +21,10 @@ import os
 from brian2 import prefs
 from brian2.core.preferences import BrianPreference
 
-__all__ = ['KEEP_RECORDINGS']
+__all__ = ['KEEP_RECORDINGS', 'BLAS_CHOICES']
 
 KEEP_RECORDINGS = ('last', 'all')
+BLAS_CHOICES = ('auto', 'always', 'never')
 
 
 def _half_of_the_memory():
@@ -36,6 +40,10 @@ if 'gle_brian' not in prefs.pref_register:
         keep_recordings=BrianPreference(
             'last', "What the package's monitors keep on runtime targets: 'last' (the last run's samples, as on "
                     "standalone targets) or 'all' (every run's).", validator=lambda value: value in KEEP_RECORDINGS),
+        blas=BrianPreference(
+            'auto', "Dense products in C++ with OpenBLAS: 'auto' (batches of large projections, when "
+                    "scipy-openblas64 is installed), 'always' or 'never'.",
+            validator=lambda value: value in BLAS_CHOICES),
         max_recording_bytes=BrianPreference(
             _half_of_the_memory(), "The most memory (bytes) a network's monitors may hold in a run; a run that would "
                                    'hold more is refused before it starts. Default: half of the machine\'s memory.',

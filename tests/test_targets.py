@@ -9,9 +9,11 @@ projections (the default) and, on numpy and cpp_standalone, with Brian2 Synapses
 mirror, so they equal each other. Cython compiles each code object on its own (minutes per network, cold),
 so it builds only the dense CE network, which has every kind of code object but the MSE error (a middle
 layer has the same kinds as the first). The C++ MSE network with dense projections is compiled with the
-flags users get (-O3, fast math) and for two threads (OpenMP), the others without optimisation (conftest), for
-one. Each network goes through the mirror's runs (learning on, off, on, no target; the state carries over) and
-is compared after every run; the last test drives it to NaN and compares the watch's report with the mirror.
+flags users get (-O3, fast math) and for two threads (OpenMP), the others without optimisation (conftest); the
+C++ CE network computes its products with OpenBLAS (``prefs.gle_brian.blas = 'always'``), on two threads that
+share the rows of each product, the others with the loops, on one thread. Each network goes through the mirror's
+runs (learning on, off, on, no target; the state carries over) and is compared after every run; the last test
+drives it to NaN and compares the watch's report with the mirror.
 Brian2 holds one standalone network per process: the tests are grouped by network (pytest orders them so).
 
 See docs/model.rst, sections 'The discrete step' and 'Plasticity'.
@@ -41,6 +43,7 @@ FEEDBACK = {'mse': 'symmetric', 'ce': 'random'}
 RECORDED = {0: [3, 1], -1: None}                  # chosen neurons of the first layer, all of the output
 RECORDED_VARIABLES = [*VARIABLES, 'w']
 OPTIMISED = ('cpp_standalone', 'mse', 'dense')     # built with the library's compile flags
+BLAS = ('cpp_standalone', 'ce', 'dense')           # products with OpenBLAS
 
 
 class Parity:
@@ -95,8 +98,19 @@ def parity(request, mixed_layers, tmp_path_factory):
     layers = mixed_layers if loss == 'mse' else [mixed_layers[0], mixed_layers[-1]]
     directory = str(tmp_path_factory.mktemp(f'{device}_{loss}_{projection}'))
     with library_compile_flags() if request.param == OPTIMISED else contextlib.nullcontext(), \
-            two_threads() if request.param == OPTIMISED else contextlib.nullcontext():
+            two_threads() if request.param in (OPTIMISED, BLAS) else contextlib.nullcontext(), \
+            blas('always' if request.param == BLAS else 'never'):
         return Parity(device, loss, projection, layers, directory)
+
+
+@contextlib.contextmanager
+def blas(choice):
+    """Inside the block, ``prefs.gle_brian.blas`` is ``choice``."""
+    previous, prefs.gle_brian.blas = prefs.gle_brian.blas, choice
+    try:
+        yield
+    finally:
+        prefs.gle_brian.blas = previous
 
 
 @contextlib.contextmanager
@@ -121,13 +135,31 @@ def test_equals_mirror(parity):
         makefile = open(os.path.join(parity.net.project.directory, 'makefile')).read().splitlines()
         flags = next(line for line in makefile if line.startswith('OPTIMISATIONS ='))
         assert ('-O3' if parity.key == OPTIMISED else '-O0') in flags.split(), flags
-        threads = 2 if parity.key == OPTIMISED else 1          # the optimised network runs on two threads
+        threads = 2 if parity.key in (OPTIMISED, BLAS) else 1       # these two networks run on two threads
         assert parity.net.runner.threads == threads
         # one thread: Brian2's independent loops are marked for gcc's vectoriser (devices.py), e.g. the Euler update
         euler = glob.glob(os.path.join(parity.net.project.directory, 'code_objects', '*_stateupdater_codeobject*.cpp'))
         assert euler and all(('#pragma GCC ivdep' in open(path).read()) == (threads == 1) for path in euler)
         assert ('omp_set_num_threads(2)' in open(os.path.join(parity.net.project.directory, 'main.cpp')).read()) \
             == (threads == 2)
+        # the CE network's products call OpenBLAS (the basal products in the two layers' dendrites, the feedback to
+        # the first layer and both drives), the others' the loops
+        code = glob.glob(os.path.join(parity.net.project.directory, 'code_objects', '*.cpp'))
+        calls = [os.path.basename(path) for path in code if 'cblas_dgemm' in open(path).read()]
+        assert len(calls) == (5 if parity.key == BLAS else 0), calls
+
+
+def test_blas_is_chosen_for_batches_of_large_projections(monkeypatch):
+    from gle_brian import dense
+    assert not dense.uses_blas(batch=1, weights=10 ** 6)                  # matrix-vector products: the loops
+    assert not dense.uses_blas(batch=100, weights=53 * 53)                # MNIST-1D: as fast, the loops
+    assert dense.uses_blas(batch=4, weights=300 * 300) == (dense.blas_library() is not None)
+    with blas('never'):
+        assert not dense.uses_blas(batch=30, weights=10 ** 6)
+    monkeypatch.setattr(dense, 'blas_library', lambda: None)
+    assert not dense.uses_blas(batch=30, weights=10 ** 6)                 # not installed: the loops
+    with blas('always'), pytest.raises(GLEConfigError, match='pip install scipy-openblas64'):
+        dense.uses_blas(batch=1, weights=4)
 
 
 def _glibc_vector_functions():
