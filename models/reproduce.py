@@ -78,9 +78,11 @@ def published_text(reference, epoch):
 
 def progress(experiment, table=None):
     """Where the sweep stands: dict with the per-seed last epochs (``reached``: seed -> epoch, seeds that have
-    started), ``finished`` (seeds at the last epoch) and the final values in percent of the finished seeds."""
+    started), ``finished`` (seeds at the last epoch), the final values in percent of the finished seeds
+    (``finals``), and the values in percent of every started seed at the last epoch they all reached (``common``:
+    epoch, values)."""
     table = collect(experiment.folder, partial=True) if table is None else table
-    reached, finals = {}, {}
+    reached, finals, common = {}, {}, None
     if len(table):
         table = table[table['seed'].isin(experiment.seeds) & (table['epochs'] == experiment.epochs)]
         for seed, rows in table.groupby('seed'):
@@ -88,7 +90,10 @@ def progress(experiment, table=None):
             last = rows[rows['epoch'] == experiment.epochs]
             if len(last):
                 finals[int(seed)] = float(last[experiment.metric].iloc[0]) * experiment.scale
-    return {'reached': reached, 'finished': sorted(finals), 'finals': finals}
+        if reached:
+            epoch = min(reached.values())
+            common = (epoch, table[table['epoch'] == epoch][experiment.metric].to_numpy() * experiment.scale)
+    return {'reached': reached, 'finished': sorted(finals), 'finals': finals, 'common': common}
 
 
 def status_text(experiment, state):
@@ -120,11 +125,17 @@ def short_status(experiment, state):
 
 
 def result_text(experiment, state):
-    """Mean +- std (population) and range over the finished seeds, in percent; a dash when none finished."""
+    """Mean +- std (population) and range over the finished seeds, in percent; when none has finished, the same
+    at the last epoch every started seed reached, next to the published runs at that epoch (a dash: none started)."""
     values = np.array([state['finals'][seed] for seed in state['finished']])
-    if not len(values):
+    if len(values):
+        return f'{values.mean():.2f} +- {values.std():.2f} % ({values.min():.1f}-{values.max():.1f}), n = {len(values)}'
+    if state['common'] is None:
         return '--'
-    return f'{values.mean():.2f} +- {values.std():.2f} % ({values.min():.1f}-{values.max():.1f}), n = {len(values)}'
+    epoch, values = state['common']
+    reference = published(experiment.reference, epoch)
+    return (f"epoch {experiment.epochs} not reached; at epoch {epoch}: {values.mean():.2f} +- {values.std():.2f} %, "
+            f"n = {len(values)} (published at epoch {epoch}: {reference['mean']:.2f} +- {reference['std']:.2f} %)")
 
 
 def inside_text(experiment, state):

@@ -75,3 +75,19 @@ def test_a_finished_sweep_is_complete(partial_sweep):
              'finals': {1: 90.0, 2: 91.0, 3: 92.0, 4: 93.0}}
     assert reproduce.status_text(partial_sweep, state) == 'complete: 4 seeds, epoch 3'
     assert reproduce.result_text(partial_sweep, state).startswith('91.50 +- 1.12 %')
+
+
+def test_a_sweep_without_finished_seeds_shows_the_last_common_epoch(tmp_path, monkeypatch):
+    monkeypatch.setattr(reproduce, 'RESULTS', str(tmp_path))
+    experiment = reproduce.Experiment('test', 'toy', (1, 2, 3), 3, 'mnist1d_e2e_test_accuracy.csv')
+    _task(experiment.folder, 1, [0.1, 0.40], finished=False)
+    _task(experiment.folder, 2, [0.1, 0.50, 0.7], finished=False)
+    state = reproduce.progress(experiment)
+    assert state['finished'] == [] and state['common'][0] == 1
+    published = reproduce.published('mnist1d_e2e_test_accuracy.csv', 1)
+    assert reproduce.result_text(experiment, state) == (
+        f"epoch 3 not reached; at epoch 1: 45.00 +- 5.00 %, n = 2 (published at epoch 1: {published['mean']:.2f} "
+        f"+- {published['std']:.2f} %)")
+    assert reproduce.inside_text(experiment, state) == '--'
+    assert reproduce.status_text(experiment, state) == \
+        'partial: 0 of 3 seeds at epoch 3; stopped or running: seed 1 at epoch 1, 2 at epoch 2; 1 not started'
