@@ -321,7 +321,9 @@ def plot_band(table, metric, x='epoch', over='seed', reference=None, reference_s
         ...                 reference_scale=0.01)                                   # doctest: +SKIP
     """
     import pandas
-    parameters = [name for name in table.attrs.get('parameters', []) if name not in (over, x)]
+    # one band per combination of the parameters that vary (one that has one value names no band)
+    parameters = [name for name in table.attrs.get('parameters', []) if name not in (over, x)
+                  and table[name].nunique(dropna=False) > 1]
     fig = Figure(figsize=(5.5, 3.6), layout='constrained')
     ax = fig.add_subplot()
     if reference is not None:
@@ -341,7 +343,8 @@ def plot_band(table, metric, x='epoch', over='seed', reference=None, reference_s
         label = ', '.join(f'{name}={value}' for name, value in zip(parameters, values)) or 'this package'
         ax.fill_between(statistics.index, statistics['mean'] - spread, statistics['mean'] + spread, color=color,
                         alpha=0.3, lw=0)
-        ax.plot(statistics.index, statistics['mean'], color=color, lw=1.5, label=f'{label} ({runs} {over}s)')
+        ax.plot(statistics.index, statistics['mean'], color=color, lw=1.5,
+                label=f"{label} ({runs} {over}{'s' * (runs != 1)})")
     ax.set(xlabel=x, ylabel=metric.replace('_', ' '), title=title, xlim=(table[x].min(), table[x].max()))
     ax.spines[['top', 'right']].set_visible(False)
     ax.legend(fontsize=7, frameon=False)

@@ -1,12 +1,13 @@
 """Figures: each plotting function draws from a short recording and saves a PNG."""
 import numpy as np
+import pandas
 import pytest
 from brian2 import Hz, ms
 from matplotlib.figure import Figure
 
 from gle_brian import GLENetwork, Layer
 from gle_brian.microcircuit import MicrocircuitNetwork
-from gle_brian.plotting import plot_bode, plot_microcircuit, plot_raster, plot_sine_response, plot_traces
+from gle_brian.plotting import plot_band, plot_bode, plot_microcircuit, plot_raster, plot_sine_response, plot_traces
 from gle_brian.recording import poisson_spikes, record, transfer_function
 
 LAYERS = [Layer(3, 'sigmoid', tau_m=2 * ms, tau_r=0.5 * ms), Layer(1, tau_m=1 * ms)]
@@ -61,3 +62,16 @@ def test_plot_raster(rec, tmp_path):
 def test_plot_microcircuit(tmp_path):
     net = MicrocircuitNetwork(1, LAYERS, dt=0.05 * ms, device='numpy', loss='mse')
     assert _saved(plot_microcircuit(net), tmp_path, 'microcircuit.png')
+
+
+def test_band_of_a_sweep_names_only_the_parameters_that_vary():
+    table = pandas.DataFrame({'seed': [1, 1, 2, 2], 'epochs': [3] * 4, 'epoch': [0, 1, 0, 1],
+                              'test_accuracy': [0.1, 0.5, 0.1, 0.7]})
+    table.attrs['parameters'] = ['seed', 'epochs']
+    labels = [line.get_label() for line in plot_band(table, 'test_accuracy').axes[0].get_lines()]
+    assert 'this package (2 seeds)' in labels
+    band = plot_band(table[table['seed'] == 1], 'test_accuracy').axes[0]
+    assert 'this package (1 seed)' in [line.get_label() for line in band.get_lines()]
+    means = [line for line in plot_band(table, 'test_accuracy').axes[0].get_lines()
+             if line.get_label().startswith('this package')][0]
+    assert list(means.get_ydata()) == [0.1, 0.6]
