@@ -16,8 +16,9 @@ Run::
     python bench/step_speed.py --devices cpp_standalone --sizes 1000 3000 10000 --threads 1 2
     python bench/step_speed.py --devices cpp_standalone --sizes 100 300 1000 --batch 30 --blas never always
 
-``--probabilities``: each projection connects a pair of neurons with this probability (``connect=[dict(p=...)]``,
-Brian2 Synapses; 1 is all-to-all, computed as configured by ``--projections``); the mirror then holds
+``--probabilities``: each projection connects a pair of neurons with this probability (``connect=[dict(p=...)]``;
+1 is all-to-all), computed as configured by ``--projections`` (``dense``: CSR products for p < 1,
+:mod:`gle_brian.sparse`; ``synapses``: Brian2 Synapses); the mirror then holds
 ``scipy.sparse`` matrices. ``--batch``: copies side by side (the products become matrix products); ``--blas``: the
 dense products in C++ with OpenBLAS (``always``), the loops (``never``) or as chosen by size (``auto``, the default;
 ``prefs.gle_brian.blas``), each a target of its own.

@@ -53,8 +53,8 @@ carries are all exactly zero (their product is zero). The results equal those of
 On ``cuda_standalone`` the threads of a kernel run in no order, so each computes its own sum (a row of ``W`` times
 the rates, a column of ``W`` times the errors, or the batch sum of one weight's drive; the products in the scalar
 code do nothing), reading the arrays through brian2cuda's ``__device__`` pointers ``brian::d_array_*``, which the
-program sets after it has allocated them (:meth:`DenseProjection.cuda_setup`). Not yet run on a GPU: the CUDA code
-is compiled in the tests, its parity is checked by ``bench/gpu_check.sh``.
+program sets after it has allocated them (:meth:`~gle_brian.products.ProjectionProducts.cuda_setup`). Not yet run
+on a GPU: the CUDA code is compiled in the tests, its parity is checked by ``bench/gpu_check.sh``.
 
 Example::
 
@@ -65,16 +65,14 @@ Example::
     'dense'
 """
 import numpy as np
-from brian2 import Function, prefs, second
-from brian2.devices import get_device
+from brian2 import prefs
 
 from . import preferences  # noqa: F401  (registers prefs.gle_brian)
 from .errors import GLEConfigError
+from .products import ProjectionProducts
 
 __all__ = ['DenseProjection']
 
-# C and Cython types of Brian2's float arrays
-_C_TYPES = {np.dtype(np.float64): 'double', np.dtype(np.float32): 'float'}
 #: columns of a product that C++ accumulates in registers at once (a row of up to 32 numbers)
 BLOCK = 32
 #: rows of W whose products with the rates C++ computes at once (they share the loads of the rates)
@@ -121,93 +119,29 @@ def uses_blas(batch, weights):
     return True
 
 
-class DenseProjection:
-    """The basal, apical and gradient products of the all-to-all projection ``pre -> post``.
+class DenseProjection(ProjectionProducts):
+    """The basal, apical and gradient products of the all-to-all projection ``pre -> post``
+    (:class:`~gle_brian.products.ProjectionProducts`).
 
-    Parameters
-    ----------
-    name : str
-        Prefix of the function names (unique in the network), e.g. ``'projection_1'``.
-    weights : NeuronGroup
-        ``n_post*n_pre`` elements holding ``w`` (and ``w_feedback``), row-major: element ``k*n_pre + j``
-        is ``W[k, j]``.
-    pre, post : NeuronGroup
-        ``batch*n_pre`` and ``batch*n_post`` neurons (copy ``c`` first, then the neuron): ``pre`` has the
-        rates ``r`` (and receives ``I_apical``), ``post`` the errors ``err`` (and receives ``I_basal``).
-    batch : int
-        Number of copies.
-    feedback : str
-        The variable of ``weights`` that carries errors down: ``'w'`` or ``'w_feedback'``.
+    The parameters are those of :class:`~gle_brian.products.ProjectionProducts`; ``weights`` has ``n_post*n_pre``
+    elements, row-major: element ``k*n_pre + j`` is ``W[k, j]``.
     """
 
     def __init__(self, name, weights, pre, post, batch, feedback='w'):
-        self.name = name
-        self.n_pre, self.n_post, self.batch = len(pre) // batch, len(post) // batch, batch
+        super().__init__(name, weights, pre, post, batch, feedback)
         if len(weights) != self.n_pre * self.n_post:
             raise GLEConfigError(f'{name}: {len(weights)} weights for {self.n_post} x {self.n_pre} neurons.')
-        self.arrays = {'w': weights.variables['w'], 'feedback': weights.variables[feedback],
-                       'r': pre.variables['r'], 'err': post.variables['err']}
-        if 'plastic_w' in weights.variables:      # a plastic projection: the drive is skipped while it is 0
-            self.arrays['plastic'] = weights.variables['plastic_w']
-        self.c_type = _C_TYPES[np.dtype(self.arrays['w'].dtype)]
         self.blas = uses_blas(self.batch, self.n_pre * self.n_post)
-        self.functions = {}
-        for kind in ('basal', 'apical', 'gradient'):
-            # the whole product, called once per step in the scalar code (a function of t), and element i of it
-            product = Function(None, arg_units=[second], arg_names=['t'], arg_types=['float'], return_unit=1,
-                               return_type='float', stateless=True)
-            element = Function(None, arg_units=[1], arg_names=['i'], arg_types=['integer'], return_unit=1,
-                               return_type='float', stateless=False)
-            self._implement(product, f'{kind}_product')
-            self._implement(element, kind, dependencies={f'{name}_{kind}_product': product})
-            self.functions.update({f'{name}_{kind}_product': product, f'{name}_{kind}': element})
+        self._make_functions()
 
-    def _implement(self, function, kind, dependencies=None):
-        """Every target's code of ``function``, generated when Brian2 generates the code of a run (with the device
-        of that run); in C++ the element's code follows its product's (``dependencies``: it reads its buffer)."""
-        implementations = function.implementations
-        implementations.add_implementation('numpy', self._numpy(kind))
-        implementations.add_dynamic_implementation('cython', code=lambda owner: self._cython(kind)[0],
-                                                   namespace=lambda owner: self._cython(kind)[1])
-        blas = self.blas and kind.endswith('_product')
-        for target, code in (('cpp', self._blas if blas else self._cpp), ('cuda', self._cuda)):
-            implementations.add_dynamic_implementation(target, code=lambda owner, code=code: code(kind),
-                                                       namespace=lambda owner: None, name=f'{self.name}_{kind}',
-                                                       dependencies=dependencies if target == 'cpp' else None,
-                                                       compiler_kwds=blas_library()['compiler_kwds']
-                                                       if blas and target == 'cpp' else None)
+    def _cpp_implementation(self, kind):
+        if self.blas and kind.endswith('_product'):
+            return self._blas, blas_library()['compiler_kwds']
+        return self._cpp, None
 
-    # --- the expressions the network's generated code uses -----------------------------------------
-
-    @property
-    def basal_input(self):
-        """Expression, in the post group, of its basal input from the stored presynaptic rates (after
-        :attr:`basal_product`)."""
-        return f'{self.name}_basal(i)'
-
-    def _product(self, kind):
-        """The statement that computes the product ``kind`` whole (a function of ``t``: Brian2 runs it once, in the
-        scalar code before its loop reads the rows)."""
-        return f'{self.name}_{kind}_done = {self.name}_{kind}_product(t)'
-
-    @property
-    def basal_product(self):
-        """Statement, in the post group, that computes the basal products of all its neurons (once per step)."""
-        return self._product('basal')
-
-    def apical_code(self, target='I_apical'):
-        """Abstract code of the pre group: its apical input (into ``target``) from this step's postsynaptic errors
-        (the product in the scalar code, once; the loop reads its rows)."""
-        return f'{self._product("apical")}\n{target} = {self.name}_apical(i)'
-
-    @property
-    def gradient_code(self):
-        """Abstract code of the weight group: the drive ``g_w``, the sum over the batch of ``-err_post r_pre``.
-
-        It has a code object of its own, so that the optimiser's loop reads ``g_w`` like its other arrays
-        (C++ compilers vectorise that loop then). It is 0 while learning is off (``plastic_w`` 0).
-        """
-        return f'{self._product("gradient")}\ng_w = -{self.name}_gradient(i)'
+    def _buffer_size(self, product):
+        B, n_pre, n_post = self.batch, self.n_pre, self.n_post
+        return {'basal': B * n_post, 'apical': B * n_pre, 'gradient': n_post * n_pre}[product]
 
     # --- implementations -------------------------------------------------------------------------
 
@@ -230,42 +164,7 @@ class DenseProjection:
             e, r = arrays['err'].get_value().reshape(B, n_post), arrays['r'].get_value().reshape(B, n_pre)
             return (e.T @ r).ravel()[i]
 
-        def product(t):     # the reads compute their products (called with every index at once)
-            return 0.0
-
-        return {'basal': basal, 'apical': apical, 'gradient': gradient}.get(kind, product)
-
-    def _storage(self, product):
-        """C++ declaration of the buffer of ``product`` and of whether it is zero (by whichever of its two functions
-        comes first)."""
-        B, n_pre, n_post = self.batch, self.n_pre, self.n_post
-        size = {'basal': B * n_post, 'apical': B * n_pre, 'gradient': n_post * n_pre}[product]
-        return f'''
-#ifndef {self.name}_{product}_storage
-#define {self.name}_{product}_storage
-static {self.c_type} {self.name}_{product}_buffer[{size}];
-static bool {self.name}_{product}_zero = true;
-#endif'''
-
-    def _cpp_arrays(self):
-        device = get_device()
-        return {key: 'brian::' + device.get_array_name(variable) for key, variable in self.arrays.items()}
-
-    def _skip(self, product):
-        """C++ that sets the product's zero flag: the feedback while the errors are all 0, the drive while learning
-        is off, never the basal product."""
-        a, zero = self._cpp_arrays(), f'{self.name}_{product}_zero'
-        if product == 'apical':
-            return f'''
-    bool errors = false;
-    for (int m = 0; m < {self.batch * self.n_post}; m++)
-        errors |= {a['err']}[m] != 0;
-    {zero} = !errors;'''
-        if product == 'gradient':
-            return f'''
-    {zero} = {a['plastic']}[0] == 0;'''
-        return f'''
-    {zero} = false;'''
+        return {'basal': basal, 'apical': apical, 'gradient': gradient}.get(kind, self._numpy_product)
 
     def _blas(self, kind):
         """C++ of the product ``kind`` (``<product>_product``) as one ``cblas_?gemm`` call (row-major arrays)."""
@@ -316,12 +215,7 @@ static double {self.name}_{kind}(const double t)
         buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
         storage = self._storage(product)
         if kind == product:       # Brian2's loop: element i of the product
-            return storage + f'''
-static {t} {name}(const int i)
-{{
-    return {zero} ? 0 : {buffer}[i];
-}}
-'''
+            return self._cpp_element(kind)
         if product == 'basal':    # W r: element (c, k) is row k of W times the rates of copy c, for ROWS rows at
             blocks, tail = -(-n_post // ROWS), n_post % ROWS or ROWS      # once (they share the loads of r)
             return storage + f'''
@@ -389,22 +283,6 @@ static double {name}(const double t)
     return 0;
 }}
 '''
-
-    def _device_arrays(self):
-        """brian2cuda's names of the arrays: the ``__device__`` pointer and the host's copy of it."""
-        device = get_device()
-        return {key: (f'brian::d{device.get_array_name(variable)}', f'brian::dev{device.get_array_name(variable)}')
-                for key, variable in self.arrays.items()}
-
-    def cuda_setup(self):
-        """Have the CUDA program point brian2cuda's ``__device__`` array pointers at the arrays it allocated.
-
-        brian2cuda declares a pointer ``brian::d_array_<name>`` for every array, but sets it only for static
-        arrays; the device functions of :meth:`_cuda` read the weights, rates and errors through them.
-        """
-        lines = [f'CUDA_SAFE_CALL(cudaMemcpyToSymbol({symbol}, &{pointer}, sizeof({self.c_type}*)));'
-                 for symbol, pointer in dict(self._device_arrays().values()).items()]
-        get_device().insert_code('after_start', '\n'.join(lines))
 
     def _cuda(self, kind):
         B, n_pre, n_post, t = self.batch, self.n_pre, self.n_post, self.c_type

@@ -9,9 +9,11 @@ A :class:`GLEProjection` connects any Brian2 group with a rate variable ``r`` (a
 * with ``learning``, an optimiser step on ``W`` with the gradient ``-err_post r_pre`` (a batch mean).
 
 All-to-all projections are dense products inside Brian2's generated code (:mod:`gle_brian.dense`); a
-projection with ``connect`` is a Brian2 :class:`~brian2.Synapses` made with that connect rule (weights per
-synapse). Every operation sits in its slot of :data:`~gle_brian.schedule.SCHEDULE`. The projection's Brian2
-objects are its ``contained_objects``, so ``run()`` and ``Network(collect())`` collect them with it.
+projection with ``connect`` has the synapses of that connect rule (weights per synapse), computed as
+compressed-row (CSR) products inside the generated code on the numpy and ``cpp_standalone`` targets
+(:mod:`gle_brian.sparse`), as a Brian2 :class:`~brian2.Synapses` elsewhere and with ``synapses=True``. Every
+operation sits in its slot of :data:`~gle_brian.schedule.SCHEDULE`. The projection's Brian2 objects
+are its ``contained_objects``, so ``run()`` and ``Network(collect())`` collect them with it.
 
 Example::
 
@@ -30,6 +32,7 @@ from brian2.groups.group import CodeRunner
 from brian2.utils.logger import get_logger
 
 from . import synapses as synaptic
+from . import sparse
 from .dense import DenseProjection
 from .checks import check_matrix, connections, constrain_weights
 from .errors import GLEConfigError
@@ -120,7 +123,8 @@ class GLEProjection(BrianObject):
         Plasticity of ``W`` (when ``learning.weights``): an optimiser step every step, with learning rate
         ``lr_w`` and the switch ``plastic_w`` of ``weight_group``; ``None``: fixed weights.
     synapses : bool
-        Compute an all-to-all projection with Brian2 Synapses (summed variables) instead of dense products.
+        Compute the projection with Brian2 Synapses (summed variables) instead of dense or CSR products (a
+        cross-check).
     seed : int or None
         Seed of the drawn weights (``seed``), feedback weights (``seed + 1``) and connections (``seed + 2``);
         ``None``: seeds drawn from numpy's global generator, which Brian2's ``seed()`` sets on runtime targets
@@ -128,7 +132,8 @@ class GLEProjection(BrianObject):
     name : str
         The Brian2 name; it names the projection's objects and functions.
 
-    Attributes: ``weight_group`` (the object holding ``w``), ``positions`` (where ``W[post, pre]`` sits in
+    Attributes: ``kind`` (``'dense'``, ``'csr'`` or ``'synapses'``: how its sums are computed), ``weight_group``
+    (the object holding ``w``), ``positions`` (where ``W[post, pre]`` sits in
     ``weight_group.w``), ``connectivity`` (``None`` or the synapses' ``(pre, post)`` indices), ``W`` (the
     current matrix), ``shape`` ``(n_post, n_pre)``.
     """
@@ -159,6 +164,9 @@ class GLEProjection(BrianObject):
         self.feedback = feedback if self.sends_errors else None
         self.connectivity = self._connect(connect, seed)
         self.dense = self.connectivity is None and not synapses
+        # sparse projections: CSR products where the target has them, else Brian2 Synapses
+        self.kind = 'synapses' if synapses else 'dense' if self.dense else 'csr' if sparse.supported() \
+            else 'synapses'
         self.learning = learning if learning is not None and learning.weights else None
         drawn = weights is None
         values = constrain_weights(self._values(draw_weights([self.shape], [self.connectivity], _seed(seed, 0))[0]
@@ -170,8 +178,8 @@ class GLEProjection(BrianObject):
                 else feedback_weights, 'feedback_weights')
         self.functions = {}
         self._cuda_ready = False
-        if self.dense:
-            self._build_dense(values)
+        if self.kind != 'synapses':
+            self._build_products(values)
         else:
             self._build_synapses(values)
         if self.learning is not None:
@@ -182,7 +190,8 @@ class GLEProjection(BrianObject):
             group.plastic_w = 1
             group.lr_w = self.learning.learning_rates(1)[0]
         logger.debug(f'{self.name}: {pre.name} -> {post.name}, {n_post} x {n_pre}, '
-                     + ('dense products' if self.dense else f'{len(self.weight_group)} weights in Brian2 Synapses')
+                     + {'dense': 'dense products', 'csr': f'{len(self.weight_group)} weights, CSR products',
+                        'synapses': f'{len(self.weight_group)} weights in Brian2 Synapses'}[self.kind]
                      + f', feedback {self.feedback}, sign {sign}, ' + ('plastic' if self.learning else 'fixed'))
 
     # --- building ------------------------------------------------------------------------------------
@@ -226,30 +235,40 @@ class GLEProjection(BrianObject):
             return ''
         return synaptic.plasticity_equations(self.learning.optimiser, True, not on_gpu())
 
-    def _build_dense(self, values):
+    def _build_products(self, values):
+        """The weights in a group (row-major, or one per synapse in CSR order) and the products of
+        :mod:`gle_brian.dense` or :mod:`gle_brian.sparse` in the generated code."""
         n_post, n_pre = self.shape
         random = self.feedback == 'random'
-        holder = NeuronGroup(n_post * n_pre, synaptic.WEIGHTS + synaptic.FEEDBACK_WEIGHTS * random
+        holder = NeuronGroup(values.size, synaptic.WEIGHTS + synaptic.FEEDBACK_WEIGHTS * random
                              + self._learning_equations(), clock=self.clock, name=f'{self.name}_weights', namespace={})
         holder.w = values.ravel()
         if random:
             holder.w_feedback = self.feedback_values.ravel()
-        dense = DenseProjection(self.name, holder, self.pre, self.post, self.batch, 'w_feedback' if random else 'w')
-        self.functions = dense.functions
-        self.post.namespace.update(dense.functions)
-        self.post.add_basal_input(dense.basal_input, before=dense.basal_product)
-        holder.namespace.update(dense.functions)
+        feedback = 'w_feedback' if random else 'w'
+        if self.dense:
+            products = DenseProjection(self.name, holder, self.pre, self.post, self.batch, feedback)
+            self.positions = np.arange(n_post * n_pre).reshape(n_post, n_pre)
+        else:
+            products = sparse.SparseProjection(self.name, holder, self.pre, self.post, self.batch,
+                                               self.connectivity, feedback)
+            self.positions = np.arange(values.size)
+        self.functions = products.functions
+        self.post.namespace.update(products.functions)
+        self.post.add_basal_input(products.basal_input, before=products.basal_product)
+        holder.namespace.update(products.functions)
         self.contained_objects.append(holder)
         if self.sends_errors:
-            self.pre.namespace.update(dense.functions)
+            self.pre.namespace.update(products.functions)
             share = self.pre.add_apical_input(f'I_apical_{self.name}')
-            self.contained_objects.append(schedule(CodeRunner(self.pre, 'stateupdate', code=dense.apical_code(share),
-                                                              clock=self.clock, name=f'{self.name}_apical'), 'apical'))
+            code = products.apical_code(share)
+            self.contained_objects.append(schedule(CodeRunner(self.pre, 'stateupdate', code=code, clock=self.clock,
+                                                              name=f'{self.name}_apical'), 'apical'))
         if self.learning is not None:
-            schedule(holder.run_regularly(dense.gradient_code, name=f'{self.name}_gradient'), 'gradient')
-        self.dense_projection = dense
+            schedule(holder.run_regularly(products.gradient_code, name=f'{self.name}_gradient'), 'gradient')
+        self.products = products
+        self.dense_projection = products if self.dense else None
         self.synapses, self.weight_group = None, holder
-        self.positions = np.arange(n_post * n_pre).reshape(n_post, n_pre)
 
     def _build_synapses(self, values):
         (n_post, n_pre), B = self.shape, self.batch

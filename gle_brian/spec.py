@@ -118,14 +118,16 @@ class NetworkSpec:
         weights, biases and ``tau_m`` (held once; gradients are batch means). Inputs then have shape
         ``(T, batch, n_in)`` and traces ``(samples, batch, n_l)``.
     projection : None, 'dense' or 'synapses'
-        How the all-to-all projections are computed: ``'dense'``, as matrix products inside the generated
-        code (:mod:`gle_brian.dense`; the weights held once, row-major, also for a batch; the default), or
-        ``'synapses'``, as Brian2 Synapses with summed variables (one synapse at a time; a cross-check).
+        How the projections are computed: ``'dense'`` (the default), as products inside the generated code, the
+        all-to-all ones as matrix products (:mod:`gle_brian.dense`; the weights held once, row-major, also for a
+        batch), the sparse ones (``connect``) as compressed-row products (:mod:`gle_brian.sparse`; on numpy and
+        cpp_standalone, Brian2 Synapses on cython and cuda_standalone); or ``'synapses'``, as Brian2 Synapses
+        with summed variables (one synapse at a time; a cross-check).
     connect : list or None
         Per layer, the synapses of the projection into it: ``None`` (all-to-all, the default), a condition in
         ``i`` (presynaptic) and ``j`` (postsynaptic) such as ``'abs(i - j) < 3'``, or a dict of Brian2's
         ``Synapses.connect`` arguments such as ``dict(p=0.2)`` (random connections drawn with ``seed``).
-        Such projections are Brian2 Synapses (whatever ``projection`` says); ``connectivity`` holds their
+        Such projections are computed as ``projection`` says (above); ``connectivity`` holds their
         ``(pre, post)`` index arrays (ordered by post, then pre), and ``W`` is zero where there is no synapse.
         Their weights are held per synapse (with the optimiser state), so memory and time scale with the
         synapses; drawn weights are those of the all-to-all projection at the synapses.

@@ -1,5 +1,8 @@
 """Sparse projections (Brian2's connection arguments) and sign constraints (Dale's law) in layered networks:
 equal to the numpy mirror with scipy.sparse matrices, with learning and batches, on numpy and cpp_standalone."""
+import glob
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -90,8 +93,8 @@ def test_drawn_weights_take_the_sign_and_the_synapses():
 
 @pytest.mark.parametrize('batch', [1, 3])
 def test_sparse_weights_are_held_per_synapse(batch):
-    """One weight (and optimiser state) per synapse, on the Synapses at batch 1 and in a group of that size for a
-    batch; the drawn weights are those of the all-to-all network at the synapses."""
+    """One weight (and optimiser state) per synapse, in a group of that size (CSR order); the drawn weights are
+    those of the all-to-all network at the synapses."""
     full = GLENetwork(3, LAYERS, dt=DT, device='numpy', seed=0).weights
     net = GLENetwork(3, LAYERS, dt=DT, device='numpy', seed=0, connect=CONNECT, batch=batch,
                      learning=Learning(Adam(lr=1e-3)))
@@ -115,3 +118,51 @@ def test_sparse_draw_by_blocks_of_rows_equals_the_whole_draw():
         drawn = draw_weights(shapes, [None, synapses, None], seed=3, block=block)
         np.testing.assert_array_equal(drawn[1], whole[1][synapses[1], synapses[0]])
         np.testing.assert_array_equal(drawn[2], whole[2])
+
+
+@pytest.mark.parametrize('device, batch, feedback', [
+    ('numpy', 2, 'random'), pytest.param('cpp_standalone', 1, 'symmetric', marks=pytest.mark.standalone)])
+def test_csr_products_equal_the_mirror_with_learning_on_off_on(device, batch, feedback, tmp_path):
+    """Sparse projections are CSR products in the generated code (gle_brian.sparse; the C++ calls them, no Brian2
+    Synapses): every variable, W, b and tau_m equal the mirror to 1e-12 with learning on, off (the weights stay,
+    as recorded) and on again; the state saved after them restores the next run bit for bit. (Batch 3 with random
+    feedback on cpp_standalone: tests/test_graph.py.)"""
+    learning = Learning(Adam(lr=0.02), tau_m=True, tau_m_min=0.05 * ms)
+    kwargs = dict(dt=DT, loss='mse', beta=0.5, batch=batch, learning=learning)
+    connect = [dict(p=0.6), dict(p=0.5), 'i != j']
+    net = GLENetwork(3, LAYERS, device=device, seed=5, connect=connect, signs=SIGNS, feedback=feedback,
+                     record=['u', 'u_breve', 'r', 'r_prime', 'v', 'err', 'I_basal', 'I_apical', 'w'],
+                     directory=str(tmp_path / 'project'), **kwargs)
+    assert [p.kind for p in net.projections] == ['csr'] * 3
+    synapses = net.connectivity
+    feedback_matrices = None if feedback == 'symmetric' else [sparse(b, s)
+                                                              for b, s in zip(net.feedback_weights, synapses)]
+    ref = ReferenceNetwork(3, LAYERS, [sparse(w, s) for w, s in zip(net.weights, synapses)], biases=net.biases,
+                           feedback=feedback_matrices, signs=SIGNS, **kwargs)
+    rng = np.random.default_rng(2)
+    inputs = [(3 * rng.normal(size=(60, batch, 3)), rng.normal(size=(60, batch, 3))) for _ in range(4)]
+    for (x, y), learn in zip(inputs, (True, False, True)):
+        before = net.weights
+        net.run(x, y, learn=learn)
+        assert_equals_mirror(net, ref, ref.run(x, y, learn=learn), atol=1e-12, tau_m=True)
+        recorded = net.trace('w', 1)
+        assert recorded.shape[-1] == len(synapses[1][0])
+        if not learn:
+            assert all(np.array_equal(w0, w) for w0, w in zip(before, net.weights)) and np.all(recorded == recorded[0])
+    state = net.get_state()
+    assert state['projection_1_weights.w'].shape == state['projection_1_weights.m_w'].shape == (len(synapses[1][0]),)
+    x, y = inputs[3]
+    net.run(x, y)
+    after, weights = net.trace('r', 2), net.weights
+    net.set_state(state)
+    net.run(x, y)
+    np.testing.assert_array_equal(net.trace('r', 2), after)
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, weights))
+    if device == 'cpp_standalone':     # the generated C++ computes the products, with the CSR arrays
+        sources = glob.glob(os.path.join(net.project.directory, 'code_objects', '*.cpp'))
+        code = ''.join(open(path).read() for path in sources)
+        for k in range(3):       # (the input receives no feedback)
+            kinds = ('basal', 'gradient') + ('apical',) * (k > 0)
+            assert all(f'projection_{k}_{kind}_product(' in code for kind in kinds), k
+            assert f'_namespace_projection_{k}_indptr' in code
+        assert not [path for path in sources if 'synapses' in os.path.basename(path)]
