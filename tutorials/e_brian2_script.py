@@ -68,7 +68,7 @@ readout.r_student = linked_var(student_out, 'r')
 spikes = SpikeMonitor(readout)
 
 # %% Brian2's run(), several times: learning, then a test with plasticity off
-epochs, epoch = (4, 100 * ms) if SMALL else (8, 250 * ms)
+epochs, epoch = (2, 200 * ms) if SMALL else (8, 250 * ms)   # each run() of a standalone script compiles its own code
 for _ in range(epochs):
     run(epoch)
 for group in (student_hidden, student_out, student_in, student_up):
