@@ -64,6 +64,8 @@ Example::
     >>> net.projection
     'dense'
 """
+import functools
+
 import numpy as np
 from brian2 import prefs
 
@@ -84,6 +86,7 @@ BLAS_BATCH = 2
 BLAS_WEIGHTS = 10_000
 
 
+@functools.cache
 def blas_library():
     """The compiler settings of the ``scipy-openblas64`` wheel (include and library folders, library) and its
     symbols' prefix and suffix, or None when it is not installed."""
