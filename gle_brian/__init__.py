@@ -11,6 +11,7 @@ Example::
     >>> net = GLENetwork(1, [Layer(2, 'tanh', tau_m=1*ms, tau_r=0.1*ms), Layer(1, tau_m=1*ms)],
     ...                  dt=0.01*ms, device='numpy', loss='mse', beta=0.1)
 """
+from . import compilation  # noqa: F401  (the C++ standalone makefile: a precompiled header)
 from .activations import Activation, get_activation
 from .errors import GLEConfigError, GLEDeviceError, GLEInputError, GLENumericalError, GLEOutputError
 from .graph import GLEGraph, Projection

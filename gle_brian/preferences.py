@@ -6,6 +6,8 @@
 * ``blas``: ``'auto'`` (default), ``'always'`` or ``'never'``: whether the C++ code of dense projections computes
   its products with OpenBLAS (``auto``: at batches of 2 or more and projections of 10,000 weights or more, when the
   ``scipy-openblas64`` wheel is installed; :func:`gle_brian.dense.uses_blas`).
+* ``precompiled_header``: ``True`` (default) or ``False``: whether C++ standalone projects include one precompiled
+  header of the standard headers in every code object (:mod:`gle_brian.compilation`; a third of the compile time).
 * ``max_recording_bytes``: the most memory a network's monitors may hold in a run, in bytes (default: half of this
   machine's memory). A run whose recording would hold more is refused before it starts, with the fix.
 
@@ -44,6 +46,9 @@ if 'gle_brian' not in prefs.pref_register:
             'auto', "Dense products in C++ with OpenBLAS: 'auto' (batches of large projections, when "
                     "scipy-openblas64 is installed), 'always' or 'never'.",
             validator=lambda value: value in BLAS_CHOICES),
+        precompiled_header=BrianPreference(
+            True, 'C++ standalone projects: precompile the standard headers once (in the user cache folder) and '
+                  'include them in every code object.', validator=lambda value: isinstance(value, bool)),
         max_recording_bytes=BrianPreference(
             _half_of_the_memory(), "The most memory (bytes) a network's monitors may hold in a run; a run that would "
                                    'hold more is refused before it starts. Default: half of the machine\'s memory.',
