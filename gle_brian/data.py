@@ -50,8 +50,8 @@ def smoothed_steps(duration, dt, batch=1, width=None, period=None, sigma_steps=5
     for start in np.floor(np.linspace(0, steps, int(steps / period_steps) + 1)).astype(int):
         signal[start:start + width_steps] = 1.0
     shifts = np.random.default_rng(seed).integers(0, width_steps, batch)
-    rows = np.stack([np.roll(signal, shift) for shift in shifts], axis=1)
-    return gaussian_filter1d(rows, sigma_steps, axis=0)
+    rows = np.stack([np.roll(signal, shift) for shift in shifts])
+    return gaussian_filter1d(rows, sigma_steps, axis=1).T      # filtered along contiguous rows: twice as fast
 
 
 def sines(duration, dt, frequencies, amplitudes=None, phases=None):
