@@ -1,6 +1,8 @@
 """Devices: standalone and runtime networks alternate in one process; a closed, failed or interrupted
 standalone project raises a clear error (Ctrl-C a KeyboardInterrupt)."""
+import glob
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 from brian2 import ms, prefs
 
-from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, devices, openmp
+from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, compilation, devices, openmp
 from gle_brian.recording import record
 from conftest import folder_held_by_another_process
 
@@ -206,3 +208,32 @@ def test_threads_follow_the_preference_else_the_size_of_the_products():
     assert prefs.devices.cpp_standalone.openmp_threads == 0
     net = GLENetwork(2, [Layer(3, tau_m=1 * ms)], dt=0.1 * ms, device='cpp_standalone')     # small: one thread
     assert net.runner.threads == 1
+
+
+def test_code_objects_include_one_precompiled_header(tmp_path, monkeypatch):
+    """Every code object includes the standard headers precompiled in the cache folder (gle_brian.compilation),
+    dependencies are written while compiling; the results equal a build as Brian2's (the preference off, or no
+    cache folder)."""
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    results, makefiles = [], []
+    try:
+        for name, precompiled in (('with', True), ('without', False)):
+            prefs.gle_brian.precompiled_header = precompiled
+            net = small_net('cpp_standalone', directory=str(tmp_path / name))
+            net.run(*signals(0))
+            results.append([net.trace('r', 1), *net.weights])
+            makefiles.append((tmp_path / name / 'makefile').read_text())
+            objects = glob.glob(str(tmp_path / name / 'code_objects' / '*.o'))
+            assert objects and all(os.path.exists(path[:-2] + '.d') for path in objects)
+            assert not (tmp_path / name / 'make.deps').exists()
+    finally:
+        prefs.gle_brian.precompiled_header = True
+    header = re.search(r'^PCH = (\S+)$', makefiles[0], re.M).group(1)
+    assert header.startswith(str(tmp_path / 'cache' / 'gle_brian' / 'precompiled_headers'))
+    assert os.path.getsize(header + '.gch') > 1e6 and '-include $(PCH)' in makefiles[0]
+    assert all('PCH' not in makefile for makefile in makefiles[1:])
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+    (tmp_path / 'a_file').write_text('')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'a_file'))     # no cache folder: compiled as Brian2's
+    assert compilation.precompiled_header('-O0') == ''
