@@ -467,8 +467,8 @@ def _quick_run_args(device, run_args):
     """Inside the block, Brian2's ``device.run`` passes ``run_args`` without its per-file locks (and their debug
     log records; the project folder is locked by this process) and without its search of the whole array cache
     for each argument; afterwards the cached values of the variables set by ``run_args`` are invalidated as Brian2
-    does it, in one pass. A MNIST-1D run of 100 samples at batch 100 passes 150 arguments: 0.12 s per run less
-    (bench/RESULTS.md, "Passing the state to the binary")."""
+    does it, in one pass. A MNIST-1D run of 100 samples at batch 100 passes 150 arguments: 0.59-0.65 s -> 0.43 s
+    per run (bench/RESULTS.md, "Passing the state to the binary")."""
     names = {f'{key.name}.values' if isinstance(key, TimedArray) else f'{key.group_name}.{key.name}'
              for key in run_args}
     cache, lock = device.array_cache, cpp_device_module.FileLock
