@@ -183,10 +183,18 @@ class DenseProjection(ProjectionProducts):
                                   n_pre)}[product]
         op_a, op_b, m, n, k, matrix_a, lda, matrix_b, ldb, ldc = arguments
         buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
-        # OpenBLAS on one thread of its own; the rows of the result are shared among the network's threads (OpenMP),
-        # whose threads would otherwise wait, spinning, beside OpenBLAS's
+        # OpenBLAS on one thread of its own; the rows (or, when it has more columns than rows, e.g. at batch 1, the
+        # columns) of the result are shared among the network's threads (OpenMP), whose threads would otherwise
+        # wait, spinning, beside OpenBLAS's
         chunks = max(1, int(prefs.devices.cpp_standalone.openmp_threads))
-        rows_of_a = f'{matrix_a} + first*{lda}' if op_a == 'CblasNoTrans' else f'{matrix_a} + first'
+        if n > m:      # columns first..first+part of C: the same columns of op(B)
+            shape, size = f'{m}, part', n
+            pointers = (matrix_a, f'{matrix_b} + first' if op_b == 'CblasNoTrans' else f'{matrix_b} + first*{ldb}',
+                        f'{buffer} + first')
+        else:          # rows first..first+part of C: the same rows of op(A)
+            shape, size = f'part, {n}', m
+            pointers = (f'{matrix_a} + first*{lda}' if op_a == 'CblasNoTrans' else f'{matrix_a} + first', matrix_b,
+                        f'{buffer} + first*{ldc}')
         return self._storage(product) + f'''
 static double {self.name}_{kind}(const double t)
 {{{self._skip(product)}
@@ -201,10 +209,10 @@ static double {self.name}_{kind}(const double t)
     #pragma omp parallel for schedule(static)
     for (int q = 0; q < {chunks}; q++)
     {{
-        const int first = q*{m}/{chunks}, rows = (q + 1)*{m}/{chunks} - first;
-        if (rows > 0)
-            {gemm}(CblasRowMajor, {op_a}, {op_b}, rows, {n}, {k}, 1, {rows_of_a}, {lda}, {matrix_b}, {ldb}, 0,
-                   {buffer} + first*{ldc}, {ldc});
+        const int first = q*{size}/{chunks}, part = (q + 1)*{size}/{chunks} - first;
+        if (part > 0)
+            {gemm}(CblasRowMajor, {op_a}, {op_b}, {shape}, {k}, 1, {pointers[0]}, {lda}, {pointers[1]}, {ldb}, 0,
+                   {pointers[2]}, {ldc});
     }}
     return 0;
 }}
