@@ -21,16 +21,16 @@ from gle_brian import GLENetwork, Layer, devices
 LIBRARY_COMPILE_FLAGS = list(prefs.codegen.cpp.extra_compile_args_gcc)
 TEST_COMPILE_FLAGS = ['-O0' if flag == '-O3' else flag for flag in LIBRARY_COMPILE_FLAGS]
 
-#: seconds per test module in a cold run on 2 cores (the sum of pytest --durations=0, measured 2026-12-06): the order
-#: in which the workers take the modules, longest first, so that they end together; modules not listed are short
-MODULE_SECONDS = {'test_targets.py': 170, 'test_brian2_script.py': 80, 'test_training.py': 75,
-                  'test_learning.py': 75, 'test_sweep.py': 75, 'test_microcircuit.py': 45, 'test_devices.py': 45,
-                  'test_graph.py': 45, 'test_tutorials.py': 40, 'test_mnist1d.py': 30, 'test_session.py': 30,
-                  'test_numerics.py': 30, 'test_lagline.py': 25, 'test_checkpoints.py': 25, 'test_sparse.py': 20,
-                  'test_column.py': 20, 'test_cuda.py': 20, 'test_demo.py': 20, 'test_recording.py': 20,
-                  'test_lagnet.py': 20, 'test_objects.py': 15, 'test_precision.py': 15, 'test_long_sessions.py': 15,
-                  'test_speech.py': 10, 'test_style.py': 10, 'test_analytic.py': 5, 'test_io.py': 5,
-                  'test_docs.py': 5}
+#: seconds per test module in a cold run on 2 cores (the sum of pytest --durations=0, measured 2026-12-06 after the
+#: precompiled header: 731 s in all, 378 s on two workers): the order in which the workers take the modules, longest
+#: first, so that they end together; modules not listed are short
+MODULE_SECONDS = {'test_targets.py': 125, 'test_sweep.py': 75, 'test_devices.py': 50, 'test_tutorials.py': 40,
+                  'test_brian2_script.py': 35, 'test_objects.py': 35, 'test_microcircuit.py': 30,
+                  'test_training.py': 30, 'test_numerics.py': 25, 'test_lagline.py': 25, 'test_learning.py': 25,
+                  'test_graph.py': 25, 'test_checkpoints.py': 25, 'test_mnist1d.py': 20, 'test_demo.py': 20,
+                  'test_cuda.py': 20, 'test_lagnet.py': 15, 'test_long_sessions.py': 15, 'test_column.py': 15,
+                  'test_sparse.py': 15, 'test_recording.py': 10, 'test_session.py': 10, 'test_speech.py': 10,
+                  'test_style.py': 10, 'test_precision.py': 10, 'test_io.py': 5, 'test_analytic.py': 5}
 
 NUMPY = pytest.param('numpy')
 CPP_STANDALONE = pytest.param('cpp_standalone', marks=pytest.mark.standalone)
