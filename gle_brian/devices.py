@@ -404,7 +404,8 @@ class StandaloneProject:
             self.gpu_found = True
         device = get_device()
         Network._globally_stopped = False   # set by Brian2's Ctrl-C handler while the program runs
-        _remove_results(os.path.join(self.directory, 'results'))
+        results = device.results_dir.rstrip(os.sep)
+        previous = _set_aside(results)
         try:
             with _quick_run_args(device, run_args):
                 device.run(directory=self.directory, with_output=False, run_args=run_args)
@@ -417,11 +418,11 @@ class StandaloneProject:
                 for path in (os.path.join(self.directory, 'static_arrays', name + suffix) for suffix in ('', '.lock')):
                     if os.path.exists(path):
                         os.remove(path)
+        output = _settle_results(results, previous, failed)
         if Network._globally_stopped:   # Ctrl-C: Brian2 stopped the program early, or it was killed
             Network._globally_stopped = False
             raise KeyboardInterrupt
         if failed:
-            output = os.path.join(device.results_dir, 'stdout.txt')
             text = open(output).read() if os.path.exists(output) else ''
             raise GLEDeviceError(f'running the compiled {self.device} project in {self.directory} failed; its output '
                                  f'({output}) ended with:\n{_tail(text)}\nCheck memory and disk space, or build the '
@@ -439,14 +440,32 @@ class StandaloneProject:
         return all_devices[self.device]
 
 
-def _remove_results(folder):
-    """Remove the last run's result files before the binary writes them again: a new file is written at once,
-    while rewriting an existing one makes ext4 flush it to the disk first (its ``auto_da_alloc``). LagLine's
-    binary run: 38 ms -> 22 ms (bench/RESULTS.md, "Passing the state to the binary"). The state the next run
-    starts from is held in Python (the runner's carried values), so nothing of it is lost if the run fails."""
-    for path in glob.glob(os.path.join(glob.escape(folder), '*')):
-        if os.path.isfile(path):
-            os.remove(path)
+def _set_aside(results):
+    """Move the last run's result folder aside (to ``<results>.previous``) before the binary writes a new one, and
+    return that path: writing new files is quick, while rewriting existing ones makes ext4 flush each to the disk
+    first (its ``auto_da_alloc``; LagLine's binary run: 38 ms -> 22 ms, bench/RESULTS.md, "Passing the state to
+    the binary")."""
+    previous = results + '.previous'
+    shutil.rmtree(previous, ignore_errors=True)
+    if os.path.isdir(results):
+        os.rename(results, previous)
+    return previous
+
+
+def _settle_results(results, previous, failed):
+    """After a run: keep its results and drop the last run's; after a failed run (or one stopped before it wrote
+    its results) put the last run's back, so its recordings stay readable, and keep the failed run's folder as
+    ``<results>.failed``. Returns the path of the run's ``stdout.txt``."""
+    complete = not failed and os.path.exists(os.path.join(results, 'last_run_info.txt'))
+    if complete or not os.path.isdir(previous):
+        shutil.rmtree(previous, ignore_errors=True)
+        return os.path.join(results, 'stdout.txt')
+    kept = results + '.failed'
+    shutil.rmtree(kept, ignore_errors=True)
+    if os.path.isdir(results):
+        os.rename(results, kept)
+    os.rename(previous, results)
+    return os.path.join(kept, 'stdout.txt')
 
 
 class _NoLock:

@@ -67,8 +67,10 @@ def test_steps_per_run_are_fixed_by_the_first_run(standalone):
 
 
 def test_failed_run_names_the_folder_and_the_output(standalone, tmp_path):
-    """A program that fails (here a stand-in for the binary) gives its folder and the end of its output."""
+    """A program that fails (here a stand-in for the binary) gives its folder and the end of its output; the state
+    and the last run's recording stay as they were."""
     binary = standalone.project.binary
+    recorded = standalone.trace('r', 1)
     os.rename(binary, tmp_path / 'main')
     with open(binary, 'w') as f:
         f.write('#!/bin/sh\necho "std::bad_alloc: out of memory"\nexit 3\n')
@@ -82,6 +84,7 @@ def test_failed_run_names_the_folder_and_the_output(standalone, tmp_path):
         os.replace(tmp_path / 'main', binary)
     for key, value in standalone.get_state().items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
+    np.testing.assert_array_equal(standalone.trace('r', 1), recorded)     # the last run's recording is still there
     standalone.run(*signals(3))                      # the real binary runs again
 
 
