@@ -405,20 +405,20 @@ class StandaloneProject:
         device = get_device()
         Network._globally_stopped = False   # set by Brian2's Ctrl-C handler while the program runs
         results = device.results_dir.rstrip(os.sep)
-        previous = _set_aside(results)
+        previous, failed = _set_aside(results), True
         try:
             with _quick_run_args(device, run_args):
                 device.run(directory=self.directory, with_output=False, run_args=run_args)
             failed = False
         except RuntimeError:
-            failed = True
+            pass
         finally:
             Network._globally_running = False   # Brian2 leaves it set when a second Ctrl-C ends the wait
             for name in device.run_args_arrays:   # the run's input files: a long training would fill the disk
                 for path in (os.path.join(self.directory, 'static_arrays', name + suffix) for suffix in ('', '.lock')):
                     if os.path.exists(path):
                         os.remove(path)
-        output = _settle_results(results, previous, failed)
+            output = _settle_results(results, previous, failed)
         if Network._globally_stopped:   # Ctrl-C: Brian2 stopped the program early, or it was killed
             Network._globally_stopped = False
             raise KeyboardInterrupt
