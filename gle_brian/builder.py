@@ -27,6 +27,7 @@ from brian2.devices.device import RuntimeDevice
 
 from . import preferences  # noqa: F401  (registers prefs.gle_brian)
 from .errors import GLEConfigError
+from .gates import INFERENCE_SWITCH
 from .groups import GLEGroup
 from .projections import GLEProjection
 from .reference import INPUT
@@ -152,7 +153,7 @@ def _monitors(spec, l, group_list, projections):
 def build(spec):
     """The Brian2 objects of the network ``spec`` (on Brian2's current device), as a :class:`Built`."""
     clock = Clock(spec.dt, name='gle_clock')
-    source = NeuronGroup(spec.batch * spec.n_in, f'r : 1\n{RUN_START}', clock=clock, name='input',
+    source = NeuronGroup(spec.batch * spec.n_in, f'r : 1\n{RUN_START}\n{INFERENCE_SWITCH}', clock=clock, name='input',
                          dtype={'t_start': np.float64})      # a time: double in single precision too, as t
     schedule(source.run_regularly('r = x_input(t - t_start, i)', name='input_rates'), 'input')
     populations = [

@@ -25,7 +25,7 @@ Example (learning, with a batch of 4 copies that share their parameters)::
 import numpy as np
 from brian2 import Quantity, second
 
-from . import devices, neurons, runners
+from . import devices, gates, neurons, runners
 from .builder import build
 from .checks import check_number
 from .errors import GLEConfigError, GLEInputError, GLENumericalError
@@ -77,6 +77,7 @@ class GLENetwork(NetworkSpec):
             with self._float_type():
                 built = build(self)
             self.runner.network = built.network
+            self.runner.gates = gates.gates(built.network, built.input)
         self.input, self.populations, self.projections = built.input, built.populations, built.projections
         self.targets, self.monitors, self.learned, self.network = (built.targets, built.monitors, built.learned,
                                                                    built.network)
@@ -110,12 +111,14 @@ class GLENetwork(NetworkSpec):
             ``len(x)*dt``.
         learn : bool or None
             Plasticity on (``True``) or off (``False``) during this run; ``None`` means on when a target is
-            given and the network was built with ``learning``.
+            given and the network was built with ``learning``. With learning off, the drives and optimiser steps
+            are skipped (:mod:`gle_brian.gates`).
         inference : bool
             Evaluation only (no target, learning off): the errors start at rest, ``v``, ``err`` and ``I_apical``
             set to zero, as they are once the output error has been off long enough, so they stay zero and the
-            feedback products are skipped (:mod:`gle_brian.dense`). The rates are those of a run with learning
-            off, since no layer's soma feels its errors: refused where a layer has ``gamma != 0``.
+            error path (softmax, output error, feedback) is skipped (:mod:`gle_brian.gates`). The rates are
+            those of a run with learning off, since no layer's soma feels its errors: refused where a layer has
+            ``gamma != 0``.
 
         Raises :class:`~gle_brian.errors.GLENumericalError` after the run when a layer's ``u``, ``r`` or
         ``err`` became NaN or inf (the error names the layer, the first bad step and the variables that
@@ -128,7 +131,8 @@ class GLENetwork(NetworkSpec):
         # values that belong to this run, not to the carried state
         self.runner.assign([*[(self.neurons[l], 'beta', beta) for l in self.outputs if self.loss is not None],
                             *[(group, f'plastic_{param}', float(learn)) for group, param, _ in self.learned],
-                            *[(group, NONFINITE_STEP, 0) for group in self.neurons]])
+                            *[(group, NONFINITE_STEP, 0) for group in self.neurons],
+                            (self.input, gates.INFERENCE, float(inference))])
         with self._float_type():
             self.runner.run(x, y, self.dt, has_target=self.loss is not None)
         self._check_finite()

@@ -25,7 +25,7 @@ from brian2 import Quantity, TimedArray
 from brian2.devices import get_device
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
-from . import devices, openmp
+from . import devices, gates, openmp
 from .builder import check_recording
 from .devices import all_objects
 from .errors import GLEConfigError, GLEInputError
@@ -69,6 +69,9 @@ def _restoring(method):
 
 class Runner:
     """What both runners share: the user's session is left as it was."""
+
+    #: the objects a run may skip (:func:`gle_brian.gates.gates`), set by the network's front
+    gates = ()
 
     def activate(self):
         """Make this runner's target Brian2's current one (a network on another target may have run since)."""
@@ -149,6 +152,7 @@ class RuntimeRunner(Runner):
         for group in all_objects(self.network):
             if 't_start' in getattr(group, 'variables', {}):
                 group.t_start = self.network.t
+        gates.switch(self.gates, lambda group, name: group.variables[name].get_value())
         self.network.run(len(x) * dt, namespace={'x_input': self._timed_array('x_input', x, dt),
                                                  'y_target': self._timed_array('y_target', y, dt)})
 
@@ -234,6 +238,8 @@ class StandaloneRunner(Runner):
             check_recording(self.network, len(x) * float(dt))
             with openmp.openmp(self.threads):
                 self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target})
+                if self.device == 'cpp_standalone':
+                    gates.gate_run_lines(self._run_lines(), self.gates)
                 self.project.build()
             self._built = (len(get_device().main_queue), set(map(id, all_objects(self.network))))
         self._check_unchanged()
@@ -243,6 +249,13 @@ class StandaloneRunner(Runner):
             run_args[self._y_target] = y
         self.project.run(run_args)
         self.carried = {key: getattr(*key)[:] for key in state_variables(self.network)}
+
+    def _run_lines(self):
+        """The lines of ``main.cpp`` that run this network (Brian2's, in the device's queue)."""
+        for kind, arguments in reversed(get_device().main_queue):
+            if kind == 'run_network' and arguments[0] is self.network:
+                return arguments[1]
+        raise RuntimeError(f'no run of {self.network.name} in the device\'s queue')
 
     def _check_unchanged(self):
         """Refuse what a compiled binary cannot see: Brian2 assignments (or runs) given to the device after the

@@ -41,6 +41,8 @@ SCHEDULE = {
 
 
 def schedule(obj, operation):
-    """Put the Brian2 object ``obj`` into the slot of ``operation`` (a key of :data:`SCHEDULE`); returns it."""
+    """Put the Brian2 object ``obj`` into the slot of ``operation`` (a key of :data:`SCHEDULE`) and name its
+    operation (``obj._gle_operation``, read by :mod:`gle_brian.gates`); returns it."""
     obj.when, obj.order = SCHEDULE[operation]
+    obj._gle_operation = operation
     return obj

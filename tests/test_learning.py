@@ -215,3 +215,37 @@ def test_inference_runs_with_the_errors_at_rest(device, tmp_path):
     nudged = GLENetwork(2, [Layer(2, tau_m=1 * ms, gamma=0.1)], dt=0.05 * ms, device='numpy', loss='mse')
     with pytest.raises(GLEConfigError, match=r'layer 0 has gamma != 0'):
         nudged.run(x[:, 0], inference=True)
+
+
+def test_runs_skip_the_learning_and_error_path_they_do_not_need(device, tmp_path):
+    """Learning off: the drives and optimiser steps do not run (the drives keep the training run's values, which a
+    run computing them would set to zero); an inference run skips the softmax, the output error and the feedback
+    too (the softmax normaliser keeps its values); a training run afterwards computes them all again. The rates
+    of such runs equal the mirror's (the tests above)."""
+    layers = [Layer(4, 'tanh', tau_m=1 * ms, tau_r=0.2 * ms, bias=True), Layer(3, tau_m=1 * ms, bias=True)]
+    rng = np.random.default_rng(7)
+    net = GLENetwork(2, layers, dt=0.05 * ms, loss='ce', batch=2, learning=Learning(Adam(lr=0.01)), seed=3,
+                     device=device, directory=str(tmp_path))
+    x, target = rng.normal(size=(40, 2, 2)), np.tile(np.eye(3)[[0, 2]], (40, 1, 1))
+    net.run(x, target)
+    states = [net.get_state()]
+    for kwargs in (dict(learn=False), dict(learn=False, inference=True), dict(target=target)):
+        net.run(x, **kwargs)
+        states.append(net.get_state())
+    drives = [key for key in states[0] if key.split('.')[1] in ('g_w', 'err_sum')]
+    assert len(drives) == 4 and all(np.abs(states[0][key]).max() > 0 for key in drives)
+    softmax = 'layer_1.softmax_sum'
+    for key in drives:
+        np.testing.assert_array_equal(states[1][key], states[0][key])   # learning off
+        np.testing.assert_array_equal(states[2][key], states[0][key])   # inference
+        assert not np.array_equal(states[3][key], states[0][key])       # learning again
+    assert not np.array_equal(states[1][softmax], states[0][softmax])   # the errors still decaying
+    np.testing.assert_array_equal(states[2][softmax], states[1][softmax])
+    assert not np.array_equal(states[3][softmax], states[2][softmax])
+    for key in ('projection_0_weights.w', 'layer_0_parameters.b'):
+        np.testing.assert_array_equal(states[2][key], states[0][key])
+        assert not np.array_equal(states[3][key], states[0][key])
+    if device == 'cpp_standalone':     # one binary: each skipped code object is called through its test
+        main = (tmp_path / 'main.cpp').read_text()
+        assert main.count('[](){ if (!(brian::_array_input_inference[0] != 0)) _run_') == 4
+        assert main.count('[](){ if ((brian::_array_projection_0_weights_plastic_w[0] != 0)) _run_') == 2
