@@ -326,6 +326,7 @@ class StandaloneProject:
             raise GLEDeviceError(str(error)) from None
         self.built = False       # generated and compiled: the binary can run
         self.builds = 0
+        self._inputs = set()     # the input files of the last run (kept for the next, see _keep_inputs)
         self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run
         self.network = None      # the Brian2 Network generated into this project (set by its GLENetwork)
         _active_project = self
@@ -414,10 +415,7 @@ class StandaloneProject:
             pass
         finally:
             Network._globally_running = False   # Brian2 leaves it set when a second Ctrl-C ends the wait
-            for name in device.run_args_arrays:   # the run's input files: a long training would fill the disk
-                for path in (os.path.join(self.directory, 'static_arrays', name + suffix) for suffix in ('', '.lock')):
-                    if os.path.exists(path):
-                        os.remove(path)
+            self._keep_inputs(device.run_args_arrays)
             output = _settle_results(results, previous, failed)
         if Network._globally_stopped:   # Ctrl-C: Brian2 stopped the program early, or it was killed
             Network._globally_stopped = False
@@ -427,6 +425,17 @@ class StandaloneProject:
             raise GLEDeviceError(f'running the compiled {self.device} project in {self.directory} failed; its output '
                                  f'({output}) ended with:\n{_tail(text)}\nCheck memory and disk space, or build the '
                                  'network again.')
+
+    def _keep_inputs(self, names):
+        """Keep the input files of this run (``static_arrays/<names>``) and remove those of the run before that this
+        run did not use: a long training would fill the disk, while a file that the next run uses again (Brian2 names
+        each by a hash of its values: the weights of a test pass, the state every run of ``evaluate`` starts from)
+        is not written again."""
+        for name in self._inputs.difference(names):
+            for path in (os.path.join(self.directory, 'static_arrays', name + suffix) for suffix in ('', '.lock')):
+                if os.path.exists(path):
+                    os.remove(path)
+        self._inputs = set(names)
 
     @property
     def binary(self):

@@ -88,6 +88,27 @@ def test_failed_run_names_the_folder_and_the_output(standalone, tmp_path):
     standalone.run(*signals(3))                      # the real binary runs again
 
 
+def test_a_run_writes_only_the_input_files_whose_values_changed(standalone):
+    """Brian2 names each input file of a run (``static_arrays/init_*``) by a hash of its values and does not write one
+    that is there: a run from the same state as the last writes only its new input; the files of the run before
+    that this run did not use are removed (a long training does not fill the disk)."""
+    folder = os.path.join(standalone.project.directory, 'static_arrays')
+
+    def inputs():
+        return {name: os.stat(os.path.join(folder, name)).st_mtime_ns for name in os.listdir(folder)
+                if name.startswith('init_')}
+
+    state = standalone.get_state()
+    standalone.run(*signals(4))
+    first = inputs()
+    standalone.set_state(state)
+    standalone.run(*signals(5))
+    second = inputs()
+    assert len(first) > 20 and all(first[name] == second[name] for name in first.keys() & second.keys())
+    added, removed = second.keys() - first.keys(), first.keys() - second.keys()
+    assert len(added) == len(removed) == 1 and all(name.startswith('init_x_input_values_') for name in added | removed)
+
+
 def test_network_closed_by_a_newer_standalone_network(standalone):
     small_net('cpp_standalone')                       # not compiled: building it resets the device
     for read in (lambda: standalone.weights, lambda: standalone.biases, lambda: standalone.tau_m,
