@@ -327,6 +327,7 @@ class StandaloneProject:
         self.built = False       # generated and compiled: the binary can run
         self.builds = 0
         self._inputs = set()     # the input files of the last run (kept for the next, see _keep_inputs)
+        self._results = None     # the folder the runs after the first write their results into
         self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run
         self.network = None      # the Brian2 Network generated into this project (set by its GLENetwork)
         _active_project = self
@@ -341,6 +342,8 @@ class StandaloneProject:
         if self._lock is not None:      # the folder is free for a network built again in it
             self._lock.close()
             self._lock = None
+        if self._results is not None and not self._results.startswith(self.directory):
+            shutil.rmtree(os.path.dirname(self._results), ignore_errors=True)
         if self.network is not None:
             for owner in all_objects(self.network):
                 owner._code_objects = []
@@ -391,7 +394,10 @@ class StandaloneProject:
                                  'Fix the cause (compiler, preferences, disk space) and build the network again.')
 
     def run(self, run_args):
-        """Run the compiled binary with ``run_args`` (a dict ``{VariableView or TimedArray: values}``)."""
+        """Run the compiled binary with ``run_args`` (a dict ``{VariableView or TimedArray: values}``).
+
+        The first run writes its results into the project's ``results`` folder; the later runs into a folder in
+        memory where there is one with room (``prefs.gle_brian.results_in_memory``; :attr:`results`)."""
         self.activate()
         if not self.built:
             raise GLEDeviceError(f'the {self.device} project in {self.directory} has no compiled program: its build '
@@ -405,6 +411,8 @@ class StandaloneProject:
             self.gpu_found = True
         device = get_device()
         Network._globally_stopped = False   # set by Brian2's Ctrl-C handler while the program runs
+        if self._results is not None:
+            device.results_dir = os.path.join(self._results, '')
         results = device.results_dir.rstrip(os.sep)
         previous, failed = _set_aside(results), True
         try:
@@ -417,6 +425,9 @@ class StandaloneProject:
             Network._globally_running = False   # Brian2 leaves it set when a second Ctrl-C ends the wait
             self._keep_inputs(device.run_args_arrays)
             output = _settle_results(results, previous, failed)
+        if self._results is None and not failed:
+            self._results = _results_in_memory(results)
+            device.results_dir = os.path.join(self._results, '')
         if Network._globally_stopped:   # Ctrl-C: Brian2 stopped the program early, or it was killed
             Network._globally_stopped = False
             raise KeyboardInterrupt
@@ -438,6 +449,11 @@ class StandaloneProject:
         self._inputs = set(names)
 
     @property
+    def results(self):
+        """The folder of the last run's results (the arrays the binary wrote, its ``stdout.txt``)."""
+        return self._results or os.path.join(self.directory, 'results')
+
+    @property
     def binary(self):
         """Path of the compiled executable."""
         return os.path.join(self.directory, 'main')
@@ -447,6 +463,34 @@ class StandaloneProject:
         """Brian2's device object of this project (its ``timers``, ``_last_run_time``: the simulation loop of the
         last run, in seconds, measured by the binary)."""
         return all_devices[self.device]
+
+
+#: a folder in memory (tmpfs) for the results of the runs, where there is one
+MEMORY_FOLDER = '/dev/shm'
+
+
+def _results_in_memory(results):
+    """The folder the later runs write their results into: the first run's ``results`` copied into a new folder in
+    memory (:data:`MEMORY_FOLDER`, removed when Python exits), where ``prefs.gle_brian.results_in_memory`` and the
+    folder has room for four times these results; else ``results``. A binary writes some 300 files a run (every array),
+    which took 0.3-1 ms each on the disks of this project's machines and 0.02-0.06 ms in memory (bench/RESULTS.md,
+    "Work a run skips")."""
+    if not prefs.gle_brian.results_in_memory or not os.path.isdir(MEMORY_FOLDER):
+        return results
+    size = sum(entry.stat().st_size for entry in os.scandir(results) if entry.is_file())
+    folder = None
+    try:
+        if 4 * size > shutil.disk_usage(MEMORY_FOLDER).free:
+            return results
+        folder = tempfile.mkdtemp(prefix='gle_brian_results_', dir=MEMORY_FOLDER)
+        shutil.copytree(results, os.path.join(folder, 'results'))
+    except OSError:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        return results
+    atexit.register(shutil.rmtree, folder, True)
+    shutil.rmtree(results, ignore_errors=True)
+    return os.path.join(folder, 'results')
 
 
 def _set_aside(results):

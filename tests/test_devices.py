@@ -55,6 +55,10 @@ def test_standalone_and_runtime_networks_alternate(standalone):
             np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-12)
         assert len(standalone.trace_times(1)) == STEPS
     assert devices.StandaloneProject.compile and standalone.project.builds == 1
+    if os.path.isdir(devices.MEMORY_FOLDER):      # the runs after the first write their results in memory
+        assert standalone.project.results.startswith(devices.MEMORY_FOLDER + os.sep)
+        assert os.path.isfile(os.path.join(standalone.project.results, 'last_run_info.txt'))
+        assert not os.path.exists(os.path.join(standalone.project.directory, 'results'))
 
 
 def test_steps_per_run_are_fixed_by_the_first_run(standalone):
@@ -110,7 +114,10 @@ def test_a_run_writes_only_the_input_files_whose_values_changed(standalone):
 
 
 def test_network_closed_by_a_newer_standalone_network(standalone):
+    results = standalone.project.results
     small_net('cpp_standalone')                       # not compiled: building it resets the device
+    if results.startswith(devices.MEMORY_FOLDER):
+        assert not os.path.exists(results)           # its results folder in memory is removed
     for read in (lambda: standalone.weights, lambda: standalone.biases, lambda: standalone.tau_m,
                  lambda: standalone.trace('r', 0), lambda: standalone.get_state(),
                  lambda: standalone.output_recording['r', -1], lambda: standalone.output_recording.t,
