@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 from brian2 import kHz, ms
+from scipy.ndimage import gaussian_filter1d
 
 from gle_brian import GLEInputError, ReferenceNetwork
 from gle_brian.cli import available_models, main as cli_main
@@ -20,6 +21,21 @@ def test_smoothed_steps():
     np.testing.assert_array_equal(x, smoothed_steps(40 * ms, dt=0.01 * ms, batch=3, seed=0))
     with pytest.raises(GLEInputError, match='dt='):
         smoothed_steps(40 * ms, dt=0.01)
+
+
+def test_smoothed_steps_are_each_shifted_row_filtered_bit_for_bit():
+    """The rows are computed from one filtered signal, rolled, with the ends and the seam of the roll filtered again:
+    the same numbers as the filter of every shifted row (shifts near the ends, a window wider than a block)."""
+    for duration, width, period, sigma, seed in ((40 * ms, None, None, 5, 0), (10 * ms, 0.5 * ms, 1 * ms, 2.5, 3),
+                                                 (5 * ms, None, None, 30, 2)):
+        dt = 0.01 * ms
+        steps, width_steps = int(round(float(duration / dt))), int(round(float((width or 2 * ms) / dt)))
+        signal = -np.ones(steps)
+        for start in np.floor(np.linspace(0, steps, int(steps / float((period or 4 * ms) / dt)) + 1)).astype(int):
+            signal[start:start + width_steps] = 1.0
+        shifts = np.random.default_rng(seed).integers(0, width_steps, 7)
+        expected = gaussian_filter1d(np.stack([np.roll(signal, shift) for shift in shifts]), sigma, axis=1).T
+        np.testing.assert_array_equal(smoothed_steps(duration, dt, 7, width, period, sigma, seed), expected)
 
 
 def test_sines():
