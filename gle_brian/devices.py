@@ -482,7 +482,8 @@ def _results_in_memory(results):
     try:
         if 4 * size > shutil.disk_usage(MEMORY_FOLDER).free:
             return results
-        folder = tempfile.mkdtemp(prefix='gle_brian_results_', dir=MEMORY_FOLDER)
+        _remove_orphans()
+        folder = tempfile.mkdtemp(prefix=f'gle_brian_results_{os.getpid()}_', dir=MEMORY_FOLDER)
         shutil.copytree(results, os.path.join(folder, 'results'))
     except OSError:
         if folder is not None:
@@ -491,6 +492,18 @@ def _results_in_memory(results):
     atexit.register(shutil.rmtree, folder, True)
     shutil.rmtree(results, ignore_errors=True)
     return os.path.join(folder, 'results')
+
+
+def _remove_orphans():
+    """Remove the results folders in memory of processes that ended without removing theirs (killed)."""
+    for folder in glob.glob(os.path.join(MEMORY_FOLDER, 'gle_brian_results_*_*')):
+        pid = os.path.basename(folder).split('_')[3]
+        try:
+            os.kill(int(pid), 0)          # raises ProcessLookupError when no process has that number
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, OSError):     # not a number, or another user's process
+            pass
 
 
 def _set_aside(results):

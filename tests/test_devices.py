@@ -113,6 +113,17 @@ def test_a_run_writes_only_the_input_files_whose_values_changed(standalone):
     assert len(added) == len(removed) == 1 and all(name.startswith('init_x_input_values_') for name in added | removed)
 
 
+def test_results_folders_in_memory_of_ended_processes_are_removed(tmp_path, monkeypatch):
+    """A process killed before it removed its results folder in memory leaves it; the next one made removes it."""
+    monkeypatch.setattr(devices, 'MEMORY_FOLDER', str(tmp_path))
+    ended = subprocess.Popen([sys.executable, '-c', 'pass'])
+    ended.wait()
+    for pid in (ended.pid, os.getpid()):
+        (tmp_path / f'gle_brian_results_{pid}_a_b' / 'results').mkdir(parents=True)
+    devices._remove_orphans()
+    assert os.listdir(tmp_path) == [f'gle_brian_results_{os.getpid()}_a_b']
+
+
 def test_network_closed_by_a_newer_standalone_network(standalone):
     results = standalone.project.results
     small_net('cpp_standalone')                       # not compiled: building it resets the device
