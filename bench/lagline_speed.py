@@ -27,7 +27,7 @@ def mirror_run(train, init, batch, seed, lr=1e-4, beta=0.01):
     steps = int(round((train + init) / float(lagline.DT / ms)))
     switch, learn_from = (int(round(t / float(lagline.DT / ms))) for t in (lagline.CHUNK, init))
     x = smoothed_steps(steps * lagline.DT, lagline.DT, batch=batch, seed=seed)
-    teacher = np.column_stack([lagline.teacher_rates(row) for row in x.T])
+    teacher = lagline.teacher_outputs(x)
     target = np.vstack([np.zeros((1, batch)), teacher[:-1]])
     w0, tau0 = lagline.initial_student(seed)
     start = time.perf_counter()

@@ -27,6 +27,7 @@ Run::
 import argparse
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from brian2 import ms
@@ -64,6 +65,13 @@ def teacher_rates(x):
     return forward_rates(layers(TEACHER['tau_m']), weights, DT, x[:, None])[-1][:, 0]
 
 
+def teacher_outputs(x):
+    """:func:`teacher_rates` of every column of ``x`` (steps, batch), side by side: the columns on all cores (numpy's
+    ``exp`` and ``log1p``, most of the time, release Python's lock), the same numbers."""
+    with ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:
+        return np.column_stack(list(pool.map(teacher_rates, x.T)))
+
+
 def initial_student(seed):
     """Student ``(w, tau_m)`` drawn from U(0, 1) with numpy's ``default_rng(seed)``; tau_m clamped to >= 0.1."""
     w, tau_m = np.random.default_rng(seed).uniform(0, 1, (2, 2))
@@ -84,7 +92,7 @@ def run(variant='gle', train=4000.0, device='cpp_standalone', seed=1, lr=1e-4, b
     n_init, n_train = (int(round(T / CHUNK)) for T in (init, train))
     steps = chunk * (n_init + n_train)
     x = smoothed_steps(steps * DT, DT, batch=batch, seed=seed)                  # (steps, batch)
-    teacher = np.column_stack([teacher_rates(row) for row in x.T])
+    teacher = teacher_outputs(x)
     target = np.vstack([np.zeros((1, batch)), teacher[:-1]])   # the teacher's output stored before each step
     w0, tau0 = initial_student(seed)
 
