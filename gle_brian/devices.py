@@ -467,20 +467,22 @@ class StandaloneProject:
 
 #: a folder in memory (tmpfs) for the results of the runs, where there is one
 MEMORY_FOLDER = '/dev/shm'
+#: results larger than this (bytes) stay on the disk: the time saved is in creating files, not in writing bytes
+MEMORY_RESULTS_LIMIT = 1e9
 
 
 def _results_in_memory(results):
     """The folder the later runs write their results into: the first run's ``results`` copied into a new folder in
-    memory (:data:`MEMORY_FOLDER`, removed when Python exits), where ``prefs.gle_brian.results_in_memory`` and the
-    folder has room for four times these results; else ``results``. A binary writes some 300 files a run (every array),
-    which took 0.3-1 ms each on the disks of this project's machines and 0.02-0.06 ms in memory (bench/RESULTS.md,
-    "Work a run skips")."""
+    memory (:data:`MEMORY_FOLDER`, removed when Python exits), where ``prefs.gle_brian.results_in_memory``, the
+    results are at most :data:`MEMORY_RESULTS_LIMIT` and the folder has room for four times them; else ``results``.
+    A binary writes some 300 files a run (every array), which took 0.3-1 ms each on the disks of this project's
+    machines and 0.02-0.06 ms in memory (bench/RESULTS.md, "Work a run skips")."""
     if not prefs.gle_brian.results_in_memory or not os.path.isdir(MEMORY_FOLDER):
         return results
     size = sum(entry.stat().st_size for entry in os.scandir(results) if entry.is_file())
     folder = None
     try:
-        if 4 * size > shutil.disk_usage(MEMORY_FOLDER).free:
+        if size > MEMORY_RESULTS_LIMIT or 4 * size > shutil.disk_usage(MEMORY_FOLDER).free:
             return results
         _remove_orphans()
         folder = tempfile.mkdtemp(prefix=f'gle_brian_results_{os.getpid()}_', dir=MEMORY_FOLDER)
