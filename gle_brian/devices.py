@@ -370,7 +370,11 @@ class StandaloneProject:
         global _build_count
         self.activate()
         logger.debug(f'generating the {self.device} project in {self.directory}')
-        get_device().build(directory=self.directory, compile=False, run=False, with_output=False)
+        device = get_device()
+        device.build(directory=self.directory, compile=False, run=False, with_output=False)
+        # the initial values are in the project's files now: Brian2 keeps a copy of each (the weights, say) for
+        # nothing but their names afterwards
+        device.static_arrays = dict.fromkeys(device.static_arrays, np.empty(0))
         if self.compile:
             started = time.perf_counter()
             self._make()

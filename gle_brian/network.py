@@ -84,10 +84,14 @@ class GLENetwork(NetworkSpec):
         self.neurons, self.output = self.populations, self.populations[-1]     # (representation) neuron groups
         self.parameter_groups = [group.parameters for group in self.populations]   # holding b and tau_m
         self.weight_groups = [p.weight_group for p in self.projections]           # holding w
-        self.weight_positions = [p.positions for p in self.projections]           # where W[post, pre] is in w
         #: the microcircuit form's error populations (``<name>_error``) and its one-to-one links
         self.error_neurons = [group.error_neurons for group in self.populations] if self.microcircuit else None
         self.links = [link for group in self.populations for link in group.links]
+
+    @property
+    def weight_positions(self):
+        """Per projection where ``W[post, pre]`` sits in ``weight_groups[k].w`` (made when asked for)."""
+        return [p.positions for p in self.projections]
 
     def layer_groups(self, l):
         """The Brian2 neuron groups of layer (population) ``l``: its neurons (and the microcircuit form's error
@@ -303,7 +307,7 @@ class GLENetwork(NetworkSpec):
         with self.runner.active():
             values = self.monitors[layer][variable].values(variable).copy()
         if variable == 'w':
-            return values[:, self.weight_positions[self.incoming(layer)].ravel()]
+            return values[:, self.projections[self.incoming(layer)].positions.ravel()]
         return values.reshape(len(values), self.batch, -1) if self.batch > 1 else values
 
     def trace_times(self, layer=0, variable=None):

@@ -248,11 +248,11 @@ class GLEProjection(BrianObject):
         feedback = 'w_feedback' if random else 'w'
         if self.dense:
             products = DenseProjection(self.name, holder, self.pre, self.post, self.batch, feedback)
-            self.positions = np.arange(n_post * n_pre).reshape(n_post, n_pre)
+            self._positions = None
         else:
             products = sparse.SparseProjection(self.name, holder, self.pre, self.post, self.batch,
                                                self.connectivity, feedback)
-            self.positions = np.arange(values.size)
+            self._positions = np.arange(values.size)
         self.functions = products.functions
         self.post.namespace.update(products.functions)
         self.post.add_basal_input(products.basal_input, before=products.basal_product)
@@ -310,9 +310,9 @@ class GLEProjection(BrianObject):
         # where each weight of one copy sits in holder.w: W[post, pre] (all-to-all), or synapse s (sparse)
         values = values.ravel()
         if self.connectivity is not None:
-            self.positions = np.arange(len(values))
+            self._positions = np.arange(len(values))
         else:
-            self.positions = np.arange(n_weights).reshape(n_post, n_pre) if shared else _positions(m, n_post, n_pre)
+            self._positions = None if shared else _positions(m, n_post, n_pre)
         holder.w = values if shared else values[m]
         schedule(projection.summed_updaters[f'{basal}_post'], 'basal')
         if self.sends_errors:
@@ -330,9 +330,17 @@ class GLEProjection(BrianObject):
 
     # --- reading ---------------------------------------------------------------------------------------
 
+    @property
+    def positions(self):
+        """Where each ``W[post, pre]`` sits in ``weight_group.w``: an ``(n_post, n_pre)`` array of indices (all-to-all;
+        row-major ``W`` is made when asked for, since it is as large as the weights), or one per synapse (sparse)."""
+        return np.arange(self.shape[0] * self.shape[1]).reshape(self.shape) if self._positions is None \
+            else self._positions
+
     def matrix(self, values):
         """The ``(n_post, n_pre)`` matrix from values ordered as ``weight_group.w`` is (zero without a synapse)."""
-        values = np.asarray(values)[self.positions]
+        values = np.asarray(values)
+        values = values.reshape(self.shape).copy() if self._positions is None else values[self._positions]
         if self.connectivity is None:
             return values
         pre, post = self.connectivity

@@ -124,6 +124,17 @@ def test_results_folders_in_memory_of_ended_processes_are_removed(tmp_path, monk
     assert os.listdir(tmp_path) == [f'gle_brian_results_{os.getpid()}_a_b']
 
 
+def test_a_built_network_keeps_no_copies_of_its_initial_values(standalone):
+    """Once built, Brian2's copies of the initial values (in the project's files) are dropped, and the positions of
+    a dense projection's weights are made when asked for: the weights are held by the state alone."""
+    device = standalone.project.brian_device
+    assert device.static_arrays and not any(np.asarray(values).size for values in device.static_arrays.values())
+    for projection, positions in zip(standalone.projections, standalone.weight_positions):
+        assert projection._positions is None
+        np.testing.assert_array_equal(positions.ravel(), np.arange(positions.size))
+        np.testing.assert_array_equal(projection.W.ravel(), projection.weight_group.w[:])
+
+
 def test_network_closed_by_a_newer_standalone_network(standalone):
     results = standalone.project.results
     small_net('cpp_standalone')                       # not compiled: building it resets the device
