@@ -328,6 +328,7 @@ class StandaloneProject:
         self.builds = 0
         self._inputs = set()     # the input files of the last run (kept for the next, see _keep_inputs)
         self._results = None     # the folder the runs after the first write their results into
+        self._memory_inputs = None   # the folder in memory of the runs' input files, with the results there
         self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run
         self.network = None      # the Brian2 Network generated into this project (set by its GLENetwork)
         _active_project = self
@@ -420,7 +421,7 @@ class StandaloneProject:
         results = device.results_dir.rstrip(os.sep)
         previous, failed = _set_aside(results), True
         try:
-            with _quick_run_args(device, run_args):
+            with _quick_run_args(device, run_args, self._memory_inputs):
                 device.run(directory=self.directory, with_output=False, run_args=run_args)
             failed = False
         except RuntimeError:
@@ -432,6 +433,9 @@ class StandaloneProject:
         if self._results is None and not failed:
             self._results = _results_in_memory(results)
             device.results_dir = os.path.join(self._results, '')
+            if not self._results.startswith(self.directory):     # the inputs of the later runs go there too
+                self._memory_inputs = os.path.join(os.path.dirname(self._results), 'inputs')
+                os.makedirs(self._memory_inputs, exist_ok=True)
         if Network._globally_stopped:   # Ctrl-C: Brian2 stopped the program early, or it was killed
             Network._globally_stopped = False
             raise KeyboardInterrupt
@@ -442,7 +446,7 @@ class StandaloneProject:
                                  'network again.')
 
     def _keep_inputs(self, names):
-        """Keep the input files of this run (``static_arrays/<names>``) and remove those of the run before that this
+        """Keep the input files of this run (``names`` in :attr:`inputs`) and remove those of the run before that this
         run did not use: a long training would fill the disk, while a file that the next run uses again (Brian2 names
         each by a hash of its values: the weights of a test pass, the state every run of ``evaluate`` starts from)
         is not written again."""
@@ -451,6 +455,12 @@ class StandaloneProject:
                 if os.path.exists(path):
                     os.remove(path)
         self._inputs = set(names)
+
+    @property
+    def inputs(self):
+        """The folder of the runs' input files (their state, input and target): the project's ``static_arrays``, or
+        after the first run a folder in memory beside :attr:`results` (where those are in memory)."""
+        return self._memory_inputs or os.path.join(self.directory, 'static_arrays')
 
     @property
     def results(self):
@@ -554,19 +564,25 @@ class _NoLock:
 
 
 @contextlib.contextmanager
-def _quick_run_args(device, run_args):
+def _quick_run_args(device, run_args, folder=None):
     """Inside the block, Brian2's ``device.run`` passes ``run_args`` without its per-file locks (and their debug
     log records; the project folder is locked by this process) and without its search of the whole array cache
     for each argument; afterwards the cached values of the variables set by ``run_args`` are invalidated as Brian2
     does it, in one pass. A MNIST-1D run of 100 samples at batch 100 passes 150 arguments: 0.59-0.65 s -> 0.43 s
-    per run (bench/RESULTS.md, "Passing the state to the binary")."""
+    per run (bench/RESULTS.md, "Passing the state to the binary"). With a ``folder``, the files of the arguments
+    are written there (by their absolute paths) instead of into the project's ``static_arrays``."""
     names = {f'{key.name}.values' if isinstance(key, TimedArray) else f'{key.group_name}.{key.name}'
              for key in run_args}
     cache, lock = device.array_cache, cpp_device_module.FileLock
     device.array_cache, cpp_device_module.FileLock = {}, _NoLock
+    if folder is not None:
+        for method in ('_prepare_variableview_run_arg', '_prepare_timed_array_run_arg'):
+            setattr(device, method, _in_folder(getattr(device, method), folder))
     try:
         yield
     finally:
+        for method in ('_prepare_variableview_run_arg', '_prepare_timed_array_run_arg'):
+            device.__dict__.pop(method, None)
         written, device.array_cache, cpp_device_module.FileLock = device.array_cache, cache, lock
         for var in cache:
             try:
@@ -575,6 +591,18 @@ def _quick_run_args(device, run_args):
             except ReferenceError:      # the owner of a variable of an ephemeral subgroup is gone
                 pass
         cache.update(written)
+
+
+def _in_folder(prepare, folder):
+    """Brian2's preparation of a run argument with its file in ``folder``: Brian2 joins the name to the project's
+    ``static_arrays`` folder, which an absolute path replaces, and the binary opens the path it is given."""
+    def prepare_in_folder(key, value):
+        name, text, file_name, values = prepare(key, value)
+        if file_name is None:        # a single value, given on the command line
+            return name, text, file_name, values
+        path = os.path.join(folder, file_name)
+        return name, path, path, values
+    return prepare_in_folder
 
 
 def builds_in_process():

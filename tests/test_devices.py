@@ -59,6 +59,8 @@ def test_standalone_and_runtime_networks_alternate(standalone):
         assert standalone.project.results.startswith(devices.MEMORY_FOLDER + os.sep)
         assert os.path.isfile(os.path.join(standalone.project.results, 'last_run_info.txt'))
         assert not os.path.exists(os.path.join(standalone.project.directory, 'results'))
+        assert standalone.project.inputs == os.path.join(os.path.dirname(standalone.project.results), 'inputs')
+        assert any(name.startswith('init_') for name in os.listdir(standalone.project.inputs))
 
 
 def test_steps_per_run_are_fixed_by_the_first_run(standalone):
@@ -96,7 +98,7 @@ def test_a_run_writes_only_the_input_files_whose_values_changed(standalone):
     """Brian2 names each input file of a run (``static_arrays/init_*``) by a hash of its values and does not write one
     that is there: a run from the same state as the last writes only its new input; the files of the run before
     that this run did not use are removed (a long training does not fill the disk)."""
-    folder = os.path.join(standalone.project.directory, 'static_arrays')
+    folder = standalone.project.inputs
 
     def inputs():
         return {name: os.stat(os.path.join(folder, name)).st_mtime_ns for name in os.listdir(folder)
