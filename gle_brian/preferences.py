@@ -8,10 +8,10 @@
   ``scipy-openblas64`` wheel is installed; :func:`gle_brian.dense.uses_blas`).
 * ``precompiled_header``: ``True`` (default) or ``False``: whether C++ standalone projects include one precompiled
   header of the standard headers in every code object (:mod:`gle_brian.compilation`; a third of the compile time).
-* ``results_in_memory``: ``True`` (default) or ``False``: whether a compiled standalone network's runs write their
-  results (the state read back after each run, the recordings) into a folder in memory (``/dev/shm``) when there is
-  one with room for four times a run's results, and they are at most 1 GB
-  (:meth:`gle_brian.devices.StandaloneProject.run`).
+* ``results_in_memory``: ``True`` (default) or ``False``: whether a compiled standalone network's runs after the
+  first write their results (the state read back after each run, the recordings) and their input files into a
+  folder in memory (``/dev/shm``) when there is one with room for four times a run's results, and they are at most
+  1 GB (:meth:`gle_brian.devices.StandaloneProject.run`).
 * ``max_recording_bytes``: the most memory a network's monitors may hold in a run, in bytes (default: half of this
   machine's memory). A run whose recording would hold more is refused before it starts, with the fix.
 
@@ -54,8 +54,9 @@ if 'gle_brian' not in prefs.pref_register:
             True, 'C++ standalone projects: precompile the standard headers once (in the user cache folder) and '
                   'include them in every code object.', validator=lambda value: isinstance(value, bool)),
         results_in_memory=BrianPreference(
-            True, 'Standalone runs write their results into a folder in memory (/dev/shm) when there is one with room '
-                  "for four times a run's results, and they are at most 1 GB; else into the project folder.",
+            True, 'Standalone runs after the first write their results and inputs into a folder in memory (/dev/shm) '
+                  "when there is one with room for four times a run's results, and they are at most 1 GB; else into "
+                  'the project folder.',
             validator=lambda value: isinstance(value, bool)),
         max_recording_bytes=BrianPreference(
             _half_of_the_memory(), "The most memory (bytes) a network's monitors may hold in a run; a run that would "
