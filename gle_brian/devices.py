@@ -488,11 +488,12 @@ MEMORY_RESULTS_LIMIT = 1e9
 def _results_in_memory(results):
     """The folder the later runs write their results into: the first run's ``results`` copied into a new folder in
     memory (:data:`MEMORY_FOLDER`, removed when Python exits), where ``prefs.gle_brian.results_in_memory``, the
-    results are at most :data:`MEMORY_RESULTS_LIMIT` and the folder has room for four times them; else ``results``.
+    results are at most :data:`MEMORY_RESULTS_LIMIT` and the folder has room for four times them, and projects are
+    not kept for inspection (``GLE_BRIAN_KEEP_PROJECTS=1``); else ``results``.
     A binary writes some 300 files a run (every array), which took 0.3-1 ms each on the disks of this project's
     machines and 0.02-0.06 ms in memory (bench/RESULTS.md, "Work a run skips")."""
-    if not prefs.gle_brian.results_in_memory or not os.path.isdir(MEMORY_FOLDER):
-        return results
+    if not prefs.gle_brian.results_in_memory or not os.path.isdir(MEMORY_FOLDER) or _keep_temporary():
+        return results        # (projects kept for inspection keep their results)
     size = sum(entry.stat().st_size for entry in os.scandir(results) if entry.is_file())
     folder = None
     try:
