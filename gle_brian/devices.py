@@ -328,7 +328,6 @@ class StandaloneProject:
         self.builds = 0
         self._inputs = set()     # the input files of the last run (kept for the next, see _keep_inputs)
         self._results = None     # the folder the runs after the first write their results into
-        self._memory_inputs = None   # the folder in memory of the runs' input files, with the results there
         self.gpu_found = False   # cuda_standalone: a GPU was seen before the first run
         self.network = None      # the Brian2 Network generated into this project (set by its GLENetwork)
         _active_project = self
@@ -343,8 +342,8 @@ class StandaloneProject:
         if self._lock is not None:      # the folder is free for a network built again in it
             self._lock.close()
             self._lock = None
-        if self._results is not None and not self._results.startswith(self.directory):
-            shutil.rmtree(os.path.dirname(self._results), ignore_errors=True)
+        if self._memory is not None:
+            shutil.rmtree(self._memory, ignore_errors=True)
         if self.network is not None:
             for owner in all_objects(self.network):
                 owner._code_objects = []
@@ -421,7 +420,7 @@ class StandaloneProject:
         results = device.results_dir.rstrip(os.sep)
         previous, failed = _set_aside(results), True
         try:
-            with _quick_run_args(device, run_args, self._memory_inputs):
+            with _quick_run_args(device, run_args, self._memory and self.inputs):
                 device.run(directory=self.directory, with_output=False, run_args=run_args)
             failed = False
         except RuntimeError:
@@ -433,9 +432,6 @@ class StandaloneProject:
         if self._results is None and not failed:
             self._results = _results_in_memory(results)
             device.results_dir = os.path.join(self._results, '')
-            if not self._results.startswith(self.directory):     # the inputs of the later runs go there too
-                self._memory_inputs = os.path.join(os.path.dirname(self._results), 'inputs')
-                os.makedirs(self._memory_inputs, exist_ok=True)
         if Network._globally_stopped:   # Ctrl-C: Brian2 stopped the program early, or it was killed
             Network._globally_stopped = False
             raise KeyboardInterrupt
@@ -457,10 +453,17 @@ class StandaloneProject:
         self._inputs = set(names)
 
     @property
+    def _memory(self):
+        """The folder in memory that holds the later runs' results and inputs, or None."""
+        if self._results is None or self._results.startswith(self.directory):
+            return None
+        return os.path.dirname(self._results)
+
+    @property
     def inputs(self):
         """The folder of the runs' input files (their state, input and target): the project's ``static_arrays``, or
         after the first run a folder in memory beside :attr:`results` (where those are in memory)."""
-        return self._memory_inputs or os.path.join(self.directory, 'static_arrays')
+        return os.path.join(self._memory, 'inputs') if self._memory else os.path.join(self.directory, 'static_arrays')
 
     @property
     def results(self):
@@ -502,6 +505,7 @@ def _results_in_memory(results):
         _remove_orphans()
         folder = tempfile.mkdtemp(prefix=f'gle_brian_results_{os.getpid()}_', dir=MEMORY_FOLDER)
         shutil.copytree(results, os.path.join(folder, 'results'))
+        os.mkdir(os.path.join(folder, 'inputs'))     # the later runs' input files
     except OSError:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -78,8 +78,8 @@ def gates(network, inference=None):
     found = []
     for obj in sorted(all_objects(network), key=lambda obj: obj.name):
         operation = getattr(obj, '_gle_operation', None)
-        if operation in LEARNING and _learning_switches(obj):
-            found.append(Gate(obj, _learning_switches(obj), True))
+        if operation in LEARNING and (switches := _learning_switches(obj)):
+            found.append(Gate(obj, switches, True))
         elif operation in ERROR_PATH and inference is not None:
             found.append(Gate(obj, ((inference, INFERENCE),), False))
     return found
