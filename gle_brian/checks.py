@@ -90,15 +90,16 @@ def check_size(n, name):
     return int(n)
 
 
-def real(values, name, error=GLEConfigError):
-    """``values`` as a float array; complex numbers (whose imaginary part would be dropped) are refused."""
+def real(values, name, error=GLEConfigError, copy=True):
+    """``values`` as a float array (a copy, or with ``copy=False`` the array itself where it is one of floats);
+    complex numbers (whose imaginary part would be dropped) are refused."""
     array = np.asarray(values)
     if array.dtype.kind == 'c':
         raise error(f'{name} is complex; rates and parameters are real numbers: pass {name}.real or '
                     f'abs({name}) explicitly.')
     if array.dtype.kind not in 'biuf':
         raise error(f'{name} has values of type {array.dtype}; give numbers.')
-    return array.astype(float)
+    return array.astype(float, copy=copy)
 
 
 def check_signal(signal, name, width, batch, dt=None, steps=None):
@@ -125,7 +126,7 @@ def check_signal(signal, name, width, batch, dt=None, steps=None):
                             f'dt={float(dt) * 1e3:g} ms; read it again with dt=net.dt.')
     if isinstance(signal, Quantity) and not signal.is_dimensionless:
         raise GLEInputError(f'{name} has units {signal.dim}; rates are dimensionless, pass plain numbers.')
-    array = real(signal, name, GLEInputError)
+    array = real(signal, name, GLEInputError, copy=False)     # (copying LagLine's input took 0.5 s)
     shape = array.shape
     if array.ndim == 1 and width == 1 and B == 1:
         array = array[:, None]

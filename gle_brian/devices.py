@@ -397,8 +397,9 @@ class StandaloneProject:
                                  f'exited with {result.returncode}); its output ended with:\n{_tail(result.stdout)}\n'
                                  'Fix the cause (compiler, preferences, disk space) and build the network again.')
 
-    def run(self, run_args):
-        """Run the compiled binary with ``run_args`` (a dict ``{VariableView or TimedArray: values}``).
+    def run(self, run_args, environment=None):
+        """Run the compiled binary with ``run_args`` (a dict ``{VariableView or TimedArray: values}``) and the
+        environment variables ``environment`` (a dict; removed from this process's environment afterwards).
 
         The first run writes its results into the project's ``results`` folder; the later runs into a folder in
         memory where there is one with room (``prefs.gle_brian.results_in_memory``; :attr:`results`)."""
@@ -419,6 +420,8 @@ class StandaloneProject:
             device.results_dir = os.path.join(self._results, '')
         results = device.results_dir.rstrip(os.sep)
         previous, failed = _set_aside(results), True
+        environment, own = dict(environment or {}), device.run_environment_variables
+        device.run_environment_variables = {**own, **environment}
         try:
             with _quick_run_args(device, run_args, self._memory and self.inputs):
                 device.run(directory=self.directory, with_output=False, run_args=run_args)
@@ -426,6 +429,9 @@ class StandaloneProject:
         except RuntimeError:
             pass
         finally:
+            for name in environment:        # Brian2 leaves them in os.environ
+                os.environ.pop(name, None)
+            device.run_environment_variables = own
             Network._globally_running = False   # Brian2 leaves it set when a second Ctrl-C ends the wait
             self._keep_inputs(device.run_args_arrays)
             output = _settle_results(results, previous, failed)

@@ -50,8 +50,8 @@ class GLENetwork(NetworkSpec):
         Project folder for standalone devices (default: the ``directory`` given to Brian2's ``set_device`` for this
         device, else a fresh temporary folder).
 
-    Standalone devices compile the network on the first :meth:`run`; later runs reuse the binary and
-    must have the same number of steps.
+    Standalone devices compile the network on the first :meth:`run`; later runs reuse the binary, with any number
+    of steps on ``'cpp_standalone'`` (:mod:`gle_brian.streaming`) and the first run's on ``'cuda_standalone'``.
 
     The Brian2 objects: ``input`` (a NeuronGroup of rates), ``populations`` (one :class:`GLEGroup` per layer,
     ``batch`` copies of it; also ``neurons``), ``projections`` (one :class:`GLEProjection` each), ``targets``
@@ -169,8 +169,9 @@ class GLENetwork(NetworkSpec):
 
     @property
     def steps_per_run(self):
-        """The steps of every run of a compiled standalone network (fixed by its first run), else ``None``."""
-        return self.runner.steps_per_run if self.runner.compiled else None
+        """The steps of every run of a compiled ``cuda_standalone`` network (fixed by its first run), else ``None``:
+        on the other targets every run may have its own length (:mod:`gle_brian.streaming`)."""
+        return None if self.runner.any_length or not self.runner.compiled else self.runner.steps_per_run
 
     def _check_finite(self):
         """Raise :class:`GLENumericalError` when the last run's NaN watch caught a layer (cheap: one read

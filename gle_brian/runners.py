@@ -5,27 +5,31 @@ state, whatever the target:
 
 * :class:`RuntimeRunner` runs the Brian2 ``Network`` in Python; values are read and written directly;
 * :class:`StandaloneRunner` generates and compiles the project on the first run (a
-  :class:`~gle_brian.devices.StandaloneProject`) and reruns the binary with the new input and the carried state
-  as ``run_args``; values written between runs are held until the next run, values read come from the state the
-  last run left.
+  :class:`~gle_brian.devices.StandaloneProject`) and reruns the binary with the carried state as ``run_args`` and
+  the new input and targets (``cpp_standalone``: in files it streams, any number of steps,
+  :mod:`gle_brian.streaming`; ``cuda_standalone``: as ``run_args``, the first run's number of steps); values
+  written between runs are held until the next run, values read come from the state the last run left.
 
 Both take the same calls: ``run(x, y, dt, has_target)``, ``assign(assignments)``, ``value(group, name)``,
-``set_values(values)``, ``activate()``, and tell ``compiled`` (the number of steps is fixed), ``started`` (the
-state is known) and ``start_step`` (the clock's step at the start of the last run). Example::
+``set_values(values)``, ``activate()``, and tell ``compiled`` (the project is built), ``any_length`` (runs may
+have any number of steps), ``started`` (the state is known) and ``start_step`` (the clock's step at the start of
+the last run). Example::
 
     >>> runner = make_runner('numpy')
-    >>> runner.compiled, runner.started
-    (False, True)
+    >>> runner.compiled, runner.any_length, runner.started
+    (False, True, True)
 """
 import contextlib
 import functools
+import os
 
 import numpy as np
-from brian2 import Quantity, TimedArray
+from brian2 import Quantity, StateMonitor, TimedArray
 from brian2.devices import get_device
+from brian2.core.variables import DynamicArrayVariable
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
-from . import devices, gates, openmp
+from . import devices, gates, openmp, streaming
 from .builder import check_recording
 from .devices import all_objects
 from .errors import GLEConfigError, GLEInputError
@@ -123,7 +127,8 @@ class RuntimeRunner(Runner):
     """Runs a network in Python (``'numpy'``, ``'cython'``); the state lives in the Brian2 objects."""
 
     project = None
-    compiled = False     # every run may have its own length
+    compiled = False     # nothing is compiled,
+    any_length = True    # and every run may have its own length
     started = True       # the objects hold the state from the start
 
     def __init__(self, device):
@@ -181,8 +186,9 @@ class RuntimeRunner(Runner):
 class StandaloneRunner(Runner):
     """Runs a compiled standalone project (``'cpp_standalone'``, ``'cuda_standalone'``), built on the first run.
 
-    Later runs rerun the binary: they must have the first run's number of steps. The state is carried from one
-    run to the next as ``run_args``; values assigned between runs are part of the next run's.
+    Later runs rerun the binary: with any number of steps on ``cpp_standalone`` (the input streamed in parts of the
+    first run's length, :mod:`gle_brian.streaming`), with the first run's on ``cuda_standalone``. The state is
+    carried from one run to the next as ``run_args``; values assigned between runs are part of the next run's.
     """
 
     def __init__(self, device, directory=None, work=0):
@@ -190,7 +196,10 @@ class StandaloneRunner(Runner):
         self.project = devices.StandaloneProject(device, directory)
         # the threads of the C++ loops (openmp.openmp_threads), fixed when the project is generated
         self.threads = openmp.openmp_threads(work) if device == 'cpp_standalone' else 1
-        self.steps_per_run = None    # fixed by the first run
+        self.steps_per_run = None    # fixed by the first run (cpp_standalone: the steps of a part of a longer run)
+        #: whether the binary runs any number of steps (cpp_standalone: :mod:`gle_brian.streaming`); else every run
+        #: has the first run's length
+        self.any_length = device == 'cpp_standalone'
         self.carried = {}            # the state handed to the next run: {(group, name): values}
         self.start_step = 0          # every run of the binary starts at t = 0
         self._network = None
@@ -206,7 +215,7 @@ class StandaloneRunner(Runner):
 
     @property
     def compiled(self):
-        """Whether the first run has fixed the number of steps per run."""
+        """Whether the first run has built the project (and fixed the steps it holds)."""
         return self.steps_per_run is not None
 
     @property
@@ -229,26 +238,44 @@ class StandaloneRunner(Runner):
 
     @_restoring
     def run(self, x, y, dt, has_target):
-        """Build on the first call (its input fixes the steps per run), then run the binary with ``x``, ``y``
+        """Build on the first call (its input fixes the steps the binary holds), then run the binary with ``x``, ``y``
         (``y`` only ``has_target``: without a loss the target is not part of the project) and the carried state."""
+        check_recording(self.network, len(x) * float(dt))
         if not self.compiled:
-            self.steps_per_run = len(x)
-            self._x_input = TimedArray(x, dt=dt, name='x_input')
-            self._y_target = TimedArray(y, dt=dt, name='y_target')
-            check_recording(self.network, len(x) * float(dt))
-            with openmp.openmp(self.threads):
-                self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target})
-                if self.device == 'cpp_standalone':
-                    gates.gate_run_lines(self._run_lines(), self.gates)
-                self.project.build()
-            self._built = (len(get_device().main_queue), set(map(id, all_objects(self.network))))
+            self._build(x, y, dt, has_target)
         self._check_unchanged()
         run_args = {getattr(group, name): value for (group, name), value in self.carried.items()}
-        run_args[self._x_input] = x
-        if has_target:
-            run_args[self._y_target] = y
-        self.project.run(run_args)
+        streams = {self._x_input: x, **({self._y_target: y} if has_target else {})}
+        if self.any_length:
+            files = {}
+            for timed, variable in self._streams:
+                files[variable] = os.path.join(self.project.inputs, f'{timed.name}.dat')
+                streaming.write_values(files[variable], streams[timed], timed.values.dtype)
+            self.project.run(run_args, streaming.environment(len(x), files))
+            for variable in self._recordings:     # Brian2 reads a recording by the shape it read last
+                variable.size = (0, variable.size[1])
+        else:
+            self.project.run({**run_args, **streams})
         self.carried = {key: getattr(*key)[:] for key in state_variables(self.network)}
+
+    def _build(self, x, y, dt, has_target):
+        """Generate and compile the project for runs of ``len(x)`` steps (cpp_standalone: parts of that many)."""
+        self.steps_per_run = len(x)
+        self._x_input = TimedArray(x, dt=dt, name='x_input')
+        self._y_target = TimedArray(y, dt=dt, name='y_target')
+        self._streams = [(self._x_input, streaming.INPUT)] + [(self._y_target, streaming.TARGET)] * has_target
+        self._recordings = [variable for obj in all_objects(self.network) if isinstance(obj, StateMonitor)
+                            for variable in obj.variables.values()
+                            if isinstance(variable, DynamicArrayVariable) and variable.ndim == 2]
+        with openmp.openmp(self.threads):
+            self.network.run(len(x) * dt, namespace={'x_input': self._x_input, 'y_target': self._y_target})
+            if self.device == 'cpp_standalone':
+                gates.gate_run_lines(self._run_lines(), self.gates)
+                starts = [group.variables['t_start'] for group in all_objects(self.network)
+                          if 't_start' in getattr(group, 'variables', {})]
+                streaming.stream_run_lines(self._run_lines(), starts[0].owner.clock, len(x), self._streams, starts)
+            self.project.build()
+        self._built = (len(get_device().main_queue), set(map(id, all_objects(self.network))))
 
     def _run_lines(self):
         """The lines of ``main.cpp`` that run this network (Brian2's, in the device's queue)."""

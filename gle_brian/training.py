@@ -104,7 +104,7 @@ def _check(net, data, chunks_per_run=1, reset_layers=()):
     if (net.n_in, net.layers[-1].size) != (data.channels, data.classes):
         raise GLEConfigError(f'the network has {net.n_in} inputs and {net.layers[-1].size} outputs, the data '
                              f'{data.channels} channels and {data.classes} classes; make them match.')
-    if net.runner.compiled and net.steps_per_run != chunks_per_run * data.steps:
+    if net.steps_per_run not in (None, chunks_per_run * data.steps):
         raise GLEConfigError(f'the network was compiled for {net.steps_per_run} steps per run, and '
                              f'chunks_per_run={chunks_per_run} chunks of {data.steps}-step samples make '
                              f'{chunks_per_run * data.steps}; build a new network, or give the same chunks_per_run.')

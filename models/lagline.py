@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from gle_brian import GLENetwork, Layer
 from gle_brian.cli import non_negative_int, output_folder, positive_int, ranged
 from gle_brian.data import smoothed_steps
-from gle_brian.devices import DEVICES, STANDALONE_DEVICES
+from gle_brian.devices import DEVICES
 from gle_brian.optimisers import Adam, Learning
 from gle_brian.reference import forward_rates
 from gle_brian.results import save_figure, write_json
@@ -48,7 +48,7 @@ TEACHER = {'w': (1.0, 2.0), 'tau_m': (1.0, 2.0)}
 PROSPECTIVE_ERRORS = {'gle': True, 'bp': False}          # GLENetwork variants
 BPTT_WINDOWS = {'bptt_tw4': 400, 'bptt_tw2': 200, 'bptt_tw1': 100}   # steps per window (numpy)
 VARIANTS = (*PROSPECTIVE_ERRORS, *BPTT_WINDOWS)
-CHUNK = 25.0                      # ms per standalone run (the student's tau_m switches after the first)
+CHUNK = 25.0      # ms: the student's tau_m replaces the teacher's after the first CHUNK (cuda_standalone: runs of CHUNK)
 RECORD_EVERY = 10                 # steps between logged samples (as the reference)
 SMOOTH = 40                       # logged samples averaged for the loss curve (4 ms)
 
@@ -149,9 +149,9 @@ def _train_network(variant, x, target, w0, tau0, chunk, n_init, device, lr, beta
                      learning=Learning(Adam(lr=lr), tau_m=True, tau_m_min=10 * DT),
                      record=['r', 'err', 'w', 'tau_m'], record_dt=RECORD_EVERY * DT, directory=directory,
                      batch=batch)
-    # runs: teacher's tau_m, student's tau_m, then training (in equal chunks on standalone devices,
-    # which are compiled for one run length)
-    edges = (list(range(0, steps + 1, chunk)) if device in STANDALONE_DEVICES
+    # three runs: the teacher's tau_m, the student's tau_m, then training (cuda_standalone: in runs of the first
+    # run's length, the steps its binary is compiled for)
+    edges = (list(range(0, steps + 1, chunk)) if device == 'cuda_standalone'
              else sorted({0, chunk, n_init * chunk, steps}))
     records = {name: [] for name in ('r', 'err', 'w0', 'w1', 'tau_m0', 'tau_m1')}
     chunks = list(zip(edges[:-1], edges[1:]))

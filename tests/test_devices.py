@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from brian2 import ms, prefs
 
-from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, compilation, devices, openmp
+from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, compilation, devices, openmp, streaming
 from gle_brian.recording import record
 from conftest import folder_held_by_another_process
 
@@ -63,13 +63,52 @@ def test_standalone_and_runtime_networks_alternate(standalone):
         assert any(name.startswith('init_') for name in os.listdir(standalone.project.inputs))
 
 
-def test_steps_per_run_are_fixed_by_the_first_run(standalone):
-    """Another length is refused before anything is set for the run: the state stays as it was."""
-    before = standalone.get_state()
+def test_runs_of_any_length_reuse_the_binary(standalone):
+    """Runs shorter and longer than the first (a part and a half) give the numbers of a numpy twin, and one run of
+    two parts gives, bit for bit, the numbers of the same steps in two runs (gle_brian.streaming)."""
+    twin = small_net('numpy')
+    twin.set_state(standalone.get_state())
+    x, y = (np.concatenate([signals(k)[i] for k in (6, 7, 8)]) for i in (0, 1))
+    for begin, end in ((0, STEPS - 20), (STEPS - 20, 2 * STEPS + 5)):
+        standalone.run(x[begin:end], y[begin:end])
+        twin.run(x[begin:end], y[begin:end])
+        assert standalone.trace('r', 1).shape == (end - begin, 2)
+        np.testing.assert_allclose(standalone.trace('r', 1), twin.trace('r', 1), atol=1e-12)
+        for key, value in standalone.get_state().items():
+            np.testing.assert_allclose(value, twin.get_state()[key], atol=1e-12, err_msg=key)
+    assert standalone.steps_per_run is None and standalone.project.builds == 1
+    state = standalone.get_state()
+    runs = []
+    for begin, end in ((0, STEPS), (STEPS, 2 * STEPS), (0, 2 * STEPS)):
+        if begin == 0:
+            standalone.set_state(state)
+        standalone.run(x[begin:end], y[begin:end])
+        runs.append((standalone.trace('r', 1), standalone.trace('w', 1), standalone.get_state()))
+    (r0, w0, _), (r1, w1, apart), (r, w, together) = runs
+    np.testing.assert_array_equal(r, np.concatenate([r0, r1]))
+    np.testing.assert_array_equal(w, np.concatenate([w0, w1]))
+    for key, value in apart.items():
+        np.testing.assert_array_equal(together[key], value, err_msg=key)
+
+
+def test_a_run_longer_than_its_input_file_is_refused(standalone, tmp_path):
+    """The binary stops with a clear message when a stream ends before the run does (the last run's recording is
+    still readable)."""
+    recorded = standalone.trace('r', 1)
+    short = tmp_path / 'x.dat'
+    np.zeros((10, 2)).tofile(short)
+    with pytest.raises(GLEDeviceError, match=f'GLE_BRIAN_INPUT ends after 10 steps; the run has {STEPS + 1}'):
+        standalone.project.run({}, streaming.environment(STEPS + 1, {streaming.INPUT: str(short)}))
+    assert not any(name.startswith('GLE_BRIAN') for name in os.environ)
+    np.testing.assert_array_equal(standalone.trace('r', 1), recorded)
+
+
+def test_cuda_runs_keep_the_first_runs_length():
+    """A cuda_standalone binary reads its input as Brian2 run_args, compiled for the first run's length: another
+    length is refused before anything is set for the run."""
+    net = small_net('numpy')
     with pytest.raises(GLEInputError, match=f'compiled for {STEPS} steps per run'):
-        standalone.run(np.zeros((STEPS - 20, 2)))
-    for key, value in standalone.get_state().items():
-        np.testing.assert_array_equal(value, before[key], err_msg=key)
+        net.check_run(np.zeros((STEPS - 20, 2)), steps_per_run=STEPS)
 
 
 def test_failed_run_names_the_folder_and_the_output(standalone, tmp_path):
@@ -109,10 +148,12 @@ def test_a_run_writes_only_the_input_files_whose_values_changed(standalone):
     first = inputs()
     standalone.set_state(state)
     standalone.run(*signals(5))
+    assert len(first) > 20 and inputs() == first            # the same state: no file written again
+    standalone.run(*signals(5))
     second = inputs()
-    assert len(first) > 20 and all(first[name] == second[name] for name in first.keys() & second.keys())
-    added, removed = second.keys() - first.keys(), first.keys() - second.keys()
-    assert len(added) == len(removed) == 1 and all(name.startswith('init_x_input_values_') for name in added | removed)
+    assert all(first[name] == second[name] for name in first.keys() & second.keys())
+    assert second.keys() != first.keys()                    # the state changed, and the old state's files are gone
+    np.testing.assert_array_equal(np.fromfile(os.path.join(folder, 'x_input.dat')).reshape(STEPS, 2), signals(5)[0])
 
 
 def test_results_folders_in_memory_of_ended_processes_are_removed(tmp_path, monkeypatch):
