@@ -48,7 +48,7 @@ TEACHER = {'w': (1.0, 2.0), 'tau_m': (1.0, 2.0)}
 PROSPECTIVE_ERRORS = {'gle': True, 'bp': False}          # GLENetwork variants
 BPTT_WINDOWS = {'bptt_tw4': 400, 'bptt_tw2': 200, 'bptt_tw1': 100}   # steps per window (numpy)
 VARIANTS = (*PROSPECTIVE_ERRORS, *BPTT_WINDOWS)
-CHUNK = 25.0      # ms: the student's tau_m replaces the teacher's after the first CHUNK (cuda_standalone: runs of CHUNK)
+CHUNK = 25.0      # ms: the student's tau_m replaces the teacher's after the first CHUNK (cuda: runs of CHUNK)
 RECORD_EVERY = 10                 # steps between logged samples (as the reference)
 SMOOTH = 40                       # logged samples averaged for the loss curve (4 ms)
 
