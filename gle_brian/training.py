@@ -45,7 +45,12 @@ from .checkpoints import FIX, load_checkpoint, save_checkpoint
 from .errors import GLEConfigError, GLEInputError
 from .results import check_destination
 
-__all__ = ['train', 'evaluate', 'ReduceLROnPlateau', 'cross_entropy', 'save_checkpoint', 'load_checkpoint']
+__all__ = ['train', 'evaluate', 'ReduceLROnPlateau', 'cross_entropy', 'save_checkpoint', 'load_checkpoint',
+           'RUNS_PER_CALL']
+
+#: training runs given to a compiled cpp_standalone network in one ``net.run`` (its binary runs any number of steps,
+#: :mod:`gle_brian.streaming`; the state carries over as between runs, so the numbers are the same)
+RUNS_PER_CALL = 10
 
 
 class ReduceLROnPlateau:
@@ -231,7 +236,9 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
         Chunks of ``net.batch`` samples presented one after the other in one run (the state carries from one
         to the next, as between runs): online learning at batch 1 becomes runs of many samples, so a
         compiled network starts its program tens of times per epoch, not thousands. Per epoch, chunks that
-        do not fill a whole run are left out.
+        do not fill a whole run are left out. On ``cpp_standalone`` (without ``reset_layers``)
+        :data:`RUNS_PER_CALL` consecutive training runs go to the network in one ``net.run``: its program starts
+        once for them, and the numbers are those of the runs one by one.
 
     Returns the history: one dict per epoch with ``epoch``, ``train_loss``, ``train_accuracy``,
     ``test_loss``, ``test_accuracy``, ``lr_scale``, ``train_seconds`` and ``seconds`` (wall time of the
@@ -260,6 +267,8 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
         base_rates, history = restored['base_rates'], restored['history']
     B, K = net.batch, chunks_per_run
     runs = len(train_data) // (B * K)
+    # a cpp_standalone binary starts once per net.run: consecutive training runs go in one (the same numbers)
+    per_call = RUNS_PER_CALL if net.project is not None and net.steps_per_run is None and not reset_layers else 1
     if runs == 0:
         raise GLEConfigError(f'the training set has {len(train_data)} samples, fewer than one run of batch={B} x '
                              f'chunks_per_run={K}; lower them or give more samples.')
@@ -269,15 +278,20 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
         losses, correct, seen = [], 0, 0
         if epoch:
             order = rng.permutation(len(train_data))
-            bar = tqdm(range(runs), desc=f'epoch {epoch}/{epochs}', disable=not progress)
-            for run in bar:
-                chunks = np.split(order[run * B * K:(run + 1) * B * K], K)
+            bar = tqdm(total=runs, desc=f'epoch {epoch}/{epochs}', disable=not progress)
+            first_run = 0
+            while first_run < runs:     # (the first run of all compiles the network for one run's length)
+                last_run = min(first_run + (per_call if net.runner.compiled else 1), runs)
+                chunks = np.split(order[first_run * B * K:last_run * B * K], (last_run - first_run) * K)
                 for indices, rates in zip(chunks, _run_chunks(net, train_data, chunks, True, reset_layers)):
                     loss, prediction = _metrics(rates, train_data.y[indices])
                     losses.append(loss)
                     correct += int((prediction == train_data.y[indices]).sum())
                     seen += B
+                bar.update(last_run - first_run)
+                first_run = last_run
                 bar.set_postfix(loss=f'{np.concatenate(losses).mean():.4f}', acc=f'{correct / seen:.3f}')
+            bar.close()
         train_seconds = time.perf_counter() - start
         test = evaluate(net, test_data, progress, reset_layers, chunks_per_run)
         record = {'epoch': epoch, 'train_loss': float(np.concatenate(losses).mean()) if epoch else None,

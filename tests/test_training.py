@@ -54,9 +54,20 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
     builds = devices.builds_in_process()
     project = str(tmp_path / 'project')    # the resumed network's build finds the same code compiled there
     net = toy_net(device, project)
+    run, calls = net.run, []
+    net.run = lambda x, *args, **kwargs: calls.append(len(x)) or run(x, *args, **kwargs)
     straight = train(net, train_set, test_set, epochs=2, seed=4, patience=0, progress=False, checkpoint=str(path),
                      on_epoch=keep_first)
     assert devices.builds_in_process() - builds == (device == 'cpp_standalone')
+    # per epoch: two test runs of a chunk each, and the two training runs, in one call on cpp_standalone
+    training = [2 * STEPS] if device == 'cpp_standalone' else [STEPS, STEPS]
+    assert calls == [STEPS] * 2 + (training + [STEPS] * 2) * 2
+    if device == 'cpp_standalone':         # the same numbers as the runs one by one on numpy
+        twin = train(toy_net('numpy'), train_set, test_set, epochs=2, seed=4, patience=0, progress=False)
+        for ours, theirs in zip(strip_times(straight), strip_times(twin)):
+            assert ours.keys() == theirs.keys()
+            for key, value in ours.items():
+                assert value == pytest.approx(theirs[key], abs=1e-12), key
     assert [h['epoch'] for h in straight] == [0, 1, 2] and straight[0]['train_loss'] is None
     plateau, scales = ReduceLROnPlateau(patience=0), []
     for h in straight[1:]:
