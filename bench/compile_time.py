@@ -21,16 +21,16 @@ from gle_brian.results import write_json
 BUILD = r'''
 import json, sys, time
 from brian2 import prefs
-from gle_brian import devices
+from gle_brian import standalone
 model, flags, precompiled = sys.argv[1], sys.argv[2], sys.argv[3] == '1'
 if flags == '-O0':
     gcc = prefs.codegen.cpp.extra_compile_args_gcc
     prefs.codegen.cpp.extra_compile_args_gcc = ['-O0' if f == '-O3' else f for f in gcc]
 prefs.gle_brian.precompiled_header = precompiled
-make, seconds = devices.StandaloneProject._make, {}
+make, seconds = standalone.StandaloneProject._make, {}
 def timed(self):
     start = time.perf_counter(); make(self); seconds['make'] = time.perf_counter() - start
-devices.StandaloneProject._make = timed
+standalone.StandaloneProject._make = timed
 import numpy as np
 if model == 'mnist1d':
     from models import mnist1d_e2e

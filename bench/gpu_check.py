@@ -52,10 +52,10 @@ def emit(result_file, **values):
 
 
 def configure(args):
-    from gle_brian import devices
+    from gle_brian import devices, standalone
     devices.configure_cuda(compute_capability=args.compute_capability)
     if args.dry_run:
-        devices.StandaloneProject.compile = False
+        standalone.StandaloneProject.compile = False
 
 
 def dry_run_done(directory):

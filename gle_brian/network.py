@@ -164,7 +164,8 @@ class GLENetwork(NetworkSpec):
 
     @property
     def project(self):
-        """The :class:`~gle_brian.devices.StandaloneProject` of a standalone network (``None`` on runtime targets)."""
+        """The :class:`~gle_brian.standalone.StandaloneProject` of a standalone network (``None`` on runtime
+        targets)."""
         return self.runner.project
 
     @property

@@ -11,7 +11,7 @@
 * ``results_in_memory``: ``True`` (default) or ``False``: whether a compiled standalone network's runs after the
   first write their results (the state read back after each run, the recordings) and their input files into a
   folder in memory (``/dev/shm``) when there is one with room for four times a run's results, and they are at most
-  1 GB (:meth:`gle_brian.devices.StandaloneProject.run`).
+  1 GB (:meth:`gle_brian.standalone.StandaloneProject.run`).
 * ``max_recording_bytes``: the most memory a network's monitors may hold in a run, in bytes (default: half of this
   machine's memory). A run whose recording would hold more is refused before it starts, with the fix.
 

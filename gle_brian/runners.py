@@ -5,7 +5,7 @@ state, whatever the target:
 
 * :class:`RuntimeRunner` runs the Brian2 ``Network`` in Python; values are read and written directly;
 * :class:`StandaloneRunner` generates and compiles the project on the first run (a
-  :class:`~gle_brian.devices.StandaloneProject`) and reruns the binary with the carried state as ``run_args`` and
+  :class:`~gle_brian.standalone.StandaloneProject`) and reruns the binary with the carried state as ``run_args`` and
   the new input and targets (``cpp_standalone``: in files it streams, any number of steps,
   :mod:`gle_brian.streaming`; ``cuda_standalone``: as ``run_args``, the first run's number of steps); values
   written between runs are held until the next run, values read come from the state the last run left.
@@ -29,7 +29,7 @@ from brian2.devices import get_device
 from brian2.core.variables import DynamicArrayVariable
 from brian2.equations.equations import DIFFERENTIAL_EQUATION, PARAMETER
 
-from . import devices, gates, openmp, streaming
+from . import devices, gates, openmp, standalone, streaming
 from .builder import check_recording
 from .devices import all_objects
 from .errors import GLEConfigError, GLEInputError
@@ -193,7 +193,7 @@ class StandaloneRunner(Runner):
 
     def __init__(self, device, directory=None, work=0):
         self.device = device
-        self.project = devices.StandaloneProject(device, directory)
+        self.project = standalone.StandaloneProject(device, directory)
         # the threads of the C++ loops (openmp.openmp_threads), fixed when the project is generated
         self.threads = openmp.openmp_threads(work) if device == 'cpp_standalone' else 1
         self.steps_per_run = None    # fixed by the first run (cpp_standalone: the steps of a part of a longer run)

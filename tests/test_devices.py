@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from brian2 import ms, prefs
 
-from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, compilation, devices, openmp, streaming
+from gle_brian import GLEDeviceError, GLEInputError, GLENetwork, Layer, compilation, openmp, streaming
+from gle_brian import standalone as standalone_module
 from gle_brian.recording import record
 from conftest import folder_held_by_another_process
 
@@ -54,9 +55,9 @@ def test_standalone_and_runtime_networks_alternate(standalone):
                                 twin.weights + twin.biases + twin.tau_m):
             np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-12)
         assert len(standalone.trace_times(1)) == STEPS
-    assert devices.StandaloneProject.compile and standalone.project.builds == 1
-    if os.path.isdir(devices.MEMORY_FOLDER):      # the runs after the first write their results in memory
-        assert standalone.project.results.startswith(devices.MEMORY_FOLDER + os.sep)
+    assert standalone_module.StandaloneProject.compile and standalone.project.builds == 1
+    if os.path.isdir(standalone_module.MEMORY_FOLDER):      # the runs after the first write their results in memory
+        assert standalone.project.results.startswith(standalone_module.MEMORY_FOLDER + os.sep)
         assert os.path.isfile(os.path.join(standalone.project.results, 'last_run_info.txt'))
         assert not os.path.exists(os.path.join(standalone.project.directory, 'results'))
         assert standalone.project.inputs == os.path.join(os.path.dirname(standalone.project.results), 'inputs')
@@ -158,12 +159,12 @@ def test_a_run_writes_only_the_input_files_whose_values_changed(standalone):
 
 def test_results_folders_in_memory_of_ended_processes_are_removed(tmp_path, monkeypatch):
     """A process killed before it removed its results folder in memory leaves it; the next one made removes it."""
-    monkeypatch.setattr(devices, 'MEMORY_FOLDER', str(tmp_path))
+    monkeypatch.setattr(standalone_module, 'MEMORY_FOLDER', str(tmp_path))
     ended = subprocess.Popen([sys.executable, '-c', 'pass'])
     ended.wait()
     for pid in (ended.pid, os.getpid()):
         (tmp_path / f'gle_brian_results_{pid}_a_b' / 'results').mkdir(parents=True)
-    devices._remove_orphans()
+    standalone_module._remove_orphans()
     assert os.listdir(tmp_path) == [f'gle_brian_results_{os.getpid()}_a_b']
 
 
@@ -181,7 +182,7 @@ def test_a_built_network_keeps_no_copies_of_its_initial_values(standalone):
 def test_network_closed_by_a_newer_standalone_network(standalone):
     results = standalone.project.results
     small_net('cpp_standalone')                       # not compiled: building it resets the device
-    if results.startswith(devices.MEMORY_FOLDER):
+    if results.startswith(standalone_module.MEMORY_FOLDER):
         assert not os.path.exists(results)           # its results folder in memory is removed
     for read in (lambda: standalone.weights, lambda: standalone.biases, lambda: standalone.tau_m,
                  lambda: standalone.trace('r', 0), lambda: standalone.get_state(),

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from brian2 import Network, NeuronGroup, TimedArray, ms
 
-from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork, devices
+from gle_brian import GLEConfigError, GLENetwork, Layer, ReferenceNetwork, devices, standalone
 from gle_brian.optimisers import Adam, Learning, SGD
 from gle_brian.reference import VARIABLES
 from mirror import assert_equals_mirror
@@ -63,7 +63,7 @@ def test_optimisers_in_brian_equal_numpy(device, tmp_path):
     # the generated code calls the TimedArrays by these names
     Network(*groups).run(steps * dt, namespace={'grad_signal': grad_signal, 'gate_signal': gate_signal})
     if device in devices.STANDALONE_DEVICES:
-        project = devices.StandaloneProject(device, str(tmp_path))
+        project = standalone.StandaloneProject(device, str(tmp_path))
         project.build()
         project.run({})
     for (name, optimiser), group in zip(OPTIMISERS.items(), groups):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from brian2 import ms
 
-from gle_brian import GLEConfigError, GLEInputError, GLENetwork, Layer, devices
+from gle_brian import GLEConfigError, GLEInputError, GLENetwork, Layer, standalone
 from gle_brian.data import TimeSeriesData
 from gle_brian.neurons import NEURON_STATE
 from gle_brian.optimisers import Adam, Learning
@@ -51,14 +51,14 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
         if history[-1]['epoch'] == 1:
             shutil.copy(path, stopped)
 
-    builds = devices.builds_in_process()
+    builds = standalone.builds_in_process()
     project = str(tmp_path / 'project')    # the resumed network's build finds the same code compiled there
     net = toy_net(device, project)
     run, calls = net.run, []
     net.run = lambda x, *args, **kwargs: calls.append(len(x)) or run(x, *args, **kwargs)
     straight = train(net, train_set, test_set, epochs=2, seed=4, patience=0, progress=False, checkpoint=str(path),
                      on_epoch=keep_first)
-    assert devices.builds_in_process() - builds == (device == 'cpp_standalone')
+    assert standalone.builds_in_process() - builds == (device == 'cpp_standalone')
     # per epoch: two test runs of a chunk each, and the two training runs, in one call on cpp_standalone
     training = [2 * STEPS] if device == 'cpp_standalone' else [STEPS, STEPS]
     assert calls == [STEPS] * 2 + (training + [STEPS] * 2) * 2
