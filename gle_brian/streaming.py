@@ -2,7 +2,7 @@
 
 Brian2 compiles a standalone run for one duration, and a ``TimedArray`` for the number of values it held then. The
 binary of a :class:`~gle_brian.network.GLENetwork` on ``'cpp_standalone'`` runs any number of steps instead: its
-``main.cpp`` (:func:`stream_run_lines`) reads the run's input and targets from two files, ``parts`` steps at a time
+``main.cpp`` (:func:`stream_run_lines`) reads the run's input and targets from two files, ``part`` steps at a time
 (the first run's length) into the TimedArrays' values, and runs the network one part after the other, each read at
 ``t - t_start`` with ``t_start`` set to the part's start. The network, its clock and its monitors carry on from part
 to part as within one Brian2 run, so a run of any length gives the numbers of the same steps run as several runs
@@ -28,6 +28,9 @@ __all__ = ['STEPS', 'INPUT', 'TARGET', 'stream_run_lines', 'environment', 'write
 
 #: the environment variables of a run: its number of steps, and the files of its input and targets
 STEPS, INPUT, TARGET = 'GLE_BRIAN_RUN_STEPS', 'GLE_BRIAN_INPUT', 'GLE_BRIAN_TARGET'
+
+#: Brian2's line of main.cpp that runs the network: ``<network>.run(<duration>, <report arguments>);``
+_RUN = re.compile(r'(\w+)\.run\([^,]+, (.*)\);')
 
 _LOOP = '''\
 {{  // gle_brian/streaming.py: a run of any number of steps, its input and targets read part by part
@@ -83,11 +86,12 @@ def stream_run_lines(run_lines, clock, part, streams, starts):
     device = get_device()
     names = [f'_gle_stream_{k}' for k in range(len(streams))]
     t = f'brian::{device.get_array_name(clock.variables["t"])}[0]'
-    runs = [k for k, line in enumerate(run_lines) if re.fullmatch(r'\w+\.run\([^,]+, .*\);', line.strip())]
+    runs = [(k, match) for k, line in enumerate(run_lines) if (match := _RUN.fullmatch(line.strip()))]
     if len(runs) != 1:
         raise RuntimeError(f'expected one run in the lines of main.cpp, found {len(runs)}')
-    network, report = re.fullmatch(r'(\w+)\.run\([^,]+, (.*)\);', run_lines[runs[0]].strip()).groups()
-    run_lines[runs[0]] = _LOOP.format(
+    (k, match), = runs
+    network, report = match.groups()
+    run_lines[k] = _LOOP.format(
         steps=STEPS, part=int(part), streams=', '.join(names), network=network, dt=float(clock.dt_), report=report,
         open='\n'.join(_OPEN.format(variable=variable, stream=name) for (_, variable), name in zip(streams, names)),
         read='\n'.join(_READ.format(variable=variable, stream=name, values=f'brian::{timed.name}_values',
