@@ -19,7 +19,9 @@ the optimiser state, so the optimiser step stays the generated element-wise code
 ``I_basal = <name>_basal(i)`` (with the dendrites; a sum of such terms where several projections converge),
 ``I_apical = <name>_apical(i)`` and
 ``g_w = -<name>_gradient(i)`` (read by the optimiser step), so Brian2 knows every variable that
-changes (standalone runs read them back).
+changes (standalone runs read them back). In C++ standalone the gradient product writes ``g_w`` itself (the binary
+writes every array back after its run), saving a pass over the weights
+(:attr:`~gle_brian.products.ProjectionProducts.writes_drive`).
 
 Why Functions, not a derived templater (the route of brian2cuda and brian2genn): the products need no
 new kind of code object, only a few lines inside the ones Brian2 already generates and schedules
@@ -182,7 +184,7 @@ class DenseProjection(ProjectionProducts):
                      'gradient': ('CblasTrans', 'CblasNoTrans', n_post, n_pre, B, a['err'], n_post, a['r'], n_pre,
                                   n_pre)}[product]
         op_a, op_b, m, n, k, matrix_a, lda, matrix_b, ldb, ldc = arguments
-        buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
+        (buffer, sign), zero = self._result(product), f'{self.name}_{product}_zero'
         # OpenBLAS on one thread of its own; the rows (or, when it has more columns than rows, e.g. at batch 1, the
         # columns) of the result are shared among the network's threads (OpenMP), whose threads would otherwise
         # wait, spinning, beside OpenBLAS's
@@ -211,7 +213,7 @@ static double {self.name}_{kind}(const double t)
     {{
         const int first = q*{size}/{chunks}, part = (q + 1)*{size}/{chunks} - first;
         if (part > 0)
-            {gemm}(CblasRowMajor, {op_a}, {op_b}, {shape}, {k}, 1, {pointers[0]}, {lda}, {pointers[1]}, {ldb}, 0,
+            {gemm}(CblasRowMajor, {op_a}, {op_b}, {shape}, {k}, {sign}1, {pointers[0]}, {lda}, {pointers[1]}, {ldb}, 0,
                    {pointers[2]}, {ldc});
     }}
     return 0;
@@ -223,7 +225,7 @@ static double {self.name}_{kind}(const double t)
         a = self._cpp_arrays()
         name = f'{self.name}_{kind}'
         product = kind.replace('_product', '')
-        buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
+        (buffer, sign), zero = self._result(product), f'{self.name}_{product}_zero'
         storage = self._storage(product)
         if kind == product:       # Brian2's loop: element i of the product
             return self._cpp_element(kind)
@@ -254,9 +256,9 @@ static double {name}(const double t)
     return 0;
 }}
 '''
-        # The product, whole, called in the scalar code before Brian2's loop: row o of the buffer is a sum over m of
-        # scale(o, m) times row m of a matrix (rows), accumulated in registers BLOCK columns at a time in the order of
-        # m, so each element is summed in the same order by any number of threads.
+        # The product, whole, called in the scalar code before Brian2's loop: row o of the buffer (of g_w, negated,
+        # for the drive) is a sum over m of scale(o, m) times row m of a matrix (rows), accumulated in registers BLOCK
+        # columns at a time in the order of m, so each element is summed in the same order by any number of threads.
         if product == 'apical':   # W^T err: row o (copy o) is sum_k err[o, k] W[k, :]; skipped while err is all 0
             rows, outer, count, scale, scale_stride = a['feedback'], B, n_post, f"{a['err']} + o*{n_post}", 1
         else:                     # err^T r: row o (neuron o) is sum_c err[c, o] r[c, :]; skipped while learning is off
@@ -276,7 +278,7 @@ static inline void {name}_block(const {t}* __restrict scale, const {t}* __restri
             sum[j] += s*row[j];
     }}
     for (int j = 0; j < WIDTH; j++)
-        out[j] = sum[j];
+        out[j] = {sign}sum[j];
 }}
 static double {name}(const double t)
 {{{skip}

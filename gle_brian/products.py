@@ -19,6 +19,9 @@ Example::
 import numpy as np
 from brian2 import Function, second
 from brian2.devices import get_device
+from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+from .groups import on_gpu
 
 __all__ = ['ProjectionProducts']
 
@@ -56,7 +59,11 @@ class ProjectionProducts:
                        'r': pre.variables['r'], 'err': post.variables['err']}
         if 'plastic_w' in weights.variables:      # a plastic projection: the drive is skipped while it is 0
             self.arrays['plastic'] = weights.variables['plastic_w']
+            self.arrays['drive'] = weights.variables['g_w']
         self.c_type = C_TYPES[np.dtype(self.arrays['w'].dtype)]
+        #: C++ standalone (not CUDA): the gradient product writes the drive ``g_w`` itself (no loop reads it again)
+        device = get_device()
+        self.writes_drive = isinstance(device, CPPStandaloneDevice) and not on_gpu()
 
     def _make_functions(self):
         """The Functions of the three products (called by a subclass once it is set up)."""
@@ -124,8 +131,13 @@ class ProjectionProducts:
         """Abstract code of the weight group: the drive ``g_w``, the sum over the batch of ``-err_post r_pre``.
 
         It has a code object of its own, so that the optimiser's loop reads ``g_w`` like its other arrays
-        (C++ compilers vectorise that loop then). It is 0 while learning is off (``plastic_w`` 0).
+        (C++ compilers vectorise that loop then). It is 0 while learning is off (``plastic_w`` 0). In C++ standalone
+        the product writes ``g_w`` itself (:attr:`writes_drive`; the binary writes every array back after its run),
+        which saves a loop over the weights that read the product back (17 % of MNIST-1D's step at batch 1,
+        bench/RESULTS.md); elsewhere Brian2's loop copies it.
         """
+        if self.writes_drive:
+            return self._product('gradient')
         return f'{self._product("gradient")}\ng_w = -{self.name}_gradient(i)'
 
     # --- what the implementations share --------------------------------------------------------------
@@ -141,13 +153,21 @@ class ProjectionProducts:
 
     def _storage(self, product):
         """C++ declaration of the buffer of ``product`` and of whether it is zero (by whichever of its two functions
-        comes first)."""
+        comes first); the drive written into ``g_w`` (:attr:`writes_drive`) has no buffer."""
+        buffer = (f'\nstatic {self.c_type} {self.name}_{product}_buffer[{self._buffer_size(product)}];'
+                  * (product != 'gradient' or not self.writes_drive))
         return f'''
 #ifndef {self.name}_{product}_storage
-#define {self.name}_{product}_storage
-static {self.c_type} {self.name}_{product}_buffer[{self._buffer_size(product)}];
+#define {self.name}_{product}_storage{buffer}
 static bool {self.name}_{product}_zero = true;
 #endif'''
+
+    def _result(self, product):
+        """The C++ array that the product ``product`` writes, and the sign of what it writes there: its buffer, or
+        for the drive written into ``g_w`` (:attr:`writes_drive`) that array and ``-``."""
+        if product == 'gradient' and self.writes_drive:
+            return self._cpp_arrays()['drive'], '-'
+        return f'{self.name}_{product}_buffer', ''
 
     def _cpp_arrays(self):
         device = get_device()

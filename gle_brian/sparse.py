@@ -15,8 +15,8 @@ presynaptic indices are constant arrays of the generated code. The three sums ar
 They are Brian2 Functions computed whole, once per step, in the scalar code of the code objects Brian2 already
 generates, as the dense products are (:mod:`gle_brian.products`; :mod:`gle_brian.dense` says why Functions): the
 generated code assigns ``I_basal = <name>_basal(i)``, ``I_apical = <name>_apical(i)`` and
-``g_w = -<name>_gradient(i)``. The same work is skipped: the drive while ``plastic_w`` is 0, the feedback while the
-errors are all exactly zero.
+``g_w = -<name>_gradient(i)`` (in C++ standalone the product writes ``g_w`` itself). The same work is skipped: the
+drive while ``plastic_w`` is 0, the feedback while the errors are all exactly zero.
 
 Implementations: numpy (``scipy.sparse`` products and numpy indexing) and C++ (loops over the rows; the row pointers
 and indices are Function namespace arrays, which ``cpp_standalone`` writes as static arrays of its project and
@@ -150,7 +150,7 @@ class SparseProjection(ProjectionProducts):
         if kind == product:       # Brian2's loop: element i of the product
             return self._cpp_element(kind)
         a, name = self._cpp_arrays(), f'{self.name}_{kind}'
-        buffer, zero = f'{self.name}_{product}_buffer', f'{self.name}_{product}_zero'
+        (buffer, sign), zero = self._result(product), f'{self.name}_{product}_zero'
         head = f'''{self._storage(product)}
 static double {name}(const double t)
 {{{self._skip(product)}
@@ -177,7 +177,7 @@ static double {name}(const double t)
     return 0;
 }}
 '''
-        if product == 'gradient':     # the drive of each synapse summed over the copies
+        if product == 'gradient':     # the drive of each synapse summed over the copies (g_w: negated)
             return head + f'''
     const {t}* __restrict err = {a['err']};
     const {t}* __restrict r = {a['r']};
@@ -189,7 +189,7 @@ static double {name}(const double t)
             {t} sum = 0;
             for (int c = 0; c < {B}; c++)
                 sum += err[c*{n_post} + k]*r[c*{n_pre} + j];
-            {buffer}[s] = sum;
+            {buffer}[s] = {sign}sum;
         }}
     return 0;
 }}
