@@ -63,11 +63,17 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
     training = [2 * STEPS] if device == 'cpp_standalone' else [STEPS, STEPS]
     assert calls == [STEPS] * 2 + (training + [STEPS] * 2) * 2
     if device == 'cpp_standalone':         # the same numbers as the runs one by one on numpy
-        twin = train(toy_net('numpy'), train_set, test_set, epochs=2, seed=4, patience=0, progress=False)
-        for ours, theirs in zip(strip_times(straight), strip_times(twin)):
+        twin = toy_net('numpy')
+        history = train(twin, train_set, test_set, epochs=2, seed=4, patience=0, progress=False)
+        for ours, theirs in zip(strip_times(straight), strip_times(history)):
             assert ours.keys() == theirs.keys()
             for key, value in ours.items():
                 assert value == pytest.approx(theirs[key], abs=1e-12), key
+        # the state too, the weight drives g_w among it (in C++ their products write them: gle_brian.products)
+        ours, theirs = net.get_state(), twin.get_state()
+        assert any(key.endswith('.g_w') and np.any(value) for key, value in ours.items())
+        for key, value in theirs.items():
+            np.testing.assert_allclose(ours[key], value, atol=1e-12, err_msg=key)
     assert [h['epoch'] for h in straight] == [0, 1, 2] and straight[0]['train_loss'] is None
     plateau, scales = ReduceLROnPlateau(patience=0), []
     for h in straight[1:]:
