@@ -37,7 +37,7 @@ from scipy.signal import lfilter
 from gle_brian import GLENetwork, Layer, bptt, init_weights
 from gle_brian.cli import non_negative_int, output_folder, ranged
 from gle_brian.data import sines
-from gle_brian.devices import DEVICES, STANDALONE_DEVICES
+from gle_brian.devices import DEVICES
 from gle_brian.optimisers import Learning, SGD
 from gle_brian.reference import forward_rates
 from gle_brian.results import save_figure, write_json
@@ -46,7 +46,7 @@ DT = 0.01 * ms
 FREQUENCIES = np.array([0.49, 1.07, 1.98]) / (2 * np.pi) * kHz     # angular 0.49, 1.07, 1.98 rad/ms
 TEACHER = [np.array([[-0.5], [1.0]]), np.diag([0.5, 1.0]), np.array([[0.5, 1.0]])]
 WARM_UP = 80.0                    # ms without learning
-CHUNK = 20.0                      # ms per standalone run
+CHUNK = 20.0                      # ms: durations in whole CHUNKs (cuda_standalone: runs of CHUNK)
 SMOOTH = 100                      # steps in the moving average of the loss
 IE_WINDOW = 300                   # steps per window of the IE student (3 ms)
 IE_LR = 7e-2                      # its learning rate per window
@@ -107,7 +107,8 @@ def run(duration=1000.0, device='cpp_standalone', seed=5, lr=2e-4, directory=Non
                      weights=[w_start, TEACHER[1], TEACHER[2]],
                      learning=Learning(SGD(lr=lr, momentum=MOMENTUM), lr=[lr, 0.0, 0.0]),
                      record=['r', 'err', 'w', 'u_breve'], directory=directory)
-    edges = (list(range(0, steps + 1, chunk)) if device in STANDALONE_DEVICES else [0, warm, steps])
+    # two runs: the warm-up and learning (cuda_standalone: runs of CHUNK, the steps its binary is compiled for)
+    edges = list(range(0, steps + 1, chunk)) if device == 'cuda_standalone' else [0, warm, steps]
     records = {name: [] for name in ('r', 'err', 'w', 'u_breve0', 'u_breve1')}
     for begin, end in zip(edges[:-1], edges[1:]):
         net.run(x[begin:end], target[begin:end], learn=begin >= warm)
