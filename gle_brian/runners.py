@@ -200,7 +200,11 @@ class StandaloneRunner(Runner):
         #: whether the binary runs any number of steps (cpp_standalone: :mod:`gle_brian.streaming`); else every run
         #: has the first run's length
         self.any_length = device == 'cpp_standalone'
-        self.carried = {}            # the state handed to the next run: {(group, name): values}
+        # the values handed to the next run, {(group, name): values}: those set since the last run; the rest of the
+        # state is read from the last run's results when the next run starts (not at all when set_state replaces it,
+        # as before every test run of evaluate)
+        self.carried = {}
+        self._ran = False            # whether a run has left its state in the results
         self.start_step = 0          # every run of the binary starts at t = 0
         self._network = None
         self._built = None           # (device queue length, objects) when the project was built
@@ -244,6 +248,10 @@ class StandaloneRunner(Runner):
         if not self.compiled:
             self._build(x, y, dt, has_target)
         self._check_unchanged()
+        if self._ran:            # the state the last run left, where nothing was set since
+            for key in state_variables(self.network):
+                if key not in self.carried:
+                    self.carried[key] = self._left(*key)
         run_args = {getattr(group, name): value for (group, name), value in self.carried.items()}
         streams = {self._x_input: x, **({self._y_target: y} if has_target else {})}
         if self.any_length:
@@ -256,7 +264,7 @@ class StandaloneRunner(Runner):
                 variable.size = (0, variable.size[1])
         else:
             self.project.run({**run_args, **streams})
-        self.carried = {key: getattr(*key)[:] for key in state_variables(self.network)}
+        self.carried, self._ran = {}, True
 
     def _build(self, x, y, dt, has_target):
         """Generate and compile the project for runs of ``len(x)`` steps (cpp_standalone: parts of that many)."""
@@ -308,7 +316,17 @@ class StandaloneRunner(Runner):
     def value(self, group, name):
         """The values of ``group.name`` the next run starts from (a plain array, a copy)."""
         key = (group, name)
-        return _plain(group, name, self.carried[key] if key in self.carried else getattr(group, name)[:])
+        if key in self.carried:
+            return _plain(group, name, self.carried[key])
+        return _plain(group, name, self._left(group, name) if self._ran else getattr(group, name)[:])
+
+    def _left(self, group, name):
+        """The values of ``group.name`` that the last run left, read from its results file (not Brian2's cache,
+        which holds any value assigned through Brian2 since: the binary never saw it)."""
+        variable = group.variables[name]
+        path = os.path.join(self.project.results, get_device().get_array_filename(variable))
+        values = np.fromfile(path, dtype=variable.dtype)
+        return values if variable.dim.is_dimensionless else Quantity(values, variable.dim)
 
     @_restoring
     def set_values(self, values):
