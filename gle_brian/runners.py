@@ -321,12 +321,10 @@ class StandaloneRunner(Runner):
         return _plain(group, name, self._left(group, name) if self._ran else getattr(group, name)[:])
 
     def _left(self, group, name):
-        """The values of ``group.name`` that the last run left, read from its results file (not Brian2's cache,
+        """The values of ``group.name`` that the last run left, read from its results (not from Brian2's cache,
         which holds any value assigned through Brian2 since: the binary never saw it)."""
-        variable = group.variables[name]
-        path = os.path.join(self.project.results, get_device().get_array_filename(variable))
-        values = np.fromfile(path, dtype=variable.dtype)
-        return values if variable.dim.is_dimensionless else Quantity(values, variable.dim)
+        get_device().array_cache[group.variables[name]] = None
+        return getattr(group, name)[:]
 
     @_restoring
     def set_values(self, values):
