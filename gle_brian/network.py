@@ -174,6 +174,21 @@ class GLENetwork(NetworkSpec):
         on the other targets every run may have its own length (:mod:`gle_brian.streaming`)."""
         return None if self.runner.any_length or not self.runner.compiled else self.runner.steps_per_run
 
+    def run_edges(self, phases, chunk):
+        """The steps at which this network's runs begin and end, to cover ``phases`` (step edges, first to last):
+        the phases themselves where runs may have any length, runs of ``chunk`` steps on ``cuda_standalone`` (its
+        binary keeps the first run's length; ``chunk`` must divide every phase).
+
+        Example: ``net.run_edges([0, 500, 2000], 250)`` is ``[0, 500, 2000]``, or ``[0, 250, ..., 2000]`` on cuda.
+        """
+        phases = sorted(set(phases))
+        if self.runner.any_length:
+            return phases
+        if any((end - phases[0]) % chunk for end in phases):
+            raise ValueError(f'chunk={chunk} steps does not divide the phases {phases}: this {self.device} network '
+                             'runs every run with the first run\'s length; choose phases in whole chunks.')
+        return list(range(phases[0], phases[-1] + 1, chunk))
+
     def _check_finite(self):
         """Raise :class:`GLENumericalError` when the last run's NaN watch caught a layer (cheap: one read
         of ``nonfinite_step`` per layer; the variables of the layer are only scanned then)."""

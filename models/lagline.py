@@ -149,10 +149,8 @@ def _train_network(variant, x, target, w0, tau0, chunk, n_init, device, lr, beta
                      learning=Learning(Adam(lr=lr), tau_m=True, tau_m_min=10 * DT),
                      record=['r', 'err', 'w', 'tau_m'], record_dt=RECORD_EVERY * DT, directory=directory,
                      batch=batch)
-    # three runs: the teacher's tau_m, the student's tau_m, then training (cuda_standalone: in runs of the first
-    # run's length, the steps its binary is compiled for)
-    edges = (list(range(0, steps + 1, chunk)) if device == 'cuda_standalone'
-             else sorted({0, chunk, n_init * chunk, steps}))
+    # three runs: the teacher's tau_m, the student's tau_m, then training (cuda_standalone: runs of CHUNK)
+    edges = net.run_edges([0, chunk, n_init * chunk, steps], chunk)
     records = {name: [] for name in ('r', 'err', 'w0', 'w1', 'tau_m0', 'tau_m1')}
     chunks = list(zip(edges[:-1], edges[1:]))
     for begin, end in tqdm(chunks, desc=f'lagline {variant}', unit='run', disable=len(chunks) < 10, leave=False):

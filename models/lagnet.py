@@ -107,8 +107,8 @@ def run(duration=1000.0, device='cpp_standalone', seed=5, lr=2e-4, directory=Non
                      weights=[w_start, TEACHER[1], TEACHER[2]],
                      learning=Learning(SGD(lr=lr, momentum=MOMENTUM), lr=[lr, 0.0, 0.0]),
                      record=['r', 'err', 'w', 'u_breve'], directory=directory)
-    # two runs: the warm-up and learning (cuda_standalone: runs of CHUNK, the steps its binary is compiled for)
-    edges = list(range(0, steps + 1, chunk)) if device == 'cuda_standalone' else [0, warm, steps]
+    # two runs: the warm-up and learning (cuda_standalone: runs of CHUNK)
+    edges = net.run_edges([0, warm, steps], chunk)
     records = {name: [] for name in ('r', 'err', 'w', 'u_breve0', 'u_breve1')}
     for begin, end in zip(edges[:-1], edges[1:]):
         net.run(x[begin:end], target[begin:end], learn=begin >= warm)

@@ -112,6 +112,17 @@ def test_cuda_runs_keep_the_first_runs_length():
         net.check_run(np.zeros((STEPS - 20, 2)), steps_per_run=STEPS)
 
 
+def test_run_edges_follow_the_phases_or_chunks(monkeypatch):
+    """Phases are runs where a run may have any length; a binary that keeps its first run's length (cuda_standalone)
+    runs them in chunks, and a chunk that does not divide a phase is refused by name."""
+    net = small_net('numpy')
+    assert net.run_edges([0, 40, 40, 100], 20) == [0, 40, 100]
+    monkeypatch.setattr(net.runner, 'any_length', False)
+    assert net.run_edges([0, 40, 100], 20) == [0, 20, 40, 60, 80, 100]
+    with pytest.raises(ValueError, match='chunk=30 steps does not divide'):
+        net.run_edges([0, 40, 100], 30)
+
+
 def test_failed_run_names_the_folder_and_the_output(standalone, tmp_path):
     """A program that fails (here a stand-in for the binary) gives its folder and the end of its output; the state
     and the last run's recording stay as they were."""
