@@ -15,8 +15,10 @@ Run::
     python -m models.reproduce --run mnist1d_e2e     # the sweep on both cores (resumes), then table and figure
     python -m models.reproduce                       # README.rst's table and the band figures from the results
     python -m models.reproduce --check               # exit status 1 if README.rst's table is not the results'
+    git add -f $(python -m models.reproduce --unfinished)   # unfinished seeds' checkpoints: a clone continues them
 """
 import argparse
+import glob
 import json
 import os
 import sys
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas
 
-from gle_brian.sweep import collect, report, sweep
+from gle_brian.sweep import ROWS, collect, report, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, 'models', 'results')
@@ -249,12 +251,28 @@ def run(name, workers=None):
                  out=experiment.folder, workers=workers)
 
 
+def unfinished_checkpoints():
+    """The checkpoint files of the seeds that have started but not finished, relative to the checkout: git keeps
+    checkpoints out, so commit these (``git add -f``) for a fresh clone to continue those seeds."""
+    paths = []
+    for experiment in EXPERIMENTS.values():
+        for path in sorted(glob.glob(os.path.join(glob.escape(experiment.folder), 'tasks', '*', 'checkpoint.npz'))):
+            if not os.path.exists(os.path.join(os.path.dirname(path), ROWS)):
+                paths.append(os.path.relpath(path, ROOT))
+    return paths
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--run', choices=list(EXPERIMENTS), help='run (or continue) this sweep first')
     parser.add_argument('--workers', type=int, default=None, help='worker processes (default: one per core)')
     parser.add_argument('--check', action='store_true', help="only compare README.rst's table with the results")
+    parser.add_argument('--unfinished', action='store_true',
+                        help='only print the checkpoints of the seeds that have not finished (for git add -f)')
     args = parser.parse_args(argv)
+    if args.unfinished:
+        print('\n'.join(unfinished_checkpoints()))
+        return
     if args.check:
         with open(README) as f:
             same = readme_table(f.read()) == table()

@@ -91,3 +91,14 @@ def test_a_sweep_without_finished_seeds_shows_the_last_common_epoch(tmp_path, mo
     assert reproduce.inside_text(experiment, state) == '--'
     assert reproduce.status_text(experiment, state) == \
         'partial: 0 of 3 seeds at epoch 3; stopped or running: seed 1 at epoch 1, 2 at epoch 2; 1 not started'
+
+
+def test_unfinished_checkpoints_are_those_of_seeds_without_rows(partial_sweep, tmp_path, monkeypatch):
+    """The files to commit for a clone to continue the sweep: the checkpoint of the stopped seed, not a finished
+    seed's."""
+    monkeypatch.setattr(reproduce, 'EXPERIMENTS', {'toy': partial_sweep})
+    monkeypatch.setattr(reproduce, 'ROOT', str(tmp_path))
+    for seed in (1, 3):
+        open(os.path.join(partial_sweep.folder, 'tasks', f'seed={seed},epochs=3', 'checkpoint.npz'), 'wb').close()
+    assert reproduce.unfinished_checkpoints() == [os.path.join('reproduce_toy', 'tasks', 'seed=3,epochs=3',
+                                                               'checkpoint.npz')]
