@@ -30,6 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas
 from brian2 import ms
 from tqdm.auto import tqdm
 
@@ -39,7 +40,7 @@ from gle_brian.data import smoothed_steps
 from gle_brian.devices import DEVICES
 from gle_brian.optimisers import Adam, Learning
 from gle_brian.reference import forward_rates
-from gle_brian.results import save_figure, write_json
+from gle_brian.results import atomic_path, save_figure, write_json
 from models import lagline_bptt
 
 DT = 0.01 * ms
@@ -134,11 +135,22 @@ def run(variant='gle', train=4000.0, device='cpp_standalone', seed=1, lr=1e-4, b
 
 def task(out, variant='gle', seed=1, train=4000.0, init=50.0, device='cpp_standalone', batch=1, lr=1e-4, beta=0.01):
     """One task of a sweep (:mod:`gle_brian.sweep`): :func:`run` with its project in ``out``; writes
-    ``lagline_<variant>.json`` there and returns the metrics (one row)."""
-    metrics, _ = run(variant, train=train, device=device, seed=seed, lr=lr, beta=beta, init=init, batch=batch,
-                     directory=os.path.join(out, 'project'))
+    ``lagline_<variant>.json`` and ``curves.csv`` (:func:`curve_table`) there and returns the metrics (one row)."""
+    metrics, curves = run(variant, train=train, device=device, seed=seed, lr=lr, beta=beta, init=init, batch=batch,
+                          directory=os.path.join(out, 'project'))
     write_json(os.path.join(out, f'lagline_{variant}.json'), metrics)
+    with atomic_path(os.path.join(out, 'curves.csv')) as temporary:
+        curve_table(curves).to_csv(temporary, index=False)
     return metrics
+
+
+def curve_table(curves):
+    """The loss curve of :func:`run` (means over 4 ms) with w and tau_m (ms) at the middle of each 4 ms, as a
+    pandas.DataFrame with columns ``t_ms, loss, w0, w1, tau_m0_ms, tau_m1_ms``."""
+    n, middle = len(curves['loss']), slice(SMOOTH // 2, None, SMOOTH)
+    return pandas.DataFrame({'t_ms': curves['loss_t'], 'loss': curves['loss'],
+                             **{f'w{l}': curves[f'w{l}'][middle][:n] for l in range(2)},
+                             **{f'tau_m{l}_ms': curves[f'tau_m{l}'][middle][:n] for l in range(2)}})
 
 
 def _train_network(variant, x, target, w0, tau0, chunk, n_init, device, lr, beta, directory):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas
 
+from gle_brian.results import save_figure
 from gle_brian.sweep import ROWS, collect, report, sweep
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -181,6 +182,71 @@ def lagline_row():
             f'{LAGLINE_SEEDS}); full schedule, batch 100', f'``{os.path.relpath(folder, ROOT)}/``']
 
 
+LAGLINE_PARAMETERS = {'w': ('w0', 'w1'), 'tau_m (ms)': ('tau_m0_ms', 'tau_m1_ms')}
+
+
+def lagline_curves(folder):
+    """The ``curves.csv`` of LagLine's finished tasks in ``folder`` as one table (pandas.DataFrame) with the
+    columns ``seed``, ``variant`` and ``init_ms`` (when learning started) added; None when no finished task wrote
+    one."""
+    frames = []
+    for path in sorted(glob.glob(os.path.join(glob.escape(folder), 'tasks', '*', 'curves.csv'))):
+        task = os.path.dirname(path)
+        if os.path.exists(os.path.join(task, ROWS)):
+            with open(os.path.join(task, ROWS)) as f:
+                row = json.load(f)[0]
+            frames.append(pandas.read_csv(path).assign(seed=row['seed'], variant=row['variant'],
+                                                       init_ms=row['init_ms']))
+    return pandas.concat(frames, ignore_index=True) if frames else None
+
+
+def lagline_bands(curves):
+    """Mean and population std over seeds, per variant and time, of log10(loss), w and tau_m: two DataFrames
+    indexed by (variant, t_ms), and the number of seeds per variant."""
+    curves = curves.assign(log10_loss=np.log10(curves['loss']))
+    grouped = curves.groupby(['variant', 't_ms'])[['log10_loss', *sum(LAGLINE_PARAMETERS.values(), ())]]
+    return grouped.mean(), grouped.std(ddof=0), curves.groupby('variant')['seed'].nunique().to_dict()
+
+
+def lagline_figure(folder, path):
+    """LagLine's band figure: per variant the loss (geometric mean, band: x/÷ the std of log10) over training time,
+    and w and tau_m (mean +- std) over time, against the teacher's values; None when no task has its curves yet."""
+    from models.lagline import TEACHER
+    curves = lagline_curves(folder)
+    if curves is None:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    mean, std, seeds = lagline_bands(curves)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), layout='constrained')
+    for number, variant in enumerate(v for v in LAGLINE_VARIANTS if v in seeds):
+        colour, m, s = f'C{number}', mean.loc[variant], std.loc[variant]
+        init_ms = curves.loc[curves['variant'] == variant, 'init_ms'].max()
+        training = m.index > init_ms
+        t = m.index[training] - init_ms
+        low, high = (10 ** (m['log10_loss'][training] + sign * s['log10_loss'][training]) for sign in (-1, 1))
+        axes[0].fill_between(t, low, high, color=colour, alpha=0.3, lw=0)
+        axes[0].loglog(t, 10 ** m['log10_loss'][training], colour, label=f'{variant} ({seeds[variant]} seeds)')
+        for ax, names in zip(axes[1:], LAGLINE_PARAMETERS.values()):
+            for name, style in zip(names, ('-', '--')):
+                ax.fill_between(m.index, m[name] - s[name], m[name] + s[name], color=colour, alpha=0.2, lw=0)
+                ax.semilogx(m.index, m[name], colour, ls=style, label=f'{variant} {name.removesuffix("_ms")}')
+    for ax, values in zip(axes[1:], (TEACHER['w'], TEACHER['tau_m'])):
+        for value in values:
+            ax.axhline(value, color='grey', lw=0.8, ls=':')
+    for ax, (xlabel, ylabel) in zip(axes, [('training time (ms)', 'loss (MSE, 4 ms mean)'),
+                                           *(('time (ms)', name) for name in LAGLINE_PARAMETERS)]):
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.spines[['top', 'right']].set_visible(False)
+        ax.legend(fontsize=6, frameon=False, ncol=2 if ax is not axes[0] else 1)
+    fig.suptitle('LagLine over seeds: mean ± std (loss: geometric mean, band ×/÷ std); dotted: the teacher')
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def lagnet_row():
     """LagNet (one run, as published), from models/results/lagnet/lagnet.json when it is there."""
     path = os.path.join(RESULTS, 'lagnet', 'lagnet.json')
@@ -237,11 +303,14 @@ def write_readme(path=README):
 
 
 def figures():
-    """The band figure of every MNIST-1D sweep (``<folder>/test_accuracy.png``), titled with its status."""
+    """The band figure of every MNIST-1D sweep (``<folder>/test_accuracy.png``), titled with its status, and
+    LagLine's (``lagline_seeds/curves.png``)."""
     for experiment in EXPERIMENTS.values():
         if os.path.isdir(os.path.join(experiment.folder, 'tasks')):
             title = f'{experiment.title}\n{short_status(experiment, progress(experiment))}'
             report(experiment.folder, partial=True, title=title)
+    folder = os.path.join(RESULTS, 'lagline_seeds')
+    lagline_figure(folder, os.path.join(folder, 'curves.png'))
 
 
 def run(name, workers=None):

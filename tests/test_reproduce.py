@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pandas
 import pytest
 
 from gle_brian.sweep import collect, write_progress
@@ -102,3 +103,22 @@ def test_unfinished_checkpoints_are_those_of_seeds_without_rows(partial_sweep, t
         open(os.path.join(partial_sweep.folder, 'tasks', f'seed={seed},epochs=3', 'checkpoint.npz'), 'wb').close()
     assert reproduce.unfinished_checkpoints() == [os.path.join('reproduce_toy', 'tasks', 'seed=3,epochs=3',
                                                                'checkpoint.npz')]
+
+
+def test_lagline_bands_are_over_seeds(tmp_path):
+    """LagLine's band figure: per variant and time the mean and population std over the finished seeds, of log10
+    of the loss and of the parameters; a task without rows (unfinished) is left out."""
+    for seed, loss, w0 in ((1, 1e-2, 1.0), (2, 1e-4, 3.0), (3, 1.0, 9.0)):
+        task = tmp_path / 'tasks' / f'seed={seed},variant=gle'
+        task.mkdir(parents=True)
+        frame = {'t_ms': [52.0, 56.0], 'loss': [loss, loss], 'w0': [w0, w0], 'w1': [2.0, 2.0],
+                 'tau_m0_ms': [1.0, 1.0], 'tau_m1_ms': [2.0, 2.0]}
+        pandas.DataFrame(frame).to_csv(task / 'curves.csv', index=False)
+        if seed < 3:
+            (task / 'rows.json').write_text(json.dumps([{'seed': seed, 'variant': 'gle', 'init_ms': 50.0}]))
+    mean, std, seeds = reproduce.lagline_bands(reproduce.lagline_curves(str(tmp_path)))
+    assert seeds == {'gle': 2}
+    np.testing.assert_allclose(mean.loc[('gle', 56.0), ['log10_loss', 'w0', 'w1']], [-3.0, 2.0, 2.0])
+    np.testing.assert_allclose(std.loc[('gle', 56.0), ['log10_loss', 'w0', 'w1']], [1.0, 1.0, 0.0])
+    assert reproduce.lagline_figure(str(tmp_path), str(tmp_path / 'curves.png')) == str(tmp_path / 'curves.png')
+    assert (tmp_path / 'curves.png').stat().st_size > 0

@@ -159,6 +159,9 @@ def test_killed_worker_on_a_scheduler_given_by_address(local, scheduler, tmp_pat
     table = pandas.read_csv(tmp_path / 'lagline' / 'results.csv')
     assert code == 0 and list(table.seed) == [3] and table.variant[0] == 'gle' and table.train_ms[0] == 25
     assert np.isfinite(table.loss_end).all() and table.w_0[0] != table.w_start_0[0]     # it learned
+    curves = pandas.read_csv(tmp_path / 'lagline' / 'tasks' / table.task[0] / 'curves.csv')   # 4 ms means
+    assert list(curves.columns) == ['t_ms', 'loss', 'w0', 'w1', 'tau_m0_ms', 'tau_m1_ms']
+    assert list(curves.t_ms) == [2.0, 6.0, 10.0, 14.0, 18.0, 22.0] and curves.w0.iloc[-1] != curves.w0.iloc[0]
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
