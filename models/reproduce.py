@@ -5,7 +5,8 @@ Each MNIST-1D experiment is a sweep (:mod:`gle_brian.sweep`) of a ready model in
 was stopped continues where it stopped, every seed from its last finished epoch, and the seeds still running
 write their rows after every epoch, so the table and the figures can be made at any time: from the committed
 files only, with an unfinished sweep labelled partial (which seeds reached which epoch). The LagLine and LagNet
-rows read the results of ``models/results/lagline_seeds`` and ``models/results/lagnet``.
+rows read the results of ``models/results/lagline_seeds`` and ``models/results/lagnet``; LagLine's band figure
+(``lagline_seeds/curves.png``) is drawn from its tasks' curves (``curves.csv``).
 
 The table compares the mean +- std over seeds (population std, as the published numbers) at the last epoch with
 the published runs' (``models/reference/``), and says whether the mean lies inside the published seeds' range.
@@ -29,6 +30,7 @@ import pandas
 
 from gle_brian.results import save_figure
 from gle_brian.sweep import ROWS, collect, report, sweep
+from models.lagline import TEACHER
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, 'models', 'results')
@@ -211,7 +213,6 @@ def lagline_bands(curves):
 def lagline_figure(folder, path):
     """LagLine's band figure: per variant the loss (geometric mean, band: x/÷ the std of log10) over training time,
     and w and tau_m (mean +- std) over time, against the teacher's values; None when no task has its curves yet."""
-    from models.lagline import TEACHER
     curves = lagline_curves(folder)
     if curves is None:
         return None
