@@ -185,7 +185,7 @@ class GLENetwork(NetworkSpec):
         if self.runner.any_length:
             return phases
         if any((end - phases[0]) % chunk for end in phases):
-            raise ValueError(f'chunk={chunk} steps does not divide the phases {phases}: this {self.device} network '
+            raise GLEInputError(f'chunk={chunk} steps does not divide the phases {phases}: this {self.device} network '
                              'runs every run with the first run\'s length; choose phases in whole chunks.')
         return list(range(phases[0], phases[-1] + 1, chunk))
 

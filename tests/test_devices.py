@@ -119,7 +119,7 @@ def test_run_edges_follow_the_phases_or_chunks(monkeypatch):
     assert net.run_edges([0, 40, 40, 100], 20) == [0, 40, 100]
     monkeypatch.setattr(net.runner, 'any_length', False)
     assert net.run_edges([0, 40, 100], 20) == [0, 20, 40, 60, 80, 100]
-    with pytest.raises(ValueError, match='chunk=30 steps does not divide'):
+    with pytest.raises(GLEInputError, match='chunk=30 steps does not divide'):
         net.run_edges([0, 40, 100], 30)
 
 
