@@ -192,13 +192,10 @@ def lagline_curves(folder):
     columns ``seed``, ``variant`` and ``init_ms`` (when learning started) added; None when no finished task wrote
     one."""
     frames = []
-    for path in sorted(glob.glob(os.path.join(glob.escape(folder), 'tasks', '*', 'curves.csv'))):
-        task = os.path.dirname(path)
-        if os.path.exists(os.path.join(task, ROWS)):
-            with open(os.path.join(task, ROWS)) as f:
-                row = json.load(f)[0]
-            frames.append(pandas.read_csv(path).assign(seed=row['seed'], variant=row['variant'],
-                                                       init_ms=row['init_ms']))
+    for row in collect(folder).itertuples():
+        path = os.path.join(folder, 'tasks', row.task, 'curves.csv')
+        if os.path.exists(path):
+            frames.append(pandas.read_csv(path).assign(seed=row.seed, variant=row.variant, init_ms=row.init_ms))
     return pandas.concat(frames, ignore_index=True) if frames else None
 
 

@@ -114,6 +114,7 @@ def test_lagline_bands_are_over_seeds(tmp_path):
         frame = {'t_ms': [52.0, 56.0], 'loss': [loss, loss], 'w0': [w0, w0], 'w1': [2.0, 2.0],
                  'tau_m0_ms': [1.0, 1.0], 'tau_m1_ms': [2.0, 2.0]}
         pandas.DataFrame(frame).to_csv(task / 'curves.csv', index=False)
+        (task / 'params.json').write_text(json.dumps({'seed': seed, 'variant': 'gle'}))
         if seed < 3:
             (task / 'rows.json').write_text(json.dumps([{'seed': seed, 'variant': 'gle', 'init_ms': 50.0}]))
     mean, std, seeds = reproduce.lagline_bands(reproduce.lagline_curves(str(tmp_path)))
