@@ -1,8 +1,8 @@
 """MNIST-1D end to end (paper Fig. 8, "GLE (15k)"): a plastic 6-layer GLE network classifies 1-D digits.
 
 Each sample is 360 steps of one input channel (dt = 0.2 ms, 72 ms per sample; docs/model.rst, section
-'MNIST-1D end to end'). Six hidden layers of 53 units, each with 17 fast units (tau_m = 0.6 ms,
-tau_r = 0.2 ms), 18 slow ones (1.2 ms, 0.2 ms) and 18 LE units (tau_m = tau_r = 1.2 ms); the first hidden layer is
+'MNIST-1D end to end'). Six hidden layers of 53 units, each with 18 fast lagged units (tau_m = 0.6 ms,
+tau_r = 0.2 ms), 18 slow ones (1.2 ms, 0.2 ms) and 17 LE units (tau_m = tau_r = 1.2 ms); the first hidden layer is
 linear, the others tanh; 10 linear LE output units (1.2 ms). Prospective errors, gamma = 0, biases,
 cross-entropy output error beta*(onehot - softmax(r)) with beta = 1, Adam (lr 1e-3) stepping every dt on W
 and b, batches of 100 samples side by side, ReduceLROnPlateau on the test loss (patience 2, factor 0.5). The
@@ -20,6 +20,8 @@ Run::
 """
 import argparse
 import csv
+import importlib
+import inspect
 import os
 
 import matplotlib
@@ -40,8 +42,11 @@ from gle_brian.training import train
 
 DT = 0.2 * ms
 HIDDEN, DEPTH = 53, 6
-GROUPS = ((17, 0.6 * ms, 0.2 * ms), (18, 1.2 * ms, 0.2 * ms), (18, 1.2 * ms))   # (count, tau_m, tau_r)
+# (count, tau_m, tau_r): the published code's 36 lagged units (tau_r = dt), the first half of them with tau_m / 2,
+# then its 17 LE units
+GROUPS = ((18, 0.6 * ms, 0.2 * ms), (18, 1.2 * ms, 0.2 * ms), (17, 1.2 * ms))
 TAU_OUT = 1.2 * ms
+LR = 1e-3                             # Adam's learning rate (the published 5e-3 times 72 / 360, per step)
 RESET_LAYERS = ()                     # layers started from rest for every chunk (none: the state carries over)
 # test accuracy of the reference after these epochs, mean of 10 seeds (docs/model.rst, 'Reference results')
 REFERENCE_ACCURACY = {1: 0.135, 5: 0.377, 10: 0.458, 50: 0.877, 150: 0.917}
@@ -52,15 +57,18 @@ REFERENCE_CURVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'refe
 REFERENCE_SCALE = 0.01
 
 
-def layers():
-    """The 6 x 53 hidden layers (first linear, then tanh) and the 10 linear LE outputs."""
-    hidden = [Layer(HIDDEN, 'linear' if k == 0 else 'tanh', bias=True).with_groups(*GROUPS) for k in range(DEPTH)]
-    return hidden + [Layer(10, tau_m=TAU_OUT, bias=True)]
+def layers(hidden=HIDDEN, groups=GROUPS):
+    """The 6 hidden layers of ``hidden`` units with time constants ``groups`` (first linear, then tanh) and the
+    10 linear LE outputs."""
+    layers = [Layer(hidden, 'linear' if k == 0 else 'tanh', bias=True).with_groups(*groups) for k in range(DEPTH)]
+    return layers + [Layer(10, tau_m=TAU_OUT, bias=True)]
 
 
-def build(device, batch, seed, lr=1e-3, directory=None, precision='double', projection=None):
-    """The network: CE output error, Adam on W and b every step, output rates recorded."""
-    return GLENetwork(1, layers(), dt=DT, device=device, loss='ce', beta=1.0, seed=seed, batch=batch,
+def build(device, batch, seed, lr=LR, directory=None, precision='double', projection=None, hidden=HIDDEN,
+          groups=GROUPS):
+    """The network (hidden layers as :func:`layers`): CE output error, Adam on W and b every step, output rates
+    recorded."""
+    return GLENetwork(1, layers(hidden, groups), dt=DT, device=device, loss='ce', beta=1.0, seed=seed, batch=batch,
                       learning=Learning(Adam(lr=lr)), record=['r'], record_layers=[-1], directory=directory,
                       precision=precision, projection=projection)
 
@@ -132,15 +140,17 @@ def output_traces(test, epoch, samples=4):
 
 
 def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_test=None, out='results/mnist1d_e2e',
-        resume=False, progress=True, model=None, precision='double', chunks_per_run=1, lr=1e-3, on_epoch=None):
+        resume=False, progress=True, model=None, precision='double', chunks_per_run=1, lr=None, on_epoch=None):
     """Train and test; returns the history (one dict per epoch, see :func:`gle_brian.training.train`).
 
     ``model`` is the module whose ``build(device, batch, seed, precision=...)`` makes the network (default: this
     one); ``precision`` is ``'double'`` or ``'single'`` (see :class:`~gle_brian.GLENetwork`); ``chunks_per_run``
     chunks of ``batch`` samples follow each other in one run (e.g. 100 at batch 1: online learning, 40 runs
-    per epoch); ``on_epoch(history)`` is called after each epoch's outputs are written.
+    per epoch); ``lr`` is Adam's learning rate (default: the model's ``LR``); ``on_epoch(history)`` is called
+    after each epoch's outputs are written.
     """
     model = model or __import__(__name__, fromlist=['build'])
+    lr = model.LR if lr is None else lr
     train_set, test_set = mnist1d()
     train_set, test_set = subset(train_set, n_train), subset(test_set, n_test)
     net = model.build(device, batch, seed, lr=lr, precision=precision)
@@ -160,13 +170,26 @@ def run(epochs=1, device='cpp_standalone', batch=100, seed=0, n_train=None, n_te
                  on_epoch=after_epoch)
 
 
-def task(out, epochs=150, seed=12, device='cpp_standalone', batch=100, lr=1e-3, n_train=None, n_test=None,
+def task(out, epochs=150, seed=12, device='cpp_standalone', batch=100, lr=None, n_train=None, n_test=None,
          precision='double', chunks_per_run=1, model=None):
     """One task of a sweep (:mod:`gle_brian.sweep`): :func:`run` in the folder ``out``, resuming from its
     checkpoint, its rows so far in ``progress.json`` after every epoch; returns the history (one row per epoch)."""
     return run(epochs, device, batch, seed, n_train, n_test, out, resume=True, progress=False, model=model,
                precision=precision, chunks_per_run=chunks_per_run, lr=lr,
                on_epoch=lambda history: write_progress(out, history))
+
+
+def task_of(name):
+    """The sweep task of the MNIST-1D model module ``name`` (one with ``build``, ``LR``, ...): :func:`task` with
+    that model, taking the same parameters but ``model``. In the module: ``task = mnist1d_e2e.task_of(__name__)``."""
+    def model_task(out, **params):
+        return task(out, model=importlib.import_module(name), **params)
+    signature = inspect.signature(task)
+    model_task.__signature__ = signature.replace(parameters=[p for p in signature.parameters.values()
+                                                             if p.name != 'model'])
+    model_task.__doc__ = f'One task of a sweep: :func:`models.mnist1d_e2e.task` with the model {name}.'
+    model_task.__module__, model_task.__name__, model_task.__qualname__ = name, 'task', 'task'
+    return model_task
 
 
 def model_name(model):

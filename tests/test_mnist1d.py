@@ -7,7 +7,7 @@ import pytest
 from gle_brian import GLEInputError
 from gle_brian.data import TimeSeriesData, mnist1d
 from gle_brian.training import train
-from models import mnist1d_e2e, mnist1d_lagmemory
+from models import mnist1d_e2e, mnist1d_e2e_42k, mnist1d_lagmemory
 
 
 def test_mnist1d_shapes_and_labels():
@@ -40,6 +40,30 @@ def test_e2e_learns_above_chance(tmp_path):
     assert metrics['history'][0]['epoch'] == 0                      # the test before training
     for name in ('learning_curves.csv', 'learning_curves.png', 'confusion.png', 'outputs.png', 'checkpoint.npz'):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_e2e_time_constants_as_published():
+    """Each hidden layer holds the published code's 36 lagged units (tau_r = dt), the first half of them with
+    tau_m = tau / 2, then its 17 LE units (tau_m = tau_r = tau = 1.2 ms), in that order (docs/model.rst)."""
+    lagged, le, tau, dt = 36, 17, 1.2e-3, 0.2e-3
+    tau_m, tau_r = np.full(lagged + le, tau), np.full(lagged + le, tau)
+    tau_m[:lagged // 2], tau_r[:lagged] = tau / 2, dt
+    for layer in mnist1d_e2e.layers()[:-1]:
+        got_m, got_r = layer.time_constants(mnist1d_e2e.DT)
+        np.testing.assert_allclose(got_m, tau_m, rtol=1e-12)
+        np.testing.assert_allclose(got_r, tau_r, rtol=1e-12)
+
+
+def test_e2e_42k_shape():
+    """The larger network's inferred shape (models/mnist1d_e2e_42k.py): per hidden layer 60 lagged units (tau_r =
+    dt, the first 30 with tau_m = 0.6 ms) and 30 LE units (1.2 ms), 42,040 parameters, Adam at 5e-4."""
+    net = mnist1d_e2e_42k.build('numpy', batch=1, seed=12)
+    assert sum(w.size for w in net.weights) + sum(b.size for b in net.biases) == 42040
+    for layer in mnist1d_e2e_42k.layers()[:-1]:
+        tau_m, tau_r = layer.time_constants(mnist1d_e2e_42k.DT)
+        np.testing.assert_allclose(tau_m, np.repeat([0.6e-3, 1.2e-3, 1.2e-3], 30), rtol=1e-12)
+        np.testing.assert_allclose(tau_r, np.repeat([0.2e-3, 0.2e-3, 1.2e-3], 30), rtol=1e-12)
+    assert mnist1d_e2e_42k.LR == 5e-4
 
 
 def test_lag_memory_stays_fixed(tmp_path):
