@@ -63,7 +63,7 @@ def test_e2e_42k_shape():
         tau_m, tau_r = layer.time_constants(mnist1d_e2e_42k.DT)
         np.testing.assert_allclose(tau_m, np.repeat([0.6e-3, 1.2e-3, 1.2e-3], 30), rtol=1e-12)
         np.testing.assert_allclose(tau_r, np.repeat([0.2e-3, 0.2e-3, 1.2e-3], 30), rtol=1e-12)
-    assert mnist1d_e2e_42k.LR == 5e-4
+    assert net.learning_rates == [5e-4] * len(net.layers)
 
 
 def test_lag_memory_stays_fixed(tmp_path):
