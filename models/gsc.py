@@ -33,6 +33,7 @@ from gle_brian.optimisers import Adam, Learning
 from gle_brian.results import write_json
 from gle_brian.speech import CLASSES, FEATURES, SpeechCommands, SpeechCommandsData
 from gle_brian.training import evaluate, train
+from models import REFERENCE
 
 DT = 0.05 * ms
 TIME_CONSTANTS = ((2.4, 2.4), (0.6, 0.1), (1.2, 0.1), (1.8, 0.1), (2.4, 0.1))    # per group (tau_m, tau_r), ms
@@ -42,7 +43,7 @@ LR, BATCH, EPOCHS = 1.95e-5, 256, 420
 PATIENCE, FACTOR = 3, 0.9
 REFERENCE_ACCURACY = 0.9144          # mean of 10 seeds after 420 epochs
 SWEEP_METRIC = 'test_accuracy'       # the validation accuracy of every epoch (train() calls its set the test set)
-REFERENCE_CURVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'reference', 'gsc_validation_accuracy.csv')
+REFERENCE_CURVE = os.path.join(REFERENCE, 'gsc_validation_accuracy.csv')
 REFERENCE_SCALE = 0.01               # the published curves are in percent
 
 

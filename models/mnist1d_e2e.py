@@ -39,6 +39,7 @@ from gle_brian.optimisers import Adam, Learning
 from gle_brian.results import atomic_path, save_figure, write_json
 from gle_brian.sweep import write_progress
 from gle_brian.training import train
+from models import REFERENCE
 
 DT = 0.2 * ms
 HIDDEN, DEPTH = 53, 6
@@ -52,8 +53,7 @@ RESET_LAYERS = ()                     # layers started from rest for every chunk
 REFERENCE_ACCURACY = {1: 0.135, 5: 0.377, 10: 0.458, 50: 0.877, 150: 0.917}
 # sweeps (gle_brian.sweep): the metric of the band figure, and the published runs' band (10 seeds, in percent)
 SWEEP_METRIC = 'test_accuracy'
-REFERENCE_CURVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'reference',
-                               'mnist1d_e2e_test_accuracy.csv')
+REFERENCE_CURVE = os.path.join(REFERENCE, 'mnist1d_e2e_test_accuracy.csv')
 REFERENCE_SCALE = 0.01
 
 

@@ -17,7 +17,7 @@ import sys
 
 from brian2 import ms
 
-from models import mnist1d_e2e
+from models import REFERENCE, mnist1d_e2e
 
 DT = mnist1d_e2e.DT
 HIDDEN = 90
@@ -26,8 +26,7 @@ LR = 5e-4                             # Adam's learning rate (2.5e-3 times 72 / 
 RESET_LAYERS = mnist1d_e2e.RESET_LAYERS
 REFERENCE_ACCURACY = {150: 0.935}     # docs/model.rst, 'Reference results' (10 seeds)
 SWEEP_METRIC = mnist1d_e2e.SWEEP_METRIC
-REFERENCE_CURVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'reference',
-                               'mnist1d_e2e_42k_test_accuracy.csv')
+REFERENCE_CURVE = os.path.join(REFERENCE, 'mnist1d_e2e_42k_test_accuracy.csv')
 REFERENCE_SCALE = mnist1d_e2e.REFERENCE_SCALE
 
 

@@ -23,7 +23,7 @@ from brian2 import ms
 
 from gle_brian import GLENetwork, Layer, init_weights
 from gle_brian.optimisers import Adam, Learning
-from models import mnist1d_e2e
+from models import REFERENCE, mnist1d_e2e
 
 DT = mnist1d_e2e.DT
 CHANNELS, STAGES = 10, 4
@@ -33,8 +33,7 @@ LR = 1e-3                             # Adam's learning rate (the published 5e-3
 RESET_LAYERS = tuple(range(STAGES))   # the memory starts every chunk from rest
 REFERENCE_ACCURACY = {150: 0.909}     # docs/model.rst, 'Reference results' (10 seeds)
 SWEEP_METRIC = mnist1d_e2e.SWEEP_METRIC
-REFERENCE_CURVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'reference',
-                               'mnist1d_lagmemory_test_accuracy.csv')
+REFERENCE_CURVE = os.path.join(REFERENCE, 'mnist1d_lagmemory_test_accuracy.csv')
 REFERENCE_SCALE = mnist1d_e2e.REFERENCE_SCALE
 
 

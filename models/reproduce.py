@@ -30,11 +30,11 @@ import pandas
 
 from gle_brian.results import save_figure
 from gle_brian.sweep import ROWS, collect, report, sweep
+from models import REFERENCE
 from models.lagline import TEACHER
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, 'models', 'results')
-REFERENCE = os.path.join(ROOT, 'models', 'reference')
 README = os.path.join(ROOT, 'README.rst')
 BEGIN, END = '.. reproduced results: begin', '.. reproduced results: end'
 
