@@ -19,7 +19,7 @@ the test set (the last run is filled up with repeated samples, whose outputs are
 output at a step is the output rate stored before the step (the reference's return value); the prediction
 for a sample is the argmax over classes of these outputs summed over its steps, the loss the
 cross-entropy of their softmax against the label, averaged over the steps. ReduceLROnPlateau scales the
-learning rates by ``factor`` when the test loss has not improved for ``patience`` epochs. After every
+learning rates by ``factor`` when the test loss has not improved for ``patience`` epochs, down to a floor. After every
 epoch a checkpoint (network state, epoch, metrics, random-generator and schedule state) is written
 atomically; ``resume=True`` continues from it bit for bit.
 
@@ -56,11 +56,17 @@ RUNS_PER_CALL = 10
 class ReduceLROnPlateau:
     """Scale the learning rates by ``factor`` when a loss has not improved for ``patience`` epochs.
 
-    An improvement is a loss below ``best * (1 - threshold)`` (PyTorch's default relative mode). ``scale``
-    is the current factor on the initial learning rates.
+    As PyTorch's ``ReduceLROnPlateau`` on one parameter group with learning rate ``lr``: an improvement is a
+    loss below ``best * (1 - threshold)`` (relative mode), and a reduction that would lower the rate by
+    ``min_decay`` or less (PyTorch's ``eps``, 1e-8 by default) is skipped, so the rate stops at a floor between
+    ``min_decay`` and ``min_decay / (1 - factor)``. ``scale`` is the current factor on the initial rates; with
+    different rates per layer, ``lr`` is the largest (the floor is decided by it).
+
+    Example: ``ReduceLROnPlateau(lr=1e-3)`` halves 1e-3 at most 16 times (to 1.53e-8).
     """
 
-    def __init__(self, patience=2, factor=0.5, threshold=1e-4):
+    def __init__(self, lr, patience=2, factor=0.5, threshold=1e-4, min_decay=1e-8):
+        self.lr, self.min_decay = float(lr), float(min_decay)
         self.patience, self.factor, self.threshold = int(patience), float(factor), float(threshold)
         self.best, self.bad_epochs, self.scale = np.inf, 0, 1.0
 
@@ -71,9 +77,10 @@ class ReduceLROnPlateau:
             return False
         self.bad_epochs += 1
         if self.bad_epochs > self.patience:
-            self.scale *= self.factor
             self.bad_epochs = 0
-            return True
+            if self.lr * self.scale * (1 - self.factor) > self.min_decay:
+                self.scale *= self.factor
+                return True
         return False
 
     def state(self):
@@ -187,7 +194,7 @@ def _training_state(meta, path, net):
         entry = 'rng'
         np.random.default_rng().bit_generator.state = meta['rng']
         entry = 'plateau'
-        ReduceLROnPlateau().load(meta['plateau'])
+        ReduceLROnPlateau(lr=1).load(meta['plateau'])
         entry = 'base_rates'
         rates = [float(rate) for rate in meta['base_rates']]
         if len(rates) != len(net.learning_rates) or not all(np.isfinite(rates)):
@@ -205,7 +212,7 @@ def _training_state(meta, path, net):
 
 
 def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=False, patience=2, factor=0.5,
-          progress=True, on_epoch=None, reset_layers=(), chunks_per_run=1):
+          min_decay=1e-8, progress=True, on_epoch=None, reset_layers=(), chunks_per_run=1):
     """Train ``net`` for ``epochs`` epochs (in total, counting those of a resumed checkpoint).
 
     Parameters
@@ -222,8 +229,9 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
     resume : bool
         Continue from ``checkpoint`` when it exists (bit for bit, on any device); a checkpoint of a network
         built with other settings (:meth:`GLENetwork.settings`) or an unreadable file is refused.
-    patience, factor : int, float
-        ReduceLROnPlateau on the test loss.
+    patience, factor, min_decay : int, float, float
+        :class:`ReduceLROnPlateau` on the test loss (PyTorch's defaults but ``patience``; ``min_decay`` is its
+        ``eps``: the learning rate stops at a floor).
     progress : bool
         Show progress bars with the running loss and accuracy.
     on_epoch : callable or None
@@ -256,15 +264,14 @@ def train(net, train_data, test_data, epochs, seed=0, checkpoint=None, resume=Fa
         except OSError as error:
             raise GLEConfigError(f'checkpoint={checkpoint!r}: {error}') from None
     rng = np.random.default_rng(seed)
-    plateau = ReduceLROnPlateau(patience, factor)
-    base_rates = list(net.learning_rates)
-    history = []
+    base_rates, history, restored = list(net.learning_rates), [], {}
     if resume and os.path.exists(checkpoint):
-        restored = {}
         load_checkpoint(checkpoint, net, check=lambda meta: restored.update(_training_state(meta, checkpoint, net)))
         rng.bit_generator.state = restored['rng']
-        plateau.load(restored['plateau'])
         base_rates, history = restored['base_rates'], restored['history']
+    plateau = ReduceLROnPlateau(max(base_rates), patience, factor, min_decay=min_decay)
+    if restored:
+        plateau.load(restored['plateau'])
     B, K = net.batch, chunks_per_run
     runs = len(train_data) // (B * K)
     # a cpp_standalone binary starts once per net.run: consecutive training runs go in one (the same numbers)

@@ -5,8 +5,9 @@ Each sample is 360 steps of one input channel (dt = 0.2 ms, 72 ms per sample; do
 tau_r = 0.2 ms), 18 slow ones (1.2 ms, 0.2 ms) and 17 LE units (tau_m = tau_r = 1.2 ms); the first hidden layer is
 linear, the others tanh; 10 linear LE output units (1.2 ms). Prospective errors, gamma = 0, biases,
 cross-entropy output error beta*(onehot - softmax(r)) with beta = 1, Adam (lr 1e-3) stepping every dt on W
-and b, batches of 100 samples side by side, ReduceLROnPlateau on the test loss (patience 2, factor 0.5). The
-state is never reset. Prediction: argmax of the output rates summed over the sample.
+and b, batches of 100 samples side by side, ReduceLROnPlateau on the test loss (patience 2, factor 0.5, and
+PyTorch's eps 1e-8: the rate stops at 1.5e-8). The state is never reset. Prediction: argmax of the output rates
+summed over the sample.
 
 Outputs in ``--out``: ``metrics.json``, ``learning_curves.csv`` and ``.png`` (epoch 0: the test before
 training), ``confusion.png`` and ``outputs.png`` (output traces of four test samples; both of the last

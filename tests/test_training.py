@@ -75,7 +75,7 @@ def test_resume_continues_bit_for_bit(device, tmp_path):
         for key, value in theirs.items():
             np.testing.assert_allclose(ours[key], value, atol=1e-12, err_msg=key)
     assert [h['epoch'] for h in straight] == [0, 1, 2] and straight[0]['train_loss'] is None
-    plateau, scales = ReduceLROnPlateau(patience=0), []
+    plateau, scales = ReduceLROnPlateau(lr=0.05, patience=0), []
     for h in straight[1:]:
         scales.append(plateau.scale)
         plateau.step(h['test_loss'])
@@ -184,9 +184,20 @@ def test_reset_state_zeroes_the_neurons_of_the_given_layers_only():
 
 
 def test_plateau_halves_after_patience_epochs():
-    plateau = ReduceLROnPlateau(patience=2, factor=0.5)
+    plateau = ReduceLROnPlateau(lr=1e-3, patience=2, factor=0.5)
     reduced = [plateau.step(loss) for loss in [1.0, 0.9, 0.95, 0.91, 0.92, 0.93, 0.94, 0.95]]
     assert reduced == [False, False, False, False, True, False, False, True] and plateau.scale == 0.25
+
+
+@pytest.mark.parametrize('lr, min_decay, reductions', [(1e-3, 1e-8, 16), (5e-4, 1e-8, 15), (1e-3, 1e-20, 56)])
+def test_plateau_stops_at_pytorchs_floor(lr, min_decay, reductions):
+    """PyTorch skips a reduction that lowers the rate by eps (1e-8) or less: halving 1e-3 stops at 1e-3 / 2**16 =
+    1.5e-8 (the next step, 7.6e-9, is under eps), 5e-4 at 5e-4 / 2**15; with eps 1e-20 (the published GSC
+    schedule) 1e-3 / 2**56 = 1.4e-20 is the last."""
+    plateau = ReduceLROnPlateau(lr=lr, patience=0, factor=0.5, min_decay=min_decay)
+    reduced = [plateau.step(1.0) for _ in range(100)]
+    assert reduced == [False] + [True] * reductions + [False] * (99 - reductions)
+    assert plateau.scale == 0.5 ** reductions and min_decay < lr * plateau.scale <= 2 * min_decay
 
 
 def test_cross_entropy_of_uniform_rates_is_log_classes():
