@@ -59,10 +59,11 @@ class Experiment:
 
 E2E_SEEDS = (12, 32, 34, 42, 54, 56, 69, 76, 78, 98)      # the published end-to-end runs'
 EXPERIMENTS = {
-    'mnist1d_e2e': Experiment('MNIST-1D end to end (6 x 53, 15k parameters)', 'mnist1d_e2e', E2E_SEEDS, 150,
-                              'mnist1d_e2e_test_accuracy.csv'),
-    'mnist1d_lagmemory': Experiment('MNIST-1D lag memory + LE classifier', 'mnist1d_lagmemory', tuple(range(10)),
-                                    150, 'mnist1d_lagmemory_test_accuracy.csv'),
+    'mnist1d_e2e': Experiment('MNIST-1D end to end (6 x 53, 15k parameters); run without the learning-rate floor '
+                              '(see below)', 'mnist1d_e2e', E2E_SEEDS, 150, 'mnist1d_e2e_test_accuracy.csv'),
+    'mnist1d_lagmemory': Experiment('MNIST-1D lag memory + LE classifier; run without the learning-rate floor (see '
+                                    'below)', 'mnist1d_lagmemory', tuple(range(10)), 150,
+                                    'mnist1d_lagmemory_test_accuracy.csv'),
     'mnist1d_e2e_42k': Experiment('MNIST-1D end to end, 42k parameters (6 x 90: a shape inferred from the published '
                                   'code, see models/mnist1d_e2e_42k.py)', 'mnist1d_e2e_42k', E2E_SEEDS[:3], 150,
                                   'mnist1d_e2e_42k_test_accuracy.csv'),
