@@ -58,9 +58,9 @@ class ReduceLROnPlateau:
 
     As PyTorch's ``ReduceLROnPlateau`` on one parameter group with learning rate ``lr``: an improvement is a
     loss below ``best * (1 - threshold)`` (relative mode), and a reduction that would lower the rate by
-    ``min_decay`` or less (PyTorch's ``eps``, 1e-8 by default) is skipped, so the rate stops at a floor between
-    ``min_decay`` and ``min_decay / (1 - factor)``. ``scale`` is the current factor on the initial rates; with
-    different rates per layer, ``lr`` is the largest (the floor is decided by it).
+    ``min_decay`` or less (PyTorch's ``eps``, 1e-8 by default) is skipped, so the rate stops at a floor of at most
+    ``min_decay / (1 - factor)`` (1e-8 to 2e-8 at factor 0.5). ``scale`` is the current factor on the initial
+    rates; with different rates per layer, ``lr`` is the largest (the floor is decided by it).
 
     Example: ``ReduceLROnPlateau(lr=1e-3)`` halves 1e-3 at most 16 times (to 1.53e-8).
     """

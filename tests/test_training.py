@@ -192,7 +192,7 @@ def test_plateau_halves_after_patience_epochs():
 @pytest.mark.parametrize('lr, min_decay, reductions', [(1e-3, 1e-8, 16), (5e-4, 1e-8, 15), (1e-3, 1e-20, 56)])
 def test_plateau_stops_at_pytorchs_floor(lr, min_decay, reductions):
     """PyTorch skips a reduction that lowers the rate by eps (1e-8) or less: halving 1e-3 stops at 1e-3 / 2**16 =
-    1.5e-8 (the next step, 7.6e-9, is under eps), 5e-4 at 5e-4 / 2**15; with eps 1e-20 (the published GSC
+    1.5e-8 (halving it again would lower it by 7.6e-9), 5e-4 at 5e-4 / 2**15; with eps 1e-20 (the published GSC
     schedule) 1e-3 / 2**56 = 1.4e-20 is the last."""
     plateau = ReduceLROnPlateau(lr=lr, patience=0, factor=0.5, min_decay=min_decay)
     reduced = [plateau.step(1.0) for _ in range(100)]
