@@ -19,7 +19,9 @@ import os
 from brian2 import prefs
 from brian2.devices.cpp_standalone.codeobject import CPPStandaloneCodeObject
 
-__all__ = ['PARALLEL_WORK', 'openmp_threads', 'openmp']
+from . import preferences  # noqa: F401  (registers prefs.gle_brian)
+
+__all__ = ['PARALLEL_WORK', 'openmp_threads', 'cores', 'openmp']
 
 # Brian2 marks the loops of its C++ templates whose iterations are independent for OpenMP ('parallel-static'); without
 # OpenMP they are marked '#pragma GCC ivdep' here. gcc does not rely on the generated code's __restrict pointers
@@ -49,7 +51,7 @@ def openmp_threads(work):
     (on average).
 
     The user's ``prefs.devices.cpp_standalone.openmp_threads`` when set (1 or more); else (0, Brian2's default)
-    every core this process may use when ``work`` is at least :data:`PARALLEL_WORK`, and 1 below it.
+    every core this process may use (:func:`cores`) when ``work`` is at least :data:`PARALLEL_WORK`, and 1 below it.
 
     Example::
 
@@ -59,7 +61,15 @@ def openmp_threads(work):
     chosen = prefs.devices.cpp_standalone.openmp_threads
     if chosen:
         return int(chosen)
-    return len(os.sched_getaffinity(0)) if work >= PARALLEL_WORK else 1
+    return cores() if work >= PARALLEL_WORK else 1
+
+
+def cores():
+    """The cores this process may use: ``prefs.gle_brian.cores`` where set (a sweep sets it to each task's share of
+    the machine, so that tasks side by side do not share cores: :mod:`gle_brian.sweep`), at most those it may run on.
+    """
+    available = len(os.sched_getaffinity(0))
+    return min(available, prefs.gle_brian.cores) if prefs.gle_brian.cores else available
 
 
 @contextlib.contextmanager

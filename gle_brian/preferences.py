@@ -14,6 +14,8 @@
   1 GB (:meth:`gle_brian.standalone.StandaloneProject.run`).
 * ``max_recording_bytes``: the most memory a network's monitors may hold in a run, in bytes (default: half of this
   machine's memory). A run whose recording would hold more is refused before it starts, with the fix.
+* ``cores``: the cores a network's threads may use (default 0: all this process may run on); a large network
+  takes them all (:func:`gle_brian.openmp.openmp_threads`). A sweep sets it to each task's share of the machine.
 
 Example::
 
@@ -61,4 +63,7 @@ if 'gle_brian' not in prefs.pref_register:
         max_recording_bytes=BrianPreference(
             _half_of_the_memory(), "The most memory (bytes) a network's monitors may hold in a run; a run that would "
                                    'hold more is refused before it starts. Default: half of the machine\'s memory.',
-            validator=lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0))
+            validator=lambda value: isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0),
+        cores=BrianPreference(
+            0, "The cores a network's threads may use (0: all this process may run on).",
+            validator=lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= 0))

@@ -57,6 +57,9 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from brian2 import prefs
+
+from . import preferences  # noqa: F401  (registers prefs.gle_brian)
 from .errors import GLEConfigError
 from .grid import combinations, grid_lists, jsonable, parse_grid, table_value, task_name
 from .results import FolderInUse, atomic_path, lock_folder, save_figure, write_json
@@ -66,6 +69,7 @@ __all__ = ['sweep', 'parse_grid', 'combinations', 'task_name', 'task_function', 
 
 ROWS = 'rows.json'
 PROGRESS = 'progress.json'
+CORES = 'GLE_BRIAN_TASK_CORES'  # a task process's share of the cores, from the sweep (prefs.gle_brian.cores)
 CONNECT_TIMEOUT = '20s'          # waiting for the scheduler given by its address
 
 
@@ -136,7 +140,8 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
     out : str
         Folder of the sweep: ``tasks/<name>/`` per task, the tables and the figure.
     workers : int or None
-        Worker processes of the local cluster (default: one per core). Ignored with ``scheduler``.
+        Worker processes of the local cluster (default: one per core); each task's networks use at most cores //
+        workers threads (``prefs.gle_brian.cores``). Ignored with ``scheduler``.
     scheduler : str or None
         Address of a running Dask scheduler (``tcp://host:8786``) to run the tasks on its workers.
     progress : bool
@@ -241,12 +246,14 @@ def _run(function, pending, total, workers, scheduler, progress):
     from tqdm.auto import tqdm
 
     path = [entry for entry in sys.path if entry]
+    # tasks side by side on this machine share its cores (a task of a large network would take them all)
+    threads = None if scheduler is not None else max(1, len(os.sched_getaffinity(0)) // (workers or os.cpu_count()))
     failed = {}
     with _client(workers, scheduler) as client:
         futures = {}
         for name, (params, folder) in pending.items():
             payload = cloudpickle.dumps((function, params))
-            future = client.submit(_run_task, payload, params, folder, path, pure=False,
+            future = client.submit(_run_task, payload, params, folder, path, threads, pure=False,
                                    key=f'gle-task-{name}-{uuid.uuid4().hex[:8]}')
             futures[future] = name
         bar = tqdm(total=total, initial=total - len(pending), desc='tasks', unit='task', disable=not progress)
@@ -280,18 +287,19 @@ def _client(workers, scheduler):
         yield client
 
 
-def _run_task(payload, params, folder, path):
-    """On a worker: run one task in a new process (unless it finished before) and return its rows."""
+def _run_task(payload, params, folder, path, threads=None):
+    """On a worker: run one task in a new process (unless it finished before) and return its rows; ``threads``:
+    the task's share of the cores (``prefs.gle_brian.cores`` in its process)."""
     rows = os.path.join(folder, ROWS)
     # a process still running this task (its worker was lost and the task given to this one) is waited for
     with lock_folder(folder, 'sweep task folder', 'wait until it has ended', wait=True) as lock:
         if not os.path.exists(rows):
-            _start_task(payload, params, folder, path, lock)
+            _start_task(payload, params, folder, path, lock, threads)
     with open(rows) as f:
         return json.load(f)
 
 
-def _start_task(payload, params, folder, path, lock):
+def _start_task(payload, params, folder, path, lock, threads=None):
     """Run the task's own process in ``folder`` (its rows there when it succeeds); it shares ``lock`` (the task
     folder's), so the folder stays locked while it runs, also after its worker was lost."""
     with atomic_path(os.path.join(folder, 'task.pkl')) as temporary, open(temporary, 'wb') as f:
@@ -299,6 +307,8 @@ def _start_task(payload, params, folder, path, lock):
     write_json(os.path.join(folder, 'params.json'), {key: jsonable(value) for key, value in params.items()})
     log = os.path.join(folder, 'log.txt')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path), MPLBACKEND='Agg')
+    if threads is not None:
+        env[CORES] = str(threads)
     with open(log, 'a') as output:
         output.write(f'--- started {time.strftime("%Y-%m-%d %H:%M:%S")} on pid {os.getpid()}\n')
         output.flush()
@@ -327,6 +337,8 @@ def _task_process(folder):
         os.killpg(0, signal.SIGKILL)
 
     threading.Thread(target=end_with_parent, daemon=True).start()
+    if CORES in os.environ:
+        prefs.gle_brian.cores = int(os.environ[CORES])
     with open(os.path.join(folder, 'task.pkl'), 'rb') as f:
         function, params = pickle.load(f)
     result = function(out=folder, **params)

@@ -313,6 +313,11 @@ def test_threads_follow_the_preference_else_the_size_of_the_products():
         assert openmp.openmp_threads(0) == 3 and openmp.openmp_threads(10 ** 9) == 3
     finally:
         prefs.devices.cpp_standalone.openmp_threads = saved
+    prefs.gle_brian.cores = 1                 # a sweep task's share of the machine (gle_brian.sweep)
+    try:
+        assert openmp.openmp_threads(openmp.PARALLEL_WORK) == 1 and openmp.cores() == 1
+    finally:
+        prefs.gle_brian.cores = 0
     assert prefs.devices.cpp_standalone.openmp_threads == 0
     net = GLENetwork(2, [Layer(3, tau_m=1 * ms)], dt=0.1 * ms, device='cpp_standalone')     # small: one thread
     assert net.runner.threads == 1

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas
 import pytest
-from brian2 import ms
+from brian2 import ms, prefs
 
 from gle_brian import cli
 from gle_brian import sweep as gle_sweep
@@ -87,6 +87,22 @@ def test_local_cluster_runs_every_task_in_its_own_process(local):
     for name in ('results.csv', 'summary.csv', 'test_accuracy.png', 'sweep.json'):
         assert os.path.getsize(os.path.join(out, name)) > 100, name
     pandas.testing.assert_frame_equal(pandas.read_csv(os.path.join(out, 'results.csv')), table, check_dtype=False)
+
+
+def threads_task(out, seed):
+    """A task that reports how many threads a large network of its process would get."""
+    from gle_brian.openmp import PARALLEL_WORK, openmp_threads
+    return {'threads': openmp_threads(PARALLEL_WORK)}
+
+
+def test_tasks_side_by_side_share_the_cores(tmp_path):
+    """Two workers on this machine: each task's large network gets cores // 2 threads (at least one), not all
+    the cores (tasks side by side that each took them all ran 4.5x slower: README), and the sweep's process keeps
+    its own setting."""
+    share = max(1, len(os.sched_getaffinity(0)) // 2)
+    result = sweep(threads_task, {'seed': [1, 2]}, str(tmp_path / 'share'), workers=2, progress=False)
+    assert not result.failed and set(result.table.threads) == {share}
+    assert prefs.gle_brian.cores == 0
 
 
 def test_rerun_skips_finished_tasks(local):
