@@ -23,6 +23,7 @@ import glob
 import json
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -314,7 +315,7 @@ def figures():
     LagLine's (``lagline_seeds/curves.png``)."""
     for experiment in (*EXPERIMENTS.values(), *SUPERSEDED):
         if os.path.isdir(os.path.join(experiment.folder, 'tasks')):
-            title = f'{experiment.title}\n{short_status(experiment, progress(experiment))}'
+            title = f'{textwrap.fill(experiment.title, 46)}\n{short_status(experiment, progress(experiment))}'
             report(experiment.folder, partial=True, title=title)
     folder = os.path.join(RESULTS, 'lagline_seeds')
     lagline_figure(folder, os.path.join(folder, 'curves.png'))
