@@ -247,7 +247,8 @@ def _run(function, pending, total, workers, scheduler, progress):
 
     path = [entry for entry in sys.path if entry]
     # tasks side by side on this machine share its cores (a task of a large network would take them all)
-    threads = None if scheduler is not None else max(1, len(os.sched_getaffinity(0)) // (workers or os.cpu_count()))
+    workers = workers or os.cpu_count()
+    threads = None if scheduler is not None else max(1, len(os.sched_getaffinity(0)) // workers)
     failed = {}
     with _client(workers, scheduler) as client:
         futures = {}
@@ -281,7 +282,7 @@ def _client(workers, scheduler):
         with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                            dashboard_address=':0', silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
@@ -299,7 +300,7 @@ def _run_task(payload, params, folder, path, threads=None):
         return json.load(f)
 
 
-def _start_task(payload, params, folder, path, lock, threads=None):
+def _start_task(payload, params, folder, path, lock, threads):
     """Run the task's own process in ``folder`` (its rows there when it succeeds); it shares ``lock`` (the task
     folder's), so the folder stays locked while it runs, also after its worker was lost."""
     with atomic_path(os.path.join(folder, 'task.pkl')) as temporary, open(temporary, 'wb') as f:
