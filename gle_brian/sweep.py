@@ -59,9 +59,9 @@ from dataclasses import dataclass, field
 
 from brian2 import prefs
 
-from . import preferences  # noqa: F401  (registers prefs.gle_brian)
 from .errors import GLEConfigError
 from .grid import combinations, grid_lists, jsonable, parse_grid, table_value, task_name
+from .openmp import cores
 from .results import FolderInUse, atomic_path, lock_folder, save_figure, write_json
 
 __all__ = ['sweep', 'parse_grid', 'combinations', 'task_name', 'task_function', 'sweepable_models', 'collect',
@@ -248,7 +248,7 @@ def _run(function, pending, total, workers, scheduler, progress):
     path = [entry for entry in sys.path if entry]
     # tasks side by side on this machine share its cores (a task of a large network would take them all)
     workers = workers or os.cpu_count()
-    threads = None if scheduler is not None else max(1, len(os.sched_getaffinity(0)) // workers)
+    threads = None if scheduler is not None else max(1, cores() // workers)
     failed = {}
     with _client(workers, scheduler) as client:
         futures = {}
