@@ -282,18 +282,31 @@ HEADER = ['experiment', 'published', 'this package (last epoch)', 'mean inside p
           'results']
 
 
+SUPERSEDED_TEXT = 'Superseded runs, kept for comparison (the rows above ran them again as published):'
+
+
 def rows():
     """The table's rows, from the committed results."""
-    return ([mnist1d_row(experiment) for experiment in (*EXPERIMENTS.values(), *SUPERSEDED)]
-            + [lagline_row(), lagnet_row()])
+    return [mnist1d_row(experiment) for experiment in EXPERIMENTS.values()] + [lagline_row(), lagnet_row()]
+
+
+def superseded_rows():
+    """The second table's rows: the superseded sweeps, from their committed results."""
+    return [mnist1d_row(experiment) for experiment in SUPERSEDED]
+
+
+def list_table(rows):
+    """``rows`` under the header as a reStructuredText list-table (lines)."""
+    lines = ['.. list-table::', '   :header-rows: 1', '   :widths: 18 16 18 8 24 16', '']
+    for row in [HEADER] + rows:
+        lines += [f'   * - {row[0]}'] + [f'     - {cell}' for cell in row[1:]]
+    return lines
 
 
 def table():
-    """README.rst's 'Reproduced results' table (reStructuredText list-table), between its markers."""
-    lines = [BEGIN, '', '.. list-table::', '   :header-rows: 1', '   :widths: 18 16 18 8 24 16', '']
-    for row in [HEADER] + rows():
-        lines += [f'   * - {row[0]}'] + [f'     - {cell}' for cell in row[1:]]
-    return '\n'.join(lines + ['', END])
+    """README.rst's 'Reproduced results' tables (the results, then the superseded runs), between its markers."""
+    return '\n'.join([BEGIN, '', *list_table(rows()), '', SUPERSEDED_TEXT, '', *list_table(superseded_rows()), '',
+                      END])
 
 
 def readme_table(text):
