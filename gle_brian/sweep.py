@@ -140,8 +140,9 @@ def sweep(model, grid, out, workers=None, scheduler=None, progress=True, metric=
     out : str
         Folder of the sweep: ``tasks/<name>/`` per task, the tables and the figure.
     workers : int or None
-        Worker processes of the local cluster (default: one per core); each task's networks use at most cores //
-        workers threads (``prefs.gle_brian.cores``). Ignored with ``scheduler``.
+        Worker processes of the local cluster (default: one per core this process may use,
+        :func:`gle_brian.openmp.cores`); each task's networks use at most cores // workers threads
+        (``prefs.gle_brian.cores``). Ignored with ``scheduler``.
     scheduler : str or None
         Address of a running Dask scheduler (``tcp://host:8786``) to run the tasks on its workers.
     progress : bool
@@ -247,7 +248,7 @@ def _run(function, pending, total, workers, scheduler, progress):
 
     path = [entry for entry in sys.path if entry]
     # tasks side by side on this machine share its cores (a task of a large network would take them all)
-    workers = workers or os.cpu_count()
+    workers = workers or cores()
     threads = None if scheduler is not None else max(1, cores() // workers)
     failed = {}
     with _client(workers, scheduler) as client:

@@ -282,7 +282,7 @@ HEADER = ['experiment', 'published', 'this package (last epoch)', 'mean inside p
           'results']
 
 
-SUPERSEDED_TEXT = 'Superseded runs, kept for comparison (the rows above ran them again as published):'
+SUPERSEDED_TEXT = 'Superseded runs, kept for comparison (the rows above run the same experiments as published):'
 
 
 def rows():

@@ -105,6 +105,24 @@ def test_tasks_side_by_side_share_the_cores(tmp_path):
     assert prefs.gle_brian.cores == 0
 
 
+def test_default_workers_are_the_cores_this_process_may_use(tmp_path, monkeypatch):
+    """Without ``workers``, one worker per core the sweep's process may use (``prefs.gle_brian.cores``, or the
+    cores it may run on: under taskset, not the machine's count)."""
+    started, client = [], gle_sweep._client
+
+    def counting_client(workers, scheduler):
+        started.append(workers)
+        return client(workers, scheduler)
+
+    monkeypatch.setattr(gle_sweep, '_client', counting_client)
+    prefs.gle_brian.cores = 1
+    try:
+        result = sweep(threads_task, {'seed': [1, 2]}, str(tmp_path / 'default'), progress=False)
+    finally:
+        prefs.gle_brian.cores = 0
+    assert started == [1] and not result.failed and set(result.table.threads) == {1}
+
+
 def test_rerun_skips_finished_tasks(local):
     logs = {name: os.path.getmtime(os.path.join(local.out, 'tasks', name, 'log.txt')) for name in local.table.task}
     again = sweep(toy, GRID, local.out, workers=2, progress=False)
