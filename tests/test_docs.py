@@ -1,10 +1,12 @@
-"""docs/model.rst: every section that the code and the README cite by title exists; the examples in the
-library's docstrings run."""
+"""docs/model.rst: every section that the code and the README cite by title exists; README.rst renders without
+warnings; the examples in the library's docstrings run."""
 import doctest
 import importlib
+import io
 import pathlib
 import re
 
+import docutils.core
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -41,3 +43,11 @@ def test_docstring_examples_run(module):
     network they do not build)."""
     result = doctest.testmod(importlib.import_module(f'gle_brian.{module}'), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0, f'{result.failed} of {result.attempted} examples of gle_brian.{module} failed'
+
+
+def test_readme_is_valid_restructuredtext():
+    """README.rst renders without a warning (a wrapped list item that lost its indent ends the list)."""
+    warnings = io.StringIO()
+    docutils.core.publish_string((ROOT / 'README.rst').read_text(encoding='utf-8'), writer='null',
+                                 settings_overrides={'report_level': 2, 'halt_level': 5, 'warning_stream': warnings})
+    assert not warnings.getvalue(), warnings.getvalue()
