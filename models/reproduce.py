@@ -295,10 +295,10 @@ def superseded_rows():
     return [mnist1d_row(experiment) for experiment in SUPERSEDED]
 
 
-def list_table(rows):
-    """``rows`` under the header as a reStructuredText list-table (lines)."""
+def list_table(body):
+    """The rows of ``body`` under the header as a reStructuredText list-table (lines)."""
     lines = ['.. list-table::', '   :header-rows: 1', '   :widths: 18 16 18 8 24 16', '']
-    for row in [HEADER] + rows:
+    for row in [HEADER] + body:
         lines += [f'   * - {row[0]}'] + [f'     - {cell}' for cell in row[1:]]
     return lines
 
