@@ -248,8 +248,9 @@ def _run(function, pending, total, workers, scheduler, progress):
 
     path = [entry for entry in sys.path if entry]
     # tasks side by side on this machine share its cores (a task of a large network would take them all)
-    workers = workers or cores()
-    threads = None if scheduler is not None else max(1, cores() // workers)
+    available = cores()
+    workers = workers or available
+    threads = None if scheduler is not None else max(1, available // workers)
     failed = {}
     with _client(workers, scheduler) as client:
         futures = {}
